@@ -1,0 +1,31 @@
+"""The FastAPI application factory. Nothing connects until the app starts."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+from fastapi import FastAPI
+
+from api import health, timeline
+
+
+def create_app(database_url: str) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.pool = await asyncpg.create_pool(database_url, min_size=1, max_size=10)
+        try:
+            yield
+        finally:
+            await app.state.pool.close()
+
+    app = FastAPI(
+        title="touchlog",
+        summary="Every customer touchpoint, once, in order — timelines for reps.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.include_router(health.router)
+    app.include_router(timeline.router)
+    return app

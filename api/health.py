@@ -1,0 +1,18 @@
+"""``GET /healthz``: is the read model reachable?"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException
+
+from api.deps import Pool
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz")
+async def healthz(pool: Pool) -> dict[str, str]:
+    try:
+        await pool.fetchval("SELECT 1")
+    except (OSError, TimeoutError) as exc:
+        raise HTTPException(status_code=503, detail=f"database unreachable: {exc}") from None
+    return {"status": "ok"}

@@ -1,0 +1,1 @@
+"""The Kafka runtime: the projection runner, dead letters, rebuilds."""

@@ -1,0 +1,96 @@
+"""The runner's own tables: next offset per (consumer, topic, partition), and dead letters.
+
+Both are written in the same transaction as the view they belong to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import asyncpg
+
+from consumers.deadletter import DeadLetter
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS consumer_offsets (
+    consumer     text        NOT NULL,
+    topic        text        NOT NULL,
+    partition    int         NOT NULL,
+    next_offset  bigint      NOT NULL,
+    updated_at   timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (consumer, topic, partition)
+);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    consumer     text        NOT NULL,
+    topic        text        NOT NULL,
+    partition    int         NOT NULL,
+    "offset"     bigint      NOT NULL,
+    key          bytea,
+    value        bytea,
+    reason       text        NOT NULL,
+    failed_at    timestamptz NOT NULL,
+    PRIMARY KEY (consumer, topic, partition, "offset")
+);
+"""
+
+
+async def create_tables(conn: asyncpg.Connection) -> None:
+    await conn.execute(SCHEMA)
+
+
+async def stored_offsets(
+    conn: asyncpg.Connection | asyncpg.Pool, consumer: str, topic: str, *, for_update: bool = False
+) -> dict[int, int]:
+    """Next offset to read per partition, as committed with the view."""
+    lock = " FOR UPDATE" if for_update else ""
+    rows = await conn.fetch(
+        "SELECT partition, next_offset FROM consumer_offsets WHERE consumer = $1 AND topic = $2"
+        + lock,
+        consumer,
+        topic,
+    )
+    return {r["partition"]: r["next_offset"] for r in rows}
+
+
+async def lock_offsets(
+    conn: asyncpg.Connection, consumer: str, topic: str, partitions: Iterable[int]
+) -> dict[int, int]:
+    """Lock this consumer's offset rows for ``partitions`` (creating missing ones at 0).
+
+    A second worker applying the same partition after a rebalance blocks here,
+    then sees the offsets the first one committed and skips what was applied.
+    """
+    parts = sorted(set(partitions))
+    await conn.execute(
+        "INSERT INTO consumer_offsets (consumer, topic, partition, next_offset) "
+        "SELECT $1, $2, p, 0 FROM unnest($3::int[]) AS p ON CONFLICT DO NOTHING",
+        consumer, topic, parts,
+    )
+    rows = await conn.fetch(
+        "SELECT partition, next_offset FROM consumer_offsets "
+        "WHERE consumer = $1 AND topic = $2 AND partition = ANY($3::int[]) "
+        "ORDER BY partition FOR UPDATE",
+        consumer, topic, parts,
+    )
+    return {r["partition"]: r["next_offset"] for r in rows}
+
+
+async def advance(
+    conn: asyncpg.Connection, consumer: str, topic: str, next_offsets: Mapping[int, int]
+) -> None:
+    await conn.executemany(
+        "UPDATE consumer_offsets SET next_offset = $4, updated_at = now() "
+        "WHERE consumer = $1 AND topic = $2 AND partition = $3",
+        [(consumer, topic, p, o) for p, o in next_offsets.items()],
+    )
+
+
+async def record_dead_letters(conn: asyncpg.Connection, letters: Iterable[DeadLetter]) -> None:
+    await conn.executemany(
+        'INSERT INTO dead_letters (consumer, topic, partition, "offset", key, value, reason, '
+        "failed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+        [
+            (d.consumer, d.topic, d.partition, d.offset, d.key, d.value, d.reason, d.failed_at)
+            for d in letters
+        ],
+    )

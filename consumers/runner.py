@@ -1,0 +1,246 @@
+"""The projection runner: Kafka in, one PostgreSQL transaction per batch out.
+
+Each batch's view changes, its dead letters and the *next* offset of every
+partition it read are committed in one transaction ("storing offsets outside
+Kafka"). On start and on every assignment the consumer seeks to the stored
+offsets, so a crash at any moment neither loses nor doubles an effect:
+whatever was not committed is read again, and views are idempotent anyway.
+
+Fencing: the transaction locks the offset rows of the partitions it applies
+and drops records below the stored offset, so a worker that still holds
+records of a partition revoked from it cannot apply them twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import KafkaError
+
+from consumers import checkpoints
+from consumers.deadletter import DeadLetter
+from consumers.view import View
+from events import InvalidEvent, Touchpoint, decode
+
+log = structlog.get_logger()
+
+# A view may reject a single event (a value out of range for a column, a broken
+# invariant): that event is dead-lettered. Anything else is an infrastructure or
+# programming error, retried and then surfaced.
+_DATA_ERRORS = (
+    asyncpg.DataError,
+    asyncpg.IntegrityConstraintViolationError,
+    asyncpg.ProgramLimitExceededError,
+)
+_TRANSIENT_ERRORS = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.SerializationError,
+    KafkaError,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerConfig:
+    bootstrap_servers: str
+    topic: str
+    deadletter_topic: str
+    group_id: str
+    idempotence: bool = True
+    batch_max_records: int = 5000
+    partitions: Sequence[int] | None = None
+    """Read these partitions directly instead of joining the consumer group."""
+    max_retries: int = 8
+    revoke_drain_timeout: float = 30.0
+
+
+Record = ConsumerRecord[bytes, bytes]
+
+
+class ProjectionRunner:
+    """Applies ``topic`` to one view, exactly-once in effect."""
+
+    def __init__(self, config: RunnerConfig, pool: asyncpg.Pool, view: View) -> None:
+        self.config = config
+        self.pool = pool
+        self.view = view
+        self.name = view.name
+        self._batch_lock = asyncio.Lock()
+        self._consumer: AIOKafkaConsumer | None = None
+        self._producer: AIOKafkaProducer | None = None
+        self.applied = 0
+        self.dead_lettered = 0
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    async def prepare(self) -> None:
+        async with self.pool.acquire() as conn:
+            await checkpoints.create_tables(conn)
+            await self.view.create(conn)
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Consume until ``stop`` is set (or forever)."""
+        stop = stop or asyncio.Event()
+        await self.prepare()
+        cfg = self.config
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=cfg.bootstrap_servers, acks="all",
+            enable_idempotence=cfg.idempotence, client_id=f"{self.name}-deadletters",
+        )
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=cfg.bootstrap_servers,
+            group_id=None if cfg.partitions is not None else cfg.group_id,
+            client_id=self.name,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+            fetch_max_bytes=64 * 1024 * 1024,
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=1_000,
+        )
+        await self._producer.start()
+        await self._consumer.start()
+        try:
+            if cfg.partitions is not None:
+                tps = [TopicPartition(cfg.topic, p) for p in cfg.partitions]
+                self._consumer.assign(tps)
+                await self._seek_to_stored(tps)
+            else:
+                self._consumer.subscribe([cfg.topic], listener=_SeekOnAssign(self))
+            log.info("runner_started", consumer=self.name, topic=cfg.topic,
+                     partitions=list(cfg.partitions) if cfg.partitions is not None else "group")
+            await self._loop(stop)
+        finally:
+            await self._consumer.stop()
+            await self._producer.stop()
+            log.info("runner_stopped", consumer=self.name, applied=self.applied,
+                     dead_lettered=self.dead_lettered)
+
+    async def _loop(self, stop: asyncio.Event) -> None:
+        assert self._consumer is not None
+        failures = 0
+        while not stop.is_set():
+            batch = await self._consumer.getmany(
+                timeout_ms=200, max_records=self.config.batch_max_records
+            )
+            if not batch:
+                continue
+            try:
+                await self.apply_batch([r for records in batch.values() for r in records])
+                failures = 0
+            except _TRANSIENT_ERRORS as exc:
+                failures += 1
+                if failures > self.config.max_retries:
+                    raise
+                delay = min(0.2 * 2**failures, 10.0)
+                log.warning("batch_failed_retrying", consumer=self.name, error=repr(exc),
+                            attempt=failures, retry_in_s=delay)
+                await asyncio.sleep(delay)
+                await self._seek_to_stored(self._consumer.assignment())
+
+    async def _seek_to_stored(self, partitions: Iterable[TopicPartition]) -> None:
+        """Position the consumer at the offsets committed with the view."""
+        assert self._consumer is not None
+        tps = [tp for tp in partitions if tp.topic == self.config.topic]
+        if not tps:
+            return
+        stored = await checkpoints.stored_offsets(self.pool, self.name, self.config.topic)
+        for tp in tps:
+            if tp.partition in stored:
+                self._consumer.seek(tp, stored[tp.partition])
+            else:
+                await self._consumer.seek_to_beginning(tp)
+        log.info("runner_positioned", consumer=self.name,
+                 offsets={tp.partition: stored.get(tp.partition, 0) for tp in tps})
+
+    # --- one batch -------------------------------------------------------------------
+
+    async def apply_batch(self, records: Sequence[Record]) -> None:
+        """Apply records of any partitions of ``topic`` in one transaction."""
+        async with self._batch_lock, self.pool.acquire() as conn, conn.transaction():
+            stored = await checkpoints.lock_offsets(
+                conn, self.name, self.config.topic, {r.partition for r in records}
+            )
+            fresh = [r for r in records if r.offset >= stored[r.partition]]
+            if not fresh:
+                return
+            decoded, letters = self._decode(fresh)
+            try:
+                async with conn.transaction():
+                    await self.view.apply(conn, [event for _, event in decoded])
+            except _DATA_ERRORS:
+                letters += await self._apply_one_by_one(conn, decoded)
+            if letters:
+                await self._publish_dead_letters(letters)
+                await checkpoints.record_dead_letters(conn, letters)
+            next_offsets: dict[int, int] = defaultdict(int)
+            for r in fresh:
+                next_offsets[r.partition] = max(next_offsets[r.partition], r.offset + 1)
+            await checkpoints.advance(conn, self.name, self.config.topic, next_offsets)
+        self.applied += len(fresh) - len(letters)
+        self.dead_lettered += len(letters)
+        log.debug("batch_applied", consumer=self.name, records=len(fresh),
+                  dead_letters=len(letters), next_offsets=dict(next_offsets))
+
+    def _decode(self, records: Iterable[Record]) -> tuple[list[tuple[Record, Touchpoint]], list[DeadLetter]]:
+        decoded: list[tuple[Record, Touchpoint]] = []
+        letters: list[DeadLetter] = []
+        for r in records:
+            try:
+                if r.value is None:
+                    raise InvalidEvent([])  # noqa: TRY301  # a tombstone is not an event
+                decoded.append((r, decode(r.value)))
+            except InvalidEvent as exc:
+                letters.append(self._dead_letter(r, f"invalid event: {exc}" if exc.errors else "empty record"))
+        return decoded, letters
+
+    async def _apply_one_by_one(
+        self, conn: asyncpg.Connection, decoded: Sequence[tuple[Record, Touchpoint]]
+    ) -> list[DeadLetter]:
+        """Find the events the view rejects; apply all the others."""
+        letters = []
+        for record, event in decoded:
+            try:
+                async with conn.transaction():
+                    await self.view.apply(conn, [event])
+            except _DATA_ERRORS as exc:
+                letters.append(self._dead_letter(record, f"view {self.name} rejected it: {exc}"))
+        return letters
+
+    def _dead_letter(self, r: Record, reason: str) -> DeadLetter:
+        log.warning("event_dead_lettered", consumer=self.name, topic=r.topic,
+                    partition=r.partition, offset=r.offset, reason=reason)
+        return DeadLetter.of(self.name, r.topic, r.partition, r.offset, r.key, r.value, reason)
+
+    async def _publish_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        """Acknowledged by the broker before the offsets move past them."""
+        assert self._producer is not None
+        futures = [
+            await self._producer.send(self.config.deadletter_topic, d.to_json(), key=d.kafka_key())
+            for d in letters
+        ]
+        await asyncio.gather(*futures)
+
+
+class _SeekOnAssign(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, runner: ProjectionRunner) -> None:
+        self.runner = runner
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        # Bounded drain: let the batch in flight commit before giving the partitions up.
+        async with asyncio.timeout(self.runner.config.revoke_drain_timeout), self.runner._batch_lock:
+            log.info("partitions_revoked", consumer=self.runner.name,
+                     partitions=sorted(tp.partition for tp in revoked))
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        await self.runner._seek_to_stored(assigned)

@@ -1,0 +1,28 @@
+"""touchlog's events: the envelope, every touchpoint type, their JSON encoding.
+
+Depends on nothing else of touchlog's.
+"""
+
+from events.catalogue import EVENT_TYPES, AnyTouchpoint
+from events.codec import FieldError, InvalidEvent, decode, encode, from_mapping
+from events.envelope import Campaign, Channel, ExternalId, Source, Subject, correct_clock_skew
+from events.sensitivity import Tier
+from events.touchpoints import Touchpoint
+
+__all__ = [
+    "EVENT_TYPES",
+    "AnyTouchpoint",
+    "Campaign",
+    "Channel",
+    "ExternalId",
+    "FieldError",
+    "InvalidEvent",
+    "Source",
+    "Subject",
+    "Tier",
+    "Touchpoint",
+    "correct_clock_skew",
+    "decode",
+    "encode",
+    "from_mapping",
+]

@@ -1,0 +1,91 @@
+"""JSON encoding of touchpoints and precise validation errors.
+
+``decode`` is the single door through which bytes become an event: producers
+call it before sending, consumers call it on every record.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from events.catalogue import EVENT_TYPES, TOUCHPOINT_ADAPTER
+from events.touchpoints import Touchpoint
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One reason an event was rejected: where, why, and what was given."""
+
+    path: str
+    reason: str
+    given: str | None = None
+
+    def __str__(self) -> str:
+        given = f" (given: {self.given})" if self.given is not None else ""
+        return f"{self.path}: {self.reason}{given}"
+
+
+class InvalidEvent(ValueError):
+    """Raised when bytes or a mapping are not a valid touchpoint."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(str(e) for e in errors))
+
+
+def _given(value: Any) -> str | None:
+    if value is None or isinstance(value, dict | list):
+        return None
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _field_errors(exc: ValidationError) -> list[FieldError]:
+    errors = []
+    for err in exc.errors(include_url=False):
+        loc = list(err["loc"])
+        # A discriminated union reports the chosen member's tag first; the
+        # producer wants the path inside its own document.
+        if loc and isinstance(loc[0], str) and loc[0] in EVENT_TYPES:
+            loc = loc[1:]
+        path = ".".join(str(part) for part in loc) or "(event)"
+        reason = err["msg"]
+        if err["type"] == "union_tag_invalid":
+            path, reason = "type", f"unknown event type; known types: {', '.join(sorted(EVENT_TYPES))}"
+        elif err["type"] == "union_tag_not_found":
+            path, reason = "type", "missing; every event needs a 'type'"
+        errors.append(FieldError(path=path, reason=reason, given=_given(err.get("input"))))
+    return errors
+
+
+def decode(raw: bytes | str) -> Touchpoint:
+    """Parse and validate one event from JSON. Raises ``InvalidEvent``."""
+    try:
+        return TOUCHPOINT_ADAPTER.validate_json(raw)
+    except ValidationError as exc:
+        if any(e["type"] == "json_invalid" for e in exc.errors()):
+            raise InvalidEvent([FieldError("(body)", "not valid JSON: " + exc.errors()[0]["msg"])]) from None
+        raise InvalidEvent(_field_errors(exc)) from None
+
+
+def from_mapping(data: Mapping[str, Any]) -> Touchpoint:
+    """Validate one event given as a Python mapping. Raises ``InvalidEvent``."""
+    try:
+        return TOUCHPOINT_ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        raise InvalidEvent(_field_errors(exc)) from None
+
+
+def encode(event: Touchpoint) -> bytes:
+    """The canonical JSON form of an event, as stored in the log."""
+    return event.model_dump_json(exclude_none=True).encode()
+
+
+def to_json_dict(event: Touchpoint) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(encode(event))
+    return result

@@ -1,0 +1,169 @@
+"""The event envelope shared by every touchpoint (DESIGN.md, "The event envelope").
+
+Field names follow the Segment / RudderStack spec where one exists. Every model
+is frozen and forbids unknown fields: an event is a fact, and a typo in a field
+name must be an error rather than silently dropped data.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, ClassVar
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from events.sensitivity import essential
+
+
+class Channel(StrEnum):
+    WEB = "web"
+    PHONE = "phone"
+    EMAIL = "email"
+    STORE = "store"
+    SMS = "sms"
+    MAIL = "mail"
+    KIOSK = "kiosk"
+    CHAT = "chat"
+    SOCIAL = "social"
+    APP = "app"
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+"""A timezone-aware datetime, normalised to UTC; naive datetimes are rejected."""
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text = Annotated[str, StringConstraints(max_length=20_000)]
+MessageId = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+E164 = Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")]
+Email = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+]
+
+
+class Model(BaseModel):
+    """Base of every event model: immutable, strict about unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
+
+
+class ExternalId(Model):
+    """A business unit's own identifier: customer number, loyalty card, …"""
+
+    type: Name = essential(description="Kind of identifier, e.g. 'retail_customer_no'.")
+    id: Name = essential(description="The identifier's value in that system.")
+
+
+class Subject(Model):
+    """Who an event is about. At least one identifier is required."""
+
+    customer_id: Name | None = essential(None, description="touchlog customer id, if known.")
+    email: Email | None = essential(None)
+    phone: E164 | None = essential(None, description="Phone number in E.164 form.")
+    external_ids: tuple[ExternalId, ...] = essential(())
+    anonymous_id: Name | None = essential(None, description="Device or cookie id.")
+
+    @model_validator(mode="after")
+    def _has_an_identifier(self) -> Subject:
+        if not (
+            self.customer_id or self.email or self.phone or self.external_ids or self.anonymous_id
+        ):
+            raise ValueError(
+                "subject needs at least one of customer_id, email, phone, external_ids, "
+                "anonymous_id"
+            )
+        return self
+
+    def key(self) -> str:
+        """The best identifier, in priority order customer_id > email > phone > external ids.
+
+        Used as the Kafka key (one subject, one partition) and, until identity
+        resolution, as the timeline's subject key.
+        """
+        if self.customer_id:
+            return self.customer_id
+        if self.email:
+            return f"email:{self.email.strip().lower()}"
+        if self.phone:
+            return f"phone:{self.phone}"
+        if self.external_ids:
+            first = self.external_ids[0]
+            return f"ext:{first.type}:{first.id}"
+        return f"anon:{self.anonymous_id}"
+
+
+class Source(Model):
+    """The channel system that captured the touchpoint."""
+
+    system: Name = Field(description="Emitting system, e.g. 'callcentre-genesys'.")
+    business_unit: Name = Field(description="Business unit that owns the touchpoint.")
+    channel: Channel
+
+
+class Campaign(Model):
+    """Attribution: a mailer reference, a campaign phone number, a promotion code."""
+
+    code: Name | None = None
+    reference: Name | None = None
+    name: Name | None = None
+
+
+class Envelope(Model):
+    """Fields every touchpoint carries. Subclasses fix ``type`` and ``payload``."""
+
+    current_version: ClassVar[int] = 1
+
+    message_id: MessageId = Field(default_factory=lambda: str(uuid.uuid4()))
+    schema_version: int = Field(1, ge=1)
+    occurred_at: UtcDatetime
+    sent_at: UtcDatetime | None = None
+    received_at: UtcDatetime | None = None
+    source: Source
+    subject: Subject
+    campaign: Campaign | None = None
+    correlation_id: MessageId | None = None
+    causation_id: MessageId | None = None
+
+    @model_validator(mode="after")
+    def _known_version(self) -> Envelope:
+        if self.schema_version > self.current_version:
+            raise ValueError(
+                f"schema_version {self.schema_version} is newer than this reader knows "
+                f"(current is {self.current_version})"
+            )
+        return self
+
+
+def correct_clock_skew(
+    original_timestamp: datetime, sent_at: datetime | None, received_at: datetime
+) -> datetime:
+    """Segment's skew correction: ``received_at − (sent_at − original_timestamp)``.
+
+    The device's clock may be wrong, but the gap between when it recorded the
+    touchpoint and when it sent it is measured on that same clock.
+    """
+    if sent_at is None:
+        return original_timestamp
+    return received_at - (sent_at - original_timestamp)
+
+
+_TYPE_PATTERN = re.compile(r"^[a-z_]+\.[a-z_]+$")
+
+
+def is_type_name(value: str) -> bool:
+    return bool(_TYPE_PATTERN.match(value))

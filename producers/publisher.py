@@ -1,0 +1,113 @@
+"""The async Python SDK: validate, key by subject, publish with ``acks=all``.
+
+    async with Publisher("localhost:9092") as publisher:
+        receipt = await publisher.publish(event_or_dict)
+
+An invalid event raises ``events.InvalidEvent`` naming the field and the
+reason, and nothing is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Self
+
+import structlog
+from aiokafka import AIOKafkaProducer
+
+from events import Touchpoint, encode, from_mapping, topics
+
+log = structlog.get_logger()
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """Where the broker stored an event."""
+
+    message_id: str
+    topic: str
+    partition: int
+    offset: int
+
+
+def prepare(event: Touchpoint | Mapping[str, Any], now: datetime | None = None) -> Touchpoint:
+    """Validate and stamp an event as the SDK sends it (``sent_at``/``received_at``)."""
+    touchpoint = event if isinstance(event, Touchpoint) else from_mapping(event)
+    now = now or datetime.now(UTC)
+    stamps = {
+        name: now for name in ("sent_at", "received_at") if getattr(touchpoint, name) is None
+    }
+    return touchpoint.model_copy(update=stamps) if stamps else touchpoint
+
+
+def record_headers(event: Touchpoint) -> list[tuple[str, bytes]]:
+    return [("type", event.type.encode()), ("schema_version", str(event.schema_version).encode())]
+
+
+class Publisher:
+    """Publishes touchpoints to ``touchlog.touchpoints``, one subject per partition."""
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        *,
+        topic: str = topics.TOUCHPOINTS,
+        idempotence: bool = True,
+        linger_ms: int = 5,
+        client_id: str = "touchlog-sdk",
+    ) -> None:
+        self.topic = topic
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap_servers,
+            client_id=client_id,
+            acks="all",
+            enable_idempotence=idempotence,
+            linger_ms=linger_ms,
+            max_batch_size=256 * 1024,
+            compression_type=None,
+        )
+
+    async def start(self) -> None:
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        await self._producer.stop()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    async def publish(self, event: Touchpoint | Mapping[str, Any]) -> Published:
+        """Validate, send and wait for the broker's acknowledgement."""
+        return (await self.publish_many([event]))[0]
+
+    async def publish_many(self, events: Iterable[Touchpoint | Mapping[str, Any]]) -> list[Published]:
+        """Validate every event first (all or nothing), then send them pipelined.
+
+        Order is kept per subject: events with the same key go to one partition
+        in the order given.
+        """
+        prepared = [prepare(e) for e in events]
+        futures = [
+            await self._producer.send(
+                self.topic,
+                value=encode(event),
+                key=event.subject.key().encode(),
+                headers=record_headers(event),
+            )
+            for event in prepared
+        ]
+        metadata = await asyncio.gather(*futures)
+        return [
+            Published(event.message_id, md.topic, md.partition, md.offset)
+            for event, md in zip(prepared, metadata, strict=True)
+        ]

@@ -1,0 +1,5 @@
+"""The per-subject timeline: every touchpoint, newest first."""
+
+from projections.timeline.projection import TimelineEntry, project, project_all
+
+__all__ = ["TimelineEntry", "project", "project_all"]

@@ -1,0 +1,58 @@
+"""The timeline projection: a pure function from events to timeline rows.
+
+One row per event per subject. Until identity resolution stamps a
+``customer_id``, the subject key is the best identifier the event carries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from events import Touchpoint
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    subject_key: str
+    source_system: str
+    message_id: str
+    occurred_at: datetime
+    type: str
+    channel: str
+    business_unit: str
+    summary: str
+    payload_json: str
+    campaign_code: str | None
+
+    def identity(self) -> tuple[str, str, str]:
+        """The row's identity: applying the same event twice yields the same identity."""
+        return (self.subject_key, self.source_system, self.message_id)
+
+
+def project(event: Touchpoint) -> list[TimelineEntry]:
+    payload = event.payload
+    return [
+        TimelineEntry(
+            subject_key=event.subject.key(),
+            source_system=event.source.system,
+            message_id=event.message_id,
+            occurred_at=event.occurred_at,
+            type=event.type,
+            channel=event.source.channel.value,
+            business_unit=event.source.business_unit,
+            summary=event.summary(),
+            payload_json=payload.model_dump_json(exclude_none=True),
+            campaign_code=event.campaign.code if event.campaign else None,
+        )
+    ]
+
+
+def project_all(events: Iterable[Touchpoint]) -> list[TimelineEntry]:
+    """Rows for a batch, each identity once (a batch may hold a re-published event)."""
+    rows: dict[tuple[str, str, str], TimelineEntry] = {}
+    for event in events:
+        for row in project(event):
+            rows.setdefault(row.identity(), row)
+    return list(rows.values())

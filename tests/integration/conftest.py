@@ -1,0 +1,88 @@
+"""Real infrastructure for integration tests, started once per session.
+
+- the embedded Tansu broker on a free port;
+- PostgreSQL: ``DATABASE_URL`` if set (CI sets it to the machine's server),
+  else an embedded PostgreSQL. Each test that asks gets its own fresh database.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+from touchlog import embedded
+from touchlog.kafka_admin import ensure_topics
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[embedded.EmbeddedBroker]:
+    log_file = tmp_path_factory.mktemp("broker") / "broker.log"
+    broker = embedded.start_broker(log_file=log_file)
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    configured = os.environ.get("DATABASE_URL")
+    if configured:
+        yield configured
+        return
+    with embedded.embedded_postgres(tmp_path_factory.mktemp("pg")) as url:
+        yield url
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+@pytest.fixture
+async def database_url(server_url: str) -> AsyncIterator[str]:
+    """A fresh, empty database for one test."""
+    name = f"touchlog_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    yield _with_database(server_url, name)
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+def unique() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+async def topics(broker: embedded.EmbeddedBroker, unique: str) -> dict[str, str]:
+    """Fresh touchpoints and dead-letter topics (6 partitions) for one test."""
+    names = {
+        "touchpoints": f"test.{unique}.touchpoints",
+        "deadletter": f"test.{unique}.deadletter",
+    }
+    await ensure_topics(broker.bootstrap_servers, names.values(), partitions=6)
+    return names
+
+
+@pytest.fixture(scope="session")
+def project_root() -> Path:
+    return Path(__file__).resolve().parents[2]

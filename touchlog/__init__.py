@@ -1,0 +1,1 @@
+"""The composition root: settings, embedded services, logging and the CLI."""

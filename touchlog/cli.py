@@ -1,0 +1,189 @@
+"""``touchlog`` command line: run the system, publish events, inspect contracts."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import asyncpg
+import structlog
+
+from touchlog import bootstrap
+from touchlog.logs import configure_logging
+from touchlog.settings import Settings
+
+log = structlog.get_logger()
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+
+async def _up(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api import create_app
+
+    async with bootstrap.infrastructure(settings) as endpoints:
+        pool = await asyncpg.create_pool(endpoints.database_url, min_size=1, max_size=4)
+        try:
+            await bootstrap.create_tables(pool)
+            runner = bootstrap.timeline_runner(settings, endpoints, pool)
+            server = uvicorn.Server(uvicorn.Config(
+                create_app(endpoints.database_url), host=settings.api_host,
+                port=settings.api_port, log_config=None, access_log=False,
+            ))
+            stop = asyncio.Event()
+            runner_task = asyncio.create_task(runner.run(stop))
+            api_task = asyncio.create_task(server.serve())
+            while not server.started:
+                if api_task.done():
+                    await api_task
+                    return 1
+                await asyncio.sleep(0.05)
+            print(
+                "touchlog is up\n"
+                f"  API             http://{settings.api_host}:{settings.api_port}  "
+                f"(docs: /docs)\n"
+                f"  Kafka bootstrap {endpoints.bootstrap_servers}"
+                f"{'  (embedded Tansu, memory only)' if endpoints.embedded_broker else ''}\n"
+                f"  DATABASE_URL    {endpoints.database_url}"
+                f"{'  (embedded PostgreSQL)' if endpoints.embedded_postgres else ''}\n"
+                "Stop with Ctrl-C.",
+                flush=True,
+            )
+            if args.demo:
+                await _publish_demo(endpoints, settings, args.customers)
+            done, _ = await asyncio.wait(
+                {runner_task, api_task}, return_when=asyncio.FIRST_COMPLETED
+            )
+            stop.set()
+            server.should_exit = True
+            await asyncio.gather(runner_task, api_task)
+        finally:
+            await pool.close()
+    return 0
+
+
+async def _publish_demo(endpoints: bootstrap.Endpoints, settings: Settings, customers: int) -> None:
+    from producers import Publisher
+    from producers.demo import demo_events
+
+    events = demo_events(customers)
+    async with Publisher(endpoints.bootstrap_servers, topic=settings.topic_touchpoints,
+                         idempotence=endpoints.idempotence) as publisher:
+        receipts = await publisher.publish_many(events)
+    keys = sorted({e.subject.key() for e in events})
+    print(f"demo: published {len(receipts)} events for {len(keys)} customers, e.g. "
+          f"GET /customers/{keys[0]}/timeline", flush=True)
+
+
+async def _demo(settings: Settings, args: argparse.Namespace) -> int:
+    await _publish_demo(bootstrap.configured_endpoints(settings), settings, args.customers)
+    return 0
+
+
+async def _publish(settings: Settings, args: argparse.Namespace) -> int:
+    from producers import Publisher
+    from producers.jsonl import publish_file
+
+    path: Path = args.file
+    if not path.is_file():
+        print(f"touchlog publish: no such file: {path}", file=sys.stderr)
+        return 2
+    endpoints = bootstrap.configured_endpoints(settings)
+    async with Publisher(endpoints.bootstrap_servers, topic=settings.topic_touchpoints,
+                         idempotence=endpoints.idempotence) as publisher:
+        report = await publish_file(path, publisher)
+    for rejected in report.rejected:
+        print(f"{path}:{rejected}", file=sys.stderr)
+    print(f"accepted {report.accepted}, rejected {len(report.rejected)}")
+    return 1 if report.rejected else 0
+
+
+async def _runner(settings: Settings, args: argparse.Namespace) -> int:
+    endpoints = bootstrap.configured_endpoints(settings)
+    pool = await asyncpg.create_pool(endpoints.database_url, min_size=1, max_size=2)
+    try:
+        stop = asyncio.Event()
+        _stop_on_signals(stop)
+        partitions = [int(p) for p in args.partitions.split(",")] if args.partitions else None
+        await bootstrap.timeline_runner(settings, endpoints, pool, partitions).run(stop)
+    finally:
+        await pool.close()
+    return 0
+
+
+async def _api(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api import create_app
+
+    endpoints = bootstrap.configured_endpoints(settings)
+    config = uvicorn.Config(create_app(endpoints.database_url), host=settings.api_host,
+                            port=settings.api_port, log_config=None)
+    await uvicorn.Server(config).serve()
+    return 0
+
+
+Command = Callable[[Settings, argparse.Namespace], Awaitable[int]]
+
+
+def _async(command: Command) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        settings = Settings()
+        configure_logging(settings.log_format, settings.log_level)
+        return asyncio.run(command(settings, args))
+    return run
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="touchlog", description="Event-sourced customer interaction log."
+    )
+    sub = root.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="Start broker, PostgreSQL (embedded unless configured), "
+                                   "the projection runner and the API.")
+    up.add_argument("--demo", action="store_true", help="Publish the demo sample once up.")
+    up.add_argument("--customers", type=int, default=300, help="Demo customers (default 300).")
+    up.set_defaults(func=_async(_up))
+
+    demo = sub.add_parser("demo", help="Publish a realistic sample to a running touchlog.")
+    demo.add_argument("--customers", type=int, default=300)
+    demo.set_defaults(func=_async(_demo))
+
+    publish = sub.add_parser("publish", help="Publish the events of a JSONL file.")
+    publish.add_argument("file", type=Path)
+    publish.set_defaults(func=_async(_publish))
+
+    runner = sub.add_parser("runner", help="Run the timeline projection runner only.")
+    runner.add_argument("--partitions", help="Comma-separated partitions to read directly "
+                                             "instead of joining the consumer group.")
+    runner.set_defaults(func=_async(_runner))
+
+    api = sub.add_parser("api", help="Serve the HTTP API only.")
+    api.set_defaults(func=_async(_api))
+
+    with contextlib.suppress(ImportError):
+        from touchlog import cli_schemas
+
+        cli_schemas.register(sub)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""Every setting touchlog reads, from environment variables (documented in the README)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, PostgresDsn
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from events import topics
+
+
+class Settings(BaseSettings):
+    """touchlog's configuration. Environment variables are prefixed ``TOUCHLOG_``,
+    except ``DATABASE_URL``, which keeps its conventional name."""
+
+    model_config = SettingsConfigDict(env_prefix="TOUCHLOG_", extra="ignore", frozen=True)
+
+    kafka_bootstrap_servers: str | None = Field(
+        None, description="Kafka bootstrap servers; unset → start the embedded broker."
+    )
+    kafka_idempotence: bool = Field(
+        True,
+        description="Idempotent producer. On for real Kafka; forced off for the embedded "
+        "broker, which rejects InitProducerId.",
+    )
+    database_url: PostgresDsn | None = Field(
+        None,
+        validation_alias=AliasChoices("DATABASE_URL", "TOUCHLOG_DATABASE_URL"),
+        description="PostgreSQL DSN; unset → start an embedded PostgreSQL in data_dir.",
+    )
+    data_dir: Path = Field(Path(".touchlog"), description="Where embedded services keep data.")
+
+    topic_touchpoints: str = topics.TOUCHPOINTS
+    topic_resolved: str = topics.RESOLVED
+    topic_deadletter: str = topics.DEADLETTER
+    topic_triggers: str = topics.TRIGGERS
+    partitions: int = Field(6, ge=1, le=1000)
+    replication_factor: int = Field(1, ge=1)
+
+    consumer_group: str = Field("touchlog-projections", description="Projection runner's group.")
+    batch_max_records: int = Field(5000, ge=1, description="Records per runner transaction.")
+
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(8000, ge=0, le=65535)
+
+    log_format: str = Field("json", pattern="^(json|console)$")
+    log_level: str = Field("info", pattern="^(debug|info|warning|error)$")
