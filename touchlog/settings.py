@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, PostgresDsn
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, StringConstraints
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from events import topics
+
+
+# PostgresDsn rejects the unix-socket form (``postgresql://user@/db?host=/run/pg``) that
+# libpq, asyncpg and the embedded server use, so only the scheme is checked here.
+DatabaseUrl = Annotated[str, StringConstraints(pattern=r"^postgres(ql)?://")]
 
 
 class Settings(BaseSettings):
@@ -24,7 +31,7 @@ class Settings(BaseSettings):
         description="Idempotent producer. On for real Kafka; forced off for the embedded "
         "broker, which rejects InitProducerId.",
     )
-    database_url: PostgresDsn | None = Field(
+    database_url: DatabaseUrl | None = Field(
         None,
         validation_alias=AliasChoices("DATABASE_URL", "TOUCHLOG_DATABASE_URL"),
         description="PostgreSQL DSN; unset → start an embedded PostgreSQL in data_dir.",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -44,20 +44,33 @@ def _with_database(url: str, name: str) -> str:
 
 
 @pytest.fixture
-async def database_url(server_url: str) -> AsyncIterator[str]:
+async def new_database(server_url: str) -> AsyncIterator[Callable[[], Awaitable[str]]]:
+    """Factory of fresh, empty databases, dropped after the test."""
+    created: list[str] = []
+
+    async def create() -> str:
+        name = f"touchlog_test_{uuid.uuid4().hex[:12]}"
+        admin = await asyncpg.connect(server_url)
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await admin.close()
+        created.append(name)
+        return _with_database(server_url, name)
+
+    yield create
+    admin = await asyncpg.connect(server_url)
+    try:
+        for name in created:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def database_url(new_database: Callable[[], Awaitable[str]]) -> str:
     """A fresh, empty database for one test."""
-    name = f"touchlog_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    yield _with_database(server_url, name)
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    return await new_database()
 
 
 @pytest.fixture

@@ -1,0 +1,86 @@
+"""Records the runner cannot apply go to the dead-letter topic; the rest are projected."""
+
+from __future__ import annotations
+
+import json
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from consumers.deadletter import DeadLetter
+from events import encode
+from projections.timeline.postgres import count_rows, fetch_timeline
+from tests.factories import event_dict, make_event
+from tests.integration.runner_support import make_runner, running
+from tests.waiting import eventually
+from touchlog.embedded import EmbeddedBroker
+
+pytestmark = pytest.mark.integration
+
+
+async def _read_all(bootstrap: str, topic: str) -> list[DeadLetter]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in range(6)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        end = await consumer.end_offsets(tps)
+        letters: list[DeadLetter] = []
+        while [tp for tp in tps if await consumer.position(tp) < end[tp]]:
+            batch = await consumer.getmany(timeout_ms=500)
+            letters += [DeadLetter.from_json(r.value) for rs in batch.values() for r in rs]
+        return letters
+    finally:
+        await consumer.stop()
+
+
+async def test_garbage_unknown_type_and_invalid_event_are_dead_lettered(
+    broker: EmbeddedBroker, topics: dict[str, str], pool: asyncpg.Pool
+) -> None:
+    key = b"cust-poison"  # one partition, so the good events sit on both sides of the bad ones
+    unknown_type = json.dumps({**event_dict(customer="cust-poison"), "type": "telepathy.used"})
+    invalid = event_dict(customer="cust-poison")
+    invalid["payload"]["duration_seconds"] = -5
+    records = [
+        encode(make_event(customer="cust-poison", message_id="before")),
+        b"\x00\xffthis is not json",
+        unknown_type.encode(),
+        json.dumps(invalid).encode(),
+        encode(make_event(customer="cust-poison", message_id="after")),
+    ]
+    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap_servers, acks="all")
+    await producer.start()
+    try:
+        for value in records:
+            await producer.send_and_wait(topics["touchpoints"], value, key=key)
+    finally:
+        await producer.stop()
+
+    runner = make_runner(pool, broker.bootstrap_servers, topics)
+    async with running(runner):
+        await eventually(lambda: count_rows(pool), lambda n: n >= 2, what="good events")
+        letters = await eventually(
+            lambda: _read_all(broker.bootstrap_servers, topics["deadletter"]),
+            lambda got: len(got) >= 3, what="3 dead letters",
+        )
+
+    page = await fetch_timeline(pool, "cust-poison")
+    assert sorted(r["message_id"] for r in page.entries) == ["after", "before"]
+    assert await count_rows(pool) == 2
+
+    by_value = {d.value: d for d in letters}
+    assert set(by_value) == set(records[1:4])
+    assert "not valid JSON" in by_value[records[1]].reason
+    assert "type: unknown event type" in by_value[records[2]].reason
+    assert "payload.duration_seconds" in by_value[records[3]].reason
+    assert all(d.topic == topics["touchpoints"] and d.key == key for d in letters)
+    assert sorted(d.offset for d in letters) == [1, 2, 3]
+
+    stored = await pool.fetch('SELECT "offset", reason FROM dead_letters ORDER BY "offset"')
+    assert [r["offset"] for r in stored] == [1, 2, 3]
+    offsets = await pool.fetchval(
+        "SELECT sum(next_offset) FROM consumer_offsets WHERE topic = $1", topics["touchpoints"]
+    )
+    assert offsets == 5, "the offset moved past the poison records"
