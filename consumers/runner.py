@@ -27,7 +27,8 @@ from aiokafka.errors import KafkaError
 from consumers import checkpoints
 from consumers.deadletter import DeadLetter
 from consumers.view import View
-from events import InvalidEvent, Touchpoint, decode
+from events import InvalidEvent, Touchpoint
+from events.codec import decode_many
 
 log = structlog.get_logger()
 
@@ -67,6 +68,14 @@ class RunnerConfig:
 Record = ConsumerRecord[bytes, bytes]
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedBatch:
+    generation: int
+    records: Sequence[Record]
+    decoded: list[tuple[Record, Touchpoint]]
+    dead_letters: list[DeadLetter]
+
+
 class ProjectionRunner:
     """Applies ``topic`` to one view, exactly-once in effect."""
 
@@ -76,6 +85,7 @@ class ProjectionRunner:
         self.view = view
         self.name = view.name
         self._batch_lock = asyncio.Lock()
+        self._generation = 0
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self.applied = 0
@@ -127,26 +137,31 @@ class ProjectionRunner:
                      dead_lettered=self.dead_lettered)
 
     async def _loop(self, stop: asyncio.Event) -> None:
+        """Fetch and decode batch N+1 while batch N is being written to PostgreSQL."""
         assert self._consumer is not None
         failures = 0
-        while not stop.is_set():
-            batch = await self._consumer.getmany(
+        writing: asyncio.Task[None] | None = None
+        while not stop.is_set() or writing is not None:
+            batch = {} if stop.is_set() else await self._consumer.getmany(
                 timeout_ms=200, max_records=self.config.batch_max_records
             )
-            if not batch:
-                continue
-            try:
-                await self.apply_batch([r for records in batch.values() for r in records])
-                failures = 0
-            except _TRANSIENT_ERRORS as exc:
-                failures += 1
-                if failures > self.config.max_retries:
-                    raise
-                delay = min(0.2 * 2**failures, 10.0)
-                log.warning("batch_failed_retrying", consumer=self.name, error=repr(exc),
-                            attempt=failures, retry_in_s=delay)
-                await asyncio.sleep(delay)
-                await self._seek_to_stored(self._consumer.assignment())
+            prepared = self.prepare_batch([r for rs in batch.values() for r in rs])
+            if writing is not None:
+                try:
+                    await writing
+                    failures = 0
+                except _TRANSIENT_ERRORS as exc:
+                    failures += 1
+                    if failures > self.config.max_retries:
+                        raise
+                    delay = min(0.2 * 2**failures, 10.0)
+                    log.warning("batch_failed_retrying", consumer=self.name, error=repr(exc),
+                                attempt=failures, retry_in_s=delay)
+                    await asyncio.sleep(delay)
+                    await self._seek_to_stored(self._consumer.assignment())
+                writing = None
+            if prepared.records and prepared.generation == self._generation:
+                writing = asyncio.create_task(self.commit_batch(prepared))
 
     async def _seek_to_stored(self, partitions: Iterable[TopicPartition]) -> None:
         """Position the consumer at the offsets committed with the view."""
@@ -155,6 +170,7 @@ class ProjectionRunner:
         if not tps:
             return
         stored = await checkpoints.stored_offsets(self.pool, self.name, self.config.topic)
+        self._generation += 1  # batches fetched before this seek are dropped, not applied
         for tp in tps:
             if tp.partition in stored:
                 self._consumer.seek(tp, stored[tp.partition])
@@ -167,14 +183,37 @@ class ProjectionRunner:
 
     async def apply_batch(self, records: Sequence[Record]) -> None:
         """Apply records of any partitions of ``topic`` in one transaction."""
+        await self.commit_batch(self.prepare_batch(records))
+
+    def prepare_batch(self, records: Sequence[Record]) -> PreparedBatch:
+        """Decode a batch (CPU only; runs while the previous batch is being written)."""
+        decoded: list[tuple[Record, Touchpoint]] = []
+        letters: list[DeadLetter] = []
+        for r, outcome in zip(records, decode_many([r.value for r in records]), strict=True):
+            if isinstance(outcome, InvalidEvent):
+                letters.append(self._dead_letter(r, f"invalid event: {outcome}"))
+            else:
+                decoded.append((r, outcome))
+        return PreparedBatch(self._generation, records, decoded, letters)
+
+    async def commit_batch(self, batch: PreparedBatch) -> None:
+        """View changes, dead letters and next offsets: one transaction."""
+        records = batch.records
         async with self._batch_lock, self.pool.acquire() as conn, conn.transaction():
+            if batch.generation != self._generation:
+                return  # fetched before a seek: those records will be read again
             stored = await checkpoints.lock_offsets(
                 conn, self.name, self.config.topic, {r.partition for r in records}
             )
-            fresh = [r for r in records if r.offset >= stored[r.partition]]
-            if not fresh:
+
+            def fresh(r: Record) -> bool:
+                return r.offset >= stored[r.partition]
+
+            records = [r for r in records if fresh(r)]
+            if not records:
                 return
-            decoded, letters = self._decode(fresh)
+            decoded = [(r, e) for r, e in batch.decoded if fresh(r)]
+            letters = [d for d in batch.dead_letters if d.offset >= stored[d.partition]]
             try:
                 async with conn.transaction():
                     await self.view.apply(conn, [event for _, event in decoded])
@@ -184,25 +223,13 @@ class ProjectionRunner:
                 await self._publish_dead_letters(letters)
                 await checkpoints.record_dead_letters(conn, letters)
             next_offsets: dict[int, int] = defaultdict(int)
-            for r in fresh:
+            for r in records:
                 next_offsets[r.partition] = max(next_offsets[r.partition], r.offset + 1)
             await checkpoints.advance(conn, self.name, self.config.topic, next_offsets)
-        self.applied += len(fresh) - len(letters)
+        self.applied += len(records) - len(letters)
         self.dead_lettered += len(letters)
-        log.debug("batch_applied", consumer=self.name, records=len(fresh),
+        log.debug("batch_applied", consumer=self.name, records=len(records),
                   dead_letters=len(letters), next_offsets=dict(next_offsets))
-
-    def _decode(self, records: Iterable[Record]) -> tuple[list[tuple[Record, Touchpoint]], list[DeadLetter]]:
-        decoded: list[tuple[Record, Touchpoint]] = []
-        letters: list[DeadLetter] = []
-        for r in records:
-            try:
-                if r.value is None:
-                    raise InvalidEvent([])  # noqa: TRY301  # a tombstone is not an event
-                decoded.append((r, decode(r.value)))
-            except InvalidEvent as exc:
-                letters.append(self._dead_letter(r, f"invalid event: {exc}" if exc.errors else "empty record"))
-        return decoded, letters
 
     async def _apply_one_by_one(
         self, conn: asyncpg.Connection, decoded: Sequence[tuple[Record, Touchpoint]]

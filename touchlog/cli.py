@@ -15,6 +15,7 @@ import structlog
 
 from touchlog import bootstrap
 from touchlog.logs import configure_logging
+from touchlog.process import tune_gc
 from touchlog.settings import Settings
 
 log = structlog.get_logger()
@@ -140,6 +141,7 @@ def _async(command: Command) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         settings = Settings()
         configure_logging(settings.log_format, settings.log_level)
+        tune_gc()
         return asyncio.run(command(settings, args))
     return run
 

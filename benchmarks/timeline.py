@@ -1,0 +1,144 @@
+"""End-to-end timeline projection rate vs. the raw PostgreSQL COPY rate of the same rows.
+
+    python -m benchmarks.timeline [--events 200000] [--subjects 20000]
+
+Starts the embedded broker (or uses TOUCHLOG_KAFKA_BOOTSTRAP_SERVERS) and uses
+DATABASE_URL (or an embedded PostgreSQL); creates a scratch database, publishes
+the events, then measures, in one run:
+
+- publish rate (SDK, acks=all);
+- end-to-end projection rate: runner started → every event in the timeline;
+- raw COPY rate of the identical rows into an identical table (primary key +
+  index), the ceiling the runner is measured against.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from consumers.runner import ProjectionRunner, RunnerConfig
+from producers import Publisher
+from projections.timeline.postgres import TABLE, TimelineView, count_rows
+from projections.timeline.projection import project_all
+from tests.factories import random_events
+from touchlog import embedded
+from touchlog.kafka_admin import ensure_topics
+from touchlog.logs import configure_logging
+from touchlog.process import tune_gc
+
+
+async def _scratch_database(server_url: str) -> str:
+    name = f"touchlog_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return urlunsplit(urlsplit(server_url)._replace(path="/" + name))
+
+
+async def _drop_database(server_url: str, url: str) -> None:
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'DROP DATABASE "{urlsplit(url).path[1:]}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+async def bench(bootstrap: str, server_url: str, n: int, subjects: int) -> None:
+    topic = f"bench.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(bootstrap, [topic, topic + ".dlq"], partitions=6)
+    print(f"generating {n:,} events for {subjects:,} subjects ...", flush=True)
+    events = random_events(n, subjects=subjects, seed=42)
+    size = sum(len(e.model_dump_json()) for e in events[:1000]) / 1000
+
+    t0 = time.perf_counter()
+    async with Publisher(bootstrap, topic=topic, idempotence=False) as publisher:
+        for i in range(0, n, 10_000):
+            await publisher.publish_many(events[i:i + 10_000])
+    publish_s = time.perf_counter() - t0
+
+    del events  # the runner process does not hold the workload in memory
+    tune_gc()   # as `touchlog runner` does at start
+
+    url = await _scratch_database(server_url)
+    pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
+    try:
+        runner = ProjectionRunner(
+            RunnerConfig(bootstrap, topic, topic + ".dlq", "bench", idempotence=False,
+                         partitions=range(6)),
+            pool, TimelineView(),
+        )
+        await runner.prepare()
+        stop = asyncio.Event()
+        t0 = time.perf_counter()
+        task = asyncio.create_task(runner.run(stop))
+        last_report = t0
+        while runner.applied < n:
+            await asyncio.sleep(0.05)
+            if task.done():
+                await task
+            if time.perf_counter() - last_report > 2:
+                last_report = time.perf_counter()
+                print(f"  ... {runner.applied:,} applied", flush=True)
+        e2e_s = time.perf_counter() - t0
+        stop.set()
+        await task
+        assert await count_rows(pool) == n
+
+        events = random_events(n, subjects=subjects, seed=42)
+        rows = [
+            (r.subject_key, r.source_system, r.message_id, r.occurred_at, r.type, r.channel,
+             r.business_unit, r.summary, r.payload_json, r.campaign_code)
+            for r in project_all(events)
+        ]
+        async with pool.acquire() as conn:
+            await conn.execute(
+                f"CREATE TABLE copy_bench (LIKE {TABLE} INCLUDING ALL)"
+            )
+            t0 = time.perf_counter()
+            for i in range(0, n, 5000):
+                await conn.copy_records_to_table(
+                    "copy_bench", records=rows[i:i + 5000],
+                    columns=("subject_key", "source_system", "message_id", "occurred_at", "type",
+                             "channel", "business_unit", "summary", "payload", "campaign_code"),
+                )
+            copy_s = time.perf_counter() - t0
+    finally:
+        await pool.close()
+        await _drop_database(server_url, url)
+
+    print()
+    print(f"events                      {n:>10,}  (~{size:.0f} bytes JSON each, 6 partitions)")
+    print(f"publish (SDK, acks=all)     {n / publish_s:>10,.0f} events/s")
+    print(f"end-to-end projection       {n / e2e_s:>10,.0f} events/s  ({e2e_s:.1f} s)")
+    print(f"raw COPY of the same rows   {n / copy_s:>10,.0f} rows/s    ({copy_s:.1f} s)")
+    print(f"projection / COPY           {copy_s / e2e_s:>10.2f}")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--subjects", type=int, default=20_000)
+    args = parser.parse_args()
+    configure_logging("console", "warning")
+    with contextlib.ExitStack() as stack:
+        bootstrap = os.environ.get("TOUCHLOG_KAFKA_BOOTSTRAP_SERVERS") or \
+            stack.enter_context(embedded.embedded_broker()).bootstrap_servers
+        server_url = os.environ.get("DATABASE_URL") or stack.enter_context(
+            embedded.embedded_postgres(Path(tempfile.mkdtemp(prefix="touchlog-bench-"))))
+        await bench(bootstrap, server_url, args.events, args.subjects)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
