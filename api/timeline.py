@@ -42,14 +42,19 @@ async def timeline(
     before: Annotated[str | None, Query(description="Cursor from a previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     channel: Annotated[list[Channel] | None, Query(description="Only these channels.")] = None,
-    type: Annotated[list[str] | None, Query(description="Only these event types.")] = None,  # noqa: A002
+    type: Annotated[list[str] | None, Query(description="Only these event types.")] = None,
 ) -> TimelineResponse:
     unknown = sorted(set(type or ()) - set(EVENT_TYPES))
     if unknown:
         raise HTTPException(
             status_code=422,
-            detail=[{"loc": ["query", "type"], "msg": f"unknown event type(s): {', '.join(unknown)}",
-                     "type": "value_error"}],
+            detail=[
+                {
+                    "loc": ["query", "type"],
+                    "msg": f"unknown event type(s): {', '.join(unknown)}",
+                    "type": "value_error",
+                }
+            ],
         )
     try:
         cursor = Cursor.decode(before) if before else None
@@ -59,11 +64,17 @@ async def timeline(
             detail=[{"loc": ["query", "before"], "msg": str(exc), "type": "value_error"}],
         ) from None
     page = await fetch_timeline(
-        pool, key, limit=limit, before=cursor,
-        channels=[c.value for c in channel or ()], types=type or (),
+        pool,
+        key,
+        limit=limit,
+        before=cursor,
+        channels=[c.value for c in channel or ()],
+        types=type or (),
     )
     return TimelineResponse(
         subject_key=key,
-        items=[TimelineItem(**{**row, "payload": json.loads(row["payload"])}) for row in page.entries],
+        items=[
+            TimelineItem(**{**row, "payload": json.loads(row["payload"])}) for row in page.entries
+        ],
         next_cursor=page.next_cursor,
     )

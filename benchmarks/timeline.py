@@ -65,19 +65,21 @@ async def bench(bootstrap: str, server_url: str, n: int, subjects: int) -> None:
     t0 = time.perf_counter()
     async with Publisher(bootstrap, topic=topic, idempotence=False) as publisher:
         for i in range(0, n, 10_000):
-            await publisher.publish_many(events[i:i + 10_000])
+            await publisher.publish_many(events[i : i + 10_000])
     publish_s = time.perf_counter() - t0
 
     del events  # the runner process does not hold the workload in memory
-    tune_gc()   # as `touchlog runner` does at start
+    tune_gc()  # as `touchlog runner` does at start
 
     url = await _scratch_database(server_url)
     pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
     try:
         runner = ProjectionRunner(
-            RunnerConfig(bootstrap, topic, topic + ".dlq", "bench", idempotence=False,
-                         partitions=range(6)),
-            pool, TimelineView(),
+            RunnerConfig(
+                bootstrap, topic, topic + ".dlq", "bench", idempotence=False, partitions=range(6)
+            ),
+            pool,
+            TimelineView(),
         )
         await runner.prepare()
         stop = asyncio.Event()
@@ -94,24 +96,44 @@ async def bench(bootstrap: str, server_url: str, n: int, subjects: int) -> None:
         e2e_s = time.perf_counter() - t0
         stop.set()
         await task
-        assert await count_rows(pool) == n
+        if (rows_in_view := await count_rows(pool)) != n:
+            raise SystemExit(f"expected {n} timeline rows, found {rows_in_view}")
 
         events = random_events(n, subjects=subjects, seed=42)
         rows = [
-            (r.subject_key, r.source_system, r.message_id, r.occurred_at, r.type, r.channel,
-             r.business_unit, r.summary, r.payload_json, r.campaign_code)
+            (
+                r.subject_key,
+                r.source_system,
+                r.message_id,
+                r.occurred_at,
+                r.type,
+                r.channel,
+                r.business_unit,
+                r.summary,
+                r.payload_json,
+                r.campaign_code,
+            )
             for r in project_all(events)
         ]
         async with pool.acquire() as conn:
-            await conn.execute(
-                f"CREATE TABLE copy_bench (LIKE {TABLE} INCLUDING ALL)"
-            )
+            await conn.execute(f"CREATE TABLE copy_bench (LIKE {TABLE} INCLUDING ALL)")
             t0 = time.perf_counter()
             for i in range(0, n, 5000):
                 await conn.copy_records_to_table(
-                    "copy_bench", records=rows[i:i + 5000],
-                    columns=("subject_key", "source_system", "message_id", "occurred_at", "type",
-                             "channel", "business_unit", "summary", "payload", "campaign_code"),
+                    "copy_bench",
+                    records=rows[i : i + 5000],
+                    columns=(
+                        "subject_key",
+                        "source_system",
+                        "message_id",
+                        "occurred_at",
+                        "type",
+                        "channel",
+                        "business_unit",
+                        "summary",
+                        "payload",
+                        "campaign_code",
+                    ),
                 )
             copy_s = time.perf_counter() - t0
     finally:
@@ -133,10 +155,13 @@ async def main() -> None:
     args = parser.parse_args()
     configure_logging("console", "warning")
     with contextlib.ExitStack() as stack:
-        bootstrap = os.environ.get("TOUCHLOG_KAFKA_BOOTSTRAP_SERVERS") or \
-            stack.enter_context(embedded.embedded_broker()).bootstrap_servers
+        bootstrap = (
+            os.environ.get("TOUCHLOG_KAFKA_BOOTSTRAP_SERVERS")
+            or stack.enter_context(embedded.embedded_broker()).bootstrap_servers
+        )
         server_url = os.environ.get("DATABASE_URL") or stack.enter_context(
-            embedded.embedded_postgres(Path(tempfile.mkdtemp(prefix="touchlog-bench-"))))
+            embedded.embedded_postgres(Path(tempfile.mkdtemp(prefix="touchlog-bench-")))
+        )
         await bench(bootstrap, server_url, args.events, args.subjects)
 
 

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-import asyncpg
-
 from consumers.deadletter import DeadLetter
+from projections.db import Connection, Queryable
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS consumer_offsets (
@@ -34,12 +33,12 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 """
 
 
-async def create_tables(conn: asyncpg.Connection) -> None:
+async def create_tables(conn: Connection) -> None:
     await conn.execute(SCHEMA)
 
 
 async def stored_offsets(
-    conn: asyncpg.Connection | asyncpg.Pool, consumer: str, topic: str, *, for_update: bool = False
+    conn: Queryable, consumer: str, topic: str, *, for_update: bool = False
 ) -> dict[int, int]:
     """Next offset to read per partition, as committed with the view."""
     lock = " FOR UPDATE" if for_update else ""
@@ -53,7 +52,7 @@ async def stored_offsets(
 
 
 async def lock_offsets(
-    conn: asyncpg.Connection, consumer: str, topic: str, partitions: Iterable[int]
+    conn: Connection, consumer: str, topic: str, partitions: Iterable[int]
 ) -> dict[int, int]:
     """Lock this consumer's offset rows for ``partitions`` (creating missing ones at 0).
 
@@ -64,19 +63,23 @@ async def lock_offsets(
     await conn.execute(
         "INSERT INTO consumer_offsets (consumer, topic, partition, next_offset) "
         "SELECT $1, $2, p, 0 FROM unnest($3::int[]) AS p ON CONFLICT DO NOTHING",
-        consumer, topic, parts,
+        consumer,
+        topic,
+        parts,
     )
     rows = await conn.fetch(
         "SELECT partition, next_offset FROM consumer_offsets "
         "WHERE consumer = $1 AND topic = $2 AND partition = ANY($3::int[]) "
         "ORDER BY partition FOR UPDATE",
-        consumer, topic, parts,
+        consumer,
+        topic,
+        parts,
     )
     return {r["partition"]: r["next_offset"] for r in rows}
 
 
 async def advance(
-    conn: asyncpg.Connection, consumer: str, topic: str, next_offsets: Mapping[int, int]
+    conn: Connection, consumer: str, topic: str, next_offsets: Mapping[int, int]
 ) -> None:
     await conn.executemany(
         "UPDATE consumer_offsets SET next_offset = $4, updated_at = now() "
@@ -85,7 +88,7 @@ async def advance(
     )
 
 
-async def record_dead_letters(conn: asyncpg.Connection, letters: Iterable[DeadLetter]) -> None:
+async def record_dead_letters(conn: Connection, letters: Iterable[DeadLetter]) -> None:
     await conn.executemany(
         'INSERT INTO dead_letters (consumer, topic, partition, "offset", key, value, reason, '
         "failed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",

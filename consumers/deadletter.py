@@ -21,8 +21,14 @@ class DeadLetter:
 
     @classmethod
     def of(
-        cls, consumer: str, topic: str, partition: int, offset: int,
-        key: bytes | None, value: bytes | None, reason: str,
+        cls,
+        consumer: str,
+        topic: str,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        value: bytes | None,
+        reason: str,
     ) -> DeadLetter:
         return cls(consumer, topic, partition, offset, key, value, reason, datetime.now(UTC))
 

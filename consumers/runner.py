@@ -17,6 +17,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeAlias, TypeVar
 
 import asyncpg
 import structlog
@@ -29,6 +30,7 @@ from consumers.deadletter import DeadLetter
 from consumers.view import View
 from events import InvalidEvent, Touchpoint
 from events.codec import decode_many
+from projections.db import Connection
 
 log = structlog.get_logger()
 
@@ -65,7 +67,8 @@ class RunnerConfig:
     revoke_drain_timeout: float = 30.0
 
 
-Record = ConsumerRecord[bytes, bytes]
+Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
+_Client = TypeVar("_Client", AIOKafkaConsumer, AIOKafkaProducer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +96,12 @@ class ProjectionRunner:
 
     # --- lifecycle -------------------------------------------------------------------
 
+    @staticmethod
+    def _started(client: _Client | None) -> _Client:
+        if client is None:
+            raise RuntimeError("the runner is not running: call run() first")
+        return client
+
     async def prepare(self) -> None:
         async with self.pool.acquire() as conn:
             await checkpoints.create_tables(conn)
@@ -104,8 +113,10 @@ class ProjectionRunner:
         await self.prepare()
         cfg = self.config
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=cfg.bootstrap_servers, acks="all",
-            enable_idempotence=cfg.idempotence, client_id=f"{self.name}-deadletters",
+            bootstrap_servers=cfg.bootstrap_servers,
+            acks="all",
+            enable_idempotence=cfg.idempotence,
+            client_id=f"{self.name}-deadletters",
         )
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=cfg.bootstrap_servers,
@@ -127,23 +138,35 @@ class ProjectionRunner:
                 await self._seek_to_stored(tps)
             else:
                 self._consumer.subscribe([cfg.topic], listener=_SeekOnAssign(self))
-            log.info("runner_started", consumer=self.name, topic=cfg.topic,
-                     partitions=list(cfg.partitions) if cfg.partitions is not None else "group")
+            log.info(
+                "runner_started",
+                consumer=self.name,
+                topic=cfg.topic,
+                partitions=list(cfg.partitions) if cfg.partitions is not None else "group",
+            )
             await self._loop(stop)
         finally:
             await self._consumer.stop()
             await self._producer.stop()
-            log.info("runner_stopped", consumer=self.name, applied=self.applied,
-                     dead_lettered=self.dead_lettered)
+            log.info(
+                "runner_stopped",
+                consumer=self.name,
+                applied=self.applied,
+                dead_lettered=self.dead_lettered,
+            )
 
     async def _loop(self, stop: asyncio.Event) -> None:
         """Fetch and decode batch N+1 while batch N is being written to PostgreSQL."""
-        assert self._consumer is not None
+        consumer = self._started(self._consumer)
         failures = 0
         writing: asyncio.Task[None] | None = None
         while not stop.is_set() or writing is not None:
-            batch = {} if stop.is_set() else await self._consumer.getmany(
-                timeout_ms=200, max_records=self.config.batch_max_records
+            batch = (
+                {}
+                if stop.is_set()
+                else await consumer.getmany(
+                    timeout_ms=200, max_records=self.config.batch_max_records
+                )
             )
             prepared = self.prepare_batch([r for rs in batch.values() for r in rs])
             if writing is not None:
@@ -155,17 +178,22 @@ class ProjectionRunner:
                     if failures > self.config.max_retries:
                         raise
                     delay = min(0.2 * 2**failures, 10.0)
-                    log.warning("batch_failed_retrying", consumer=self.name, error=repr(exc),
-                                attempt=failures, retry_in_s=delay)
+                    log.warning(
+                        "batch_failed_retrying",
+                        consumer=self.name,
+                        error=repr(exc),
+                        attempt=failures,
+                        retry_in_s=delay,
+                    )
                     await asyncio.sleep(delay)
-                    await self._seek_to_stored(self._consumer.assignment())
+                    await self._seek_to_stored(consumer.assignment())
                 writing = None
             if prepared.records and prepared.generation == self._generation:
                 writing = asyncio.create_task(self.commit_batch(prepared))
 
     async def _seek_to_stored(self, partitions: Iterable[TopicPartition]) -> None:
         """Position the consumer at the offsets committed with the view."""
-        assert self._consumer is not None
+        consumer = self._started(self._consumer)
         tps = [tp for tp in partitions if tp.topic == self.config.topic]
         if not tps:
             return
@@ -173,11 +201,14 @@ class ProjectionRunner:
         self._generation += 1  # batches fetched before this seek are dropped, not applied
         for tp in tps:
             if tp.partition in stored:
-                self._consumer.seek(tp, stored[tp.partition])
+                consumer.seek(tp, stored[tp.partition])
             else:
-                await self._consumer.seek_to_beginning(tp)
-        log.info("runner_positioned", consumer=self.name,
-                 offsets={tp.partition: stored.get(tp.partition, 0) for tp in tps})
+                await consumer.seek_to_beginning(tp)
+        log.info(
+            "runner_positioned",
+            consumer=self.name,
+            offsets={tp.partition: stored.get(tp.partition, 0) for tp in tps},
+        )
 
     # --- one batch -------------------------------------------------------------------
 
@@ -207,7 +238,7 @@ class ProjectionRunner:
             )
 
             def fresh(r: Record) -> bool:
-                return r.offset >= stored[r.partition]
+                return bool(r.offset >= stored[r.partition])
 
             records = [r for r in records if fresh(r)]
             if not records:
@@ -228,11 +259,16 @@ class ProjectionRunner:
             await checkpoints.advance(conn, self.name, self.config.topic, next_offsets)
         self.applied += len(records) - len(letters)
         self.dead_lettered += len(letters)
-        log.debug("batch_applied", consumer=self.name, records=len(records),
-                  dead_letters=len(letters), next_offsets=dict(next_offsets))
+        log.debug(
+            "batch_applied",
+            consumer=self.name,
+            records=len(records),
+            dead_letters=len(letters),
+            next_offsets=dict(next_offsets),
+        )
 
     async def _apply_one_by_one(
-        self, conn: asyncpg.Connection, decoded: Sequence[tuple[Record, Touchpoint]]
+        self, conn: Connection, decoded: Sequence[tuple[Record, Touchpoint]]
     ) -> list[DeadLetter]:
         """Find the events the view rejects; apply all the others."""
         letters = []
@@ -245,15 +281,21 @@ class ProjectionRunner:
         return letters
 
     def _dead_letter(self, r: Record, reason: str) -> DeadLetter:
-        log.warning("event_dead_lettered", consumer=self.name, topic=r.topic,
-                    partition=r.partition, offset=r.offset, reason=reason)
+        log.warning(
+            "event_dead_lettered",
+            consumer=self.name,
+            topic=r.topic,
+            partition=r.partition,
+            offset=r.offset,
+            reason=reason,
+        )
         return DeadLetter.of(self.name, r.topic, r.partition, r.offset, r.key, r.value, reason)
 
     async def _publish_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         """Acknowledged by the broker before the offsets move past them."""
-        assert self._producer is not None
+        producer = self._started(self._producer)
         futures = [
-            await self._producer.send(self.config.deadletter_topic, d.to_json(), key=d.kafka_key())
+            await producer.send(self.config.deadletter_topic, d.to_json(), key=d.kafka_key())
             for d in letters
         ]
         await asyncio.gather(*futures)
@@ -265,9 +307,15 @@ class _SeekOnAssign(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         # Bounded drain: let the batch in flight commit before giving the partitions up.
-        async with asyncio.timeout(self.runner.config.revoke_drain_timeout), self.runner._batch_lock:
-            log.info("partitions_revoked", consumer=self.runner.name,
-                     partitions=sorted(tp.partition for tp in revoked))
+        async with (
+            asyncio.timeout(self.runner.config.revoke_drain_timeout),
+            self.runner._batch_lock,
+        ):
+            log.info(
+                "partitions_revoked",
+                consumer=self.runner.name,
+                partitions=sorted(tp.partition for tp in revoked),
+            )
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         await self.runner._seek_to_stored(assigned)

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-import asyncpg
-
 from events import Touchpoint
+from projections.db import Connection
 
 
 class View(Protocol):
@@ -19,6 +18,6 @@ class View(Protocol):
 
     name: str
 
-    async def create(self, conn: asyncpg.Connection) -> None: ...
+    async def create(self, conn: Connection) -> None: ...
 
-    async def apply(self, conn: asyncpg.Connection, events: Sequence[Touchpoint]) -> None: ...
+    async def apply(self, conn: Connection, events: Sequence[Touchpoint]) -> None: ...

@@ -36,7 +36,10 @@ def read_events(path: Path) -> Iterator[tuple[int, Touchpoint | RejectedLine]]:
             try:
                 data: Any = json.loads(line)
             except json.JSONDecodeError as exc:
-                yield number, RejectedLine(number, [FieldError("(line)", f"not valid JSON: {exc.msg}")])
+                yield (
+                    number,
+                    RejectedLine(number, [FieldError("(line)", f"not valid JSON: {exc.msg}")]),
+                )
                 continue
             if not isinstance(data, dict):
                 yield number, RejectedLine(number, [FieldError("(line)", "expected a JSON object")])

@@ -38,9 +38,7 @@ def prepare(event: Touchpoint | Mapping[str, Any], now: datetime | None = None) 
     """Validate and stamp an event as the SDK sends it (``sent_at``/``received_at``)."""
     touchpoint = event if isinstance(event, Touchpoint) else from_mapping(event)
     now = now or datetime.now(UTC)
-    stamps = {
-        name: now for name in ("sent_at", "received_at") if getattr(touchpoint, name) is None
-    }
+    stamps = {name: now for name in ("sent_at", "received_at") if getattr(touchpoint, name) is None}
     return touchpoint.model_copy(update=stamps) if stamps else touchpoint
 
 
@@ -82,7 +80,10 @@ class Publisher:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         await self.stop()
 
@@ -90,7 +91,9 @@ class Publisher:
         """Validate, send and wait for the broker's acknowledgement."""
         return (await self.publish_many([event]))[0]
 
-    async def publish_many(self, events: Iterable[Touchpoint | Mapping[str, Any]]) -> list[Published]:
+    async def publish_many(
+        self, events: Iterable[Touchpoint | Mapping[str, Any]]
+    ) -> list[Published]:
         """Validate every event first (all or nothing), then send them pipelined.
 
         Order is kept per subject: events with the same key go to one partition

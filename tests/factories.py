@@ -22,30 +22,67 @@ def event_dict(
     business_unit: str = "retail",
 ) -> dict[str, Any]:
     payloads: dict[str, tuple[str, dict[str, Any]]] = {
-        "call.logged": ("phone", {"direction": "inbound", "duration_seconds": 184,
-                                  "reason": "delivery date", "outcome": "date confirmed"}),
-        "web_form.submitted": ("web", {"form_id": "contact-us", "form_name": "Contact us",
-                                       "fields": {"topic": "returns"}, "message": "Hello"}),
-        "email.received": ("email", {"mailbox": "service@example.com",
-                                     "subject_line": "Where is my order?"}),
-        "email.sent": ("email", {"mailbox": "service@example.com",
-                                 "subject_line": "Your order is on its way"}),
-        "complaint.opened": ("phone", {"case_id": "C-1", "category": "delivery",
-                                       "severity": "high", "description": "Parcel damaged"}),
-        "complaint.resolved": ("phone", {"case_id": "C-1", "resolution": "Replacement sent",
-                                         "resolved_by": "agent-7"}),
-        "purchase.completed": ("store", {
-            "order_id": "O-1", "currency": "EUR", "total": "59.80", "payment_method": "card",
-            "lines": [{"sku": "SKU-1", "category": "garden", "quantity": 2,
-                       "unit_price": "29.90"}],
-        }),
+        "call.logged": (
+            "phone",
+            {
+                "direction": "inbound",
+                "duration_seconds": 184,
+                "reason": "delivery date",
+                "outcome": "date confirmed",
+            },
+        ),
+        "web_form.submitted": (
+            "web",
+            {
+                "form_id": "contact-us",
+                "form_name": "Contact us",
+                "fields": {"topic": "returns"},
+                "message": "Hello",
+            },
+        ),
+        "email.received": (
+            "email",
+            {"mailbox": "service@example.com", "subject_line": "Where is my order?"},
+        ),
+        "email.sent": (
+            "email",
+            {"mailbox": "service@example.com", "subject_line": "Your order is on its way"},
+        ),
+        "complaint.opened": (
+            "phone",
+            {
+                "case_id": "C-1",
+                "category": "delivery",
+                "severity": "high",
+                "description": "Parcel damaged",
+            },
+        ),
+        "complaint.resolved": (
+            "phone",
+            {"case_id": "C-1", "resolution": "Replacement sent", "resolved_by": "agent-7"},
+        ),
+        "purchase.completed": (
+            "store",
+            {
+                "order_id": "O-1",
+                "currency": "EUR",
+                "total": "59.80",
+                "payment_method": "card",
+                "lines": [
+                    {"sku": "SKU-1", "category": "garden", "quantity": 2, "unit_price": "29.90"}
+                ],
+            },
+        ),
     }
     default_channel, payload = payloads[kind]
     data: dict[str, Any] = {
         "type": kind,
         "occurred_at": (at or BASE_TIME).isoformat(),
-        "source": {"system": "test-system", "business_unit": business_unit,
-                   "channel": channel or default_channel},
+        "source": {
+            "system": "test-system",
+            "business_unit": business_unit,
+            "channel": channel or default_channel,
+        },
         "subject": {"customer_id": customer},
         "payload": payload,
     }
@@ -58,22 +95,33 @@ def make_event(kind: str = "call.logged", **kwargs: Any) -> Touchpoint:
     return from_mapping(event_dict(kind, **kwargs))
 
 
-KINDS = ("call.logged", "web_form.submitted", "email.received", "email.sent",
-         "complaint.opened", "complaint.resolved", "purchase.completed")
+KINDS = (
+    "call.logged",
+    "web_form.submitted",
+    "email.received",
+    "email.sent",
+    "complaint.opened",
+    "complaint.resolved",
+    "purchase.completed",
+)
 
 
-def random_events(count: int, subjects: int, *, seed: int = 1, prefix: str = "") -> list[Touchpoint]:
+def random_events(
+    count: int, subjects: int, *, seed: int = 1, prefix: str = ""
+) -> list[Touchpoint]:
     """``count`` valid events spread over ``subjects`` customers, unique message ids."""
     rng = random.Random(seed)
     events = []
     for i in range(count):
         kind = rng.choice(KINDS)
-        events.append(make_event(
-            kind,
-            customer=f"{prefix}cust-{rng.randrange(subjects):04d}",
-            at=BASE_TIME + timedelta(seconds=rng.randrange(10_000_000)),
-            message_id=f"{prefix}msg-{i:07d}",
-        ))
+        events.append(
+            make_event(
+                kind,
+                customer=f"{prefix}cust-{rng.randrange(subjects):04d}",
+                at=BASE_TIME + timedelta(seconds=rng.randrange(10_000_000)),
+                message_id=f"{prefix}msg-{i:07d}",
+            )
+        )
     return events
 
 

@@ -14,7 +14,7 @@ async def eventually(
     probe: Callable[[], Awaitable[T]],
     done: Callable[[T], bool],
     *,
-    timeout: float = 60.0,
+    timeout: float = 60.0,  # noqa: ASYNC109  # a deadline for polling, not for one call
     interval: float = 0.1,
     what: str = "condition",
 ) -> T:

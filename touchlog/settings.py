@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-
 from typing import Annotated
 
 from pydantic import AliasChoices, Field, StringConstraints
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from events import topics
-
 
 # PostgresDsn rejects the unix-socket form (``postgresql://user@/db?host=/run/pg``) that
 # libpq, asyncpg and the embedded server use, so only the scheme is checked here.

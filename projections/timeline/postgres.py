@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import asyncpg
-
 from events import Touchpoint
+from projections.db import Connection, Queryable
 from projections.timeline.projection import project_all
 
 TABLE = "timeline_v1"
@@ -41,8 +40,16 @@ CREATE INDEX IF NOT EXISTS {TABLE}_newest_first
 """
 
 _COLUMNS = (
-    "subject_key", "source_system", "message_id", "occurred_at", "type", "channel",
-    "business_unit", "summary", "payload", "campaign_code",
+    "subject_key",
+    "source_system",
+    "message_id",
+    "occurred_at",
+    "type",
+    "channel",
+    "business_unit",
+    "summary",
+    "payload",
+    "campaign_code",
 )
 
 
@@ -51,10 +58,10 @@ class TimelineView:
 
     name = TABLE
 
-    async def create(self, conn: asyncpg.Connection) -> None:
+    async def create(self, conn: Connection) -> None:
         await conn.execute(SCHEMA)
 
-    async def apply(self, conn: asyncpg.Connection, events: Sequence[Touchpoint]) -> None:
+    async def apply(self, conn: Connection, events: Sequence[Touchpoint]) -> None:
         rows = project_all(events)
         if not rows:
             return
@@ -64,8 +71,18 @@ class TimelineView:
         await conn.copy_records_to_table(
             "timeline_staging",
             records=[
-                (r.subject_key, r.source_system, r.message_id, r.occurred_at, r.type, r.channel,
-                 r.business_unit, r.summary, r.payload_json, r.campaign_code)
+                (
+                    r.subject_key,
+                    r.source_system,
+                    r.message_id,
+                    r.occurred_at,
+                    r.type,
+                    r.channel,
+                    r.business_unit,
+                    r.summary,
+                    r.payload_json,
+                    r.campaign_code,
+                )
                 for r in rows
             ],
             columns=_COLUMNS,
@@ -113,7 +130,7 @@ class TimelinePage:
 
 
 async def fetch_timeline(
-    conn: asyncpg.Connection | asyncpg.Pool,
+    conn: Queryable,
     subject_key: str,
     *,
     limit: int = 50,
@@ -150,6 +167,6 @@ async def fetch_timeline(
     return TimelinePage(entries=[dict(r) for r in page], next_cursor=next_cursor)
 
 
-async def count_rows(conn: asyncpg.Connection | asyncpg.Pool) -> int:
+async def count_rows(conn: Queryable) -> int:
     value: int = await conn.fetchval(f"SELECT count(*) FROM {TABLE}")
     return value

@@ -8,6 +8,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -34,8 +36,14 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if configured:
         yield configured
         return
-    with embedded.embedded_postgres(tmp_path_factory.mktemp("pg")) as url:
-        yield url
+    # Not under pytest's tmp dir: that is private to root, and the embedded server
+    # runs as an unprivileged user when started by root.
+    data_dir = Path(tempfile.mkdtemp(prefix="touchlog-test-pg-"))
+    try:
+        with embedded.embedded_postgres(data_dir) as url:
+            yield url
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def _with_database(url: str, name: str) -> str:

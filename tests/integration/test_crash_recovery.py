@@ -47,7 +47,9 @@ def _start_runner(
     with (tmp / "runner.log").open("ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "touchlog.cli", "runner", "--partitions", "0,1,2,3,4,5"],
-            env=env, stdout=subprocess.DEVNULL, stderr=log,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
         )
 
 
@@ -56,12 +58,15 @@ def _log_tail(tmp: Path) -> str:
 
 
 async def test_sigkill_at_5_random_moments_leaves_exactly_the_clean_result(
-    broker: EmbeddedBroker, topics: dict[str, str],
-    new_database: Callable[[], Awaitable[str]], tmp_path: Path,
+    broker: EmbeddedBroker,
+    topics: dict[str, str],
+    new_database: Callable[[], Awaitable[str]],
+    tmp_path: Path,
 ) -> None:
     events = random_events(TOTAL, subjects=500, seed=5)
-    async with Publisher(broker.bootstrap_servers, topic=topics["touchpoints"],
-                         idempotence=False) as publisher:
+    async with Publisher(
+        broker.bootstrap_servers, topic=topics["touchpoints"], idempotence=False
+    ) as publisher:
         await publisher.publish_many(events)
 
     crashed_url = await new_database()
@@ -73,9 +78,13 @@ async def test_sigkill_at_5_random_moments_leaves_exactly_the_clean_result(
         for threshold in thresholds:
             process = _start_runner(broker.bootstrap_servers, crashed_url, topics, tmp_path)
             try:
-                await eventually(lambda: _rows(crashed, process, tmp_path),
-                                 lambda n: n >= threshold,
-                                 timeout=120, interval=0.005, what=f"{threshold} rows")
+                await eventually(
+                    lambda p=process: _rows(crashed, p, tmp_path),
+                    lambda n, t=threshold: n >= t,
+                    timeout=120,
+                    interval=0.005,
+                    what=f"{threshold} rows",
+                )
                 # A random extra instant, so the kill lands anywhere inside a batch.
                 await asyncio.sleep(rng.random() * 0.05)
             finally:
@@ -86,8 +95,12 @@ async def test_sigkill_at_5_random_moments_leaves_exactly_the_clean_result(
 
         process = _start_runner(broker.bootstrap_servers, crashed_url, topics, tmp_path)
         try:
-            await eventually(lambda: _committed(crashed, topics), lambda n: n == TOTAL,
-                             timeout=120, what="all offsets committed")
+            await eventually(
+                lambda: _committed(crashed, topics),
+                lambda n: n == TOTAL,
+                timeout=120,
+                what="all offsets committed",
+            )
         finally:
             process.terminate()
             process.wait(timeout=30)
@@ -100,8 +113,12 @@ async def test_sigkill_at_5_random_moments_leaves_exactly_the_clean_result(
     clean = await asyncpg.create_pool(await new_database(), min_size=1, max_size=4)
     try:
         async with running(make_runner(clean, broker.bootstrap_servers, topics)):
-            await eventually(lambda: _committed(clean, topics), lambda n: n == TOTAL,
-                             timeout=120, what="clean run complete")
+            await eventually(
+                lambda: _committed(clean, topics),
+                lambda n: n == TOTAL,
+                timeout=120,
+                what="clean run complete",
+            )
         clean_rows = await clean.fetch(ROWS)
     finally:
         await clean.close()

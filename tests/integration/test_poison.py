@@ -63,7 +63,8 @@ async def test_garbage_unknown_type_and_invalid_event_are_dead_lettered(
         await eventually(lambda: count_rows(pool), lambda n: n >= 2, what="good events")
         letters = await eventually(
             lambda: _read_all(broker.bootstrap_servers, topics["deadletter"]),
-            lambda got: len(got) >= 3, what="3 dead letters",
+            lambda got: len(got) >= 3,
+            what="3 dead letters",
         )
 
     page = await fetch_timeline(pool, "cust-poison")

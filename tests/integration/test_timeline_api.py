@@ -21,17 +21,22 @@ async def client(database_url: str, pool: asyncpg.Pool) -> AsyncIterator[httpx.A
     view = TimelineView()
     kinds = ["call.logged", "email.received", "purchase.completed", "complaint.opened"]
     events = [
-        make_event(kinds[i % 4], customer="cust-api", message_id=f"m{i:03d}",
-                   at=BASE_TIME + timedelta(hours=i))
+        make_event(
+            kinds[i % 4],
+            customer="cust-api",
+            message_id=f"m{i:03d}",
+            at=BASE_TIME + timedelta(hours=i),
+        )
         for i in range(45)
     ] + [make_event(customer="someone-else", message_id="other")]
     async with pool.acquire() as conn, conn.transaction():
         await view.create(conn)
         await view.apply(conn, events)
     app = create_app(database_url)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://test"
-    ) as http:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
+    ):
         yield http
 
 
@@ -52,19 +57,28 @@ async def test_pages_newest_first_without_gaps_or_repeats(client: httpx.AsyncCli
 
 
 async def test_filters_by_channel_and_type(client: httpx.AsyncClient) -> None:
-    by_type = (await client.get("/customers/cust-api/timeline",
-                                params={"type": "purchase.completed", "limit": 200})).json()
+    by_type = (
+        await client.get(
+            "/customers/cust-api/timeline", params={"type": "purchase.completed", "limit": 200}
+        )
+    ).json()
     assert {i["type"] for i in by_type["items"]} == {"purchase.completed"}
     assert len(by_type["items"]) == 11
-    by_channel = (await client.get("/customers/cust-api/timeline",
-                                   params=[("channel", "email"), ("channel", "store")])).json()
+    by_channel = (
+        await client.get(
+            "/customers/cust-api/timeline", params=[("channel", "email"), ("channel", "store")]
+        )
+    ).json()
     assert {i["channel"] for i in by_channel["items"]} == {"email", "store"}
     assert len(by_channel["items"]) == 22
 
 
 async def test_items_carry_summary_and_payload(client: httpx.AsyncClient) -> None:
-    body = (await client.get("/customers/cust-api/timeline",
-                             params={"limit": 1, "type": "complaint.opened"})).json()
+    body = (
+        await client.get(
+            "/customers/cust-api/timeline", params={"limit": 1, "type": "complaint.opened"}
+        )
+    ).json()
     item = body["items"][0]
     assert item["message_id"] == "m043"
     assert item["summary"].startswith("Complaint C-1 opened (high)")

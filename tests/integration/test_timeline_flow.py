@@ -7,9 +7,12 @@ from collections import Counter
 import asyncpg
 import pytest
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from events import InvalidEvent
 from producers import Publisher
 from projections.timeline.postgres import count_rows, fetch_timeline
-from tests.factories import random_events
+from tests.factories import event_dict, random_events
 from tests.integration.runner_support import make_runner, running
 from tests.waiting import eventually
 from touchlog.embedded import EmbeddedBroker
@@ -21,8 +24,9 @@ async def test_2000_events_for_100_subjects_all_in_timeline_newest_first_none_tw
     broker: EmbeddedBroker, topics: dict[str, str], pool: asyncpg.Pool
 ) -> None:
     events = random_events(2000, subjects=100, seed=2)
-    async with Publisher(broker.bootstrap_servers, topic=topics["touchpoints"],
-                         idempotence=False) as publisher:
+    async with Publisher(
+        broker.bootstrap_servers, topic=topics["touchpoints"], idempotence=False
+    ) as publisher:
         receipts = await publisher.publish_many(events)
     assert {r.partition for r in receipts} == set(range(6)), "events should span 6 partitions"
 
@@ -50,8 +54,9 @@ async def test_republished_events_are_applied_once(
     broker: EmbeddedBroker, topics: dict[str, str], pool: asyncpg.Pool
 ) -> None:
     events = random_events(300, subjects=10, seed=3)
-    async with Publisher(broker.bootstrap_servers, topic=topics["touchpoints"],
-                         idempotence=False) as publisher:
+    async with Publisher(
+        broker.bootstrap_servers, topic=topics["touchpoints"], idempotence=False
+    ) as publisher:
         await publisher.publish_many(events)
         await publisher.publish_many(events[:100])  # a producer retry re-sends these
 
@@ -63,3 +68,48 @@ async def test_republished_events_are_applied_once(
 
 async def _applied(runner) -> int:
     return runner.applied
+
+
+async def _end_offsets(bootstrap: str, topic: str) -> int:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in range(6)])
+        return sum(ends.values())
+    finally:
+        await consumer.stop()
+
+
+async def test_publisher_rejects_an_invalid_event_naming_the_field_and_sends_nothing(
+    broker: EmbeddedBroker, topics: dict[str, str]
+) -> None:
+    bad = event_dict()
+    bad["payload"]["duration_seconds"] = -1
+    async with Publisher(broker.bootstrap_servers, topic=topics["touchpoints"],
+                         idempotence=False) as publisher:
+        with pytest.raises(InvalidEvent) as caught:
+            await publisher.publish_many([event_dict(), bad])
+        receipt = await publisher.publish(event_dict(customer="cust-ok"))
+    assert [e.path for e in caught.value.errors] == ["payload.duration_seconds"]
+    assert "greater than or equal to 0" in caught.value.errors[0].reason
+    assert await _end_offsets(broker.bootstrap_servers, topics["touchpoints"]) == 1
+    assert receipt.offset == 0
+
+
+async def test_group_member_resumes_from_offsets_stored_with_the_view(
+    broker: EmbeddedBroker, topics: dict[str, str], pool: asyncpg.Pool, unique: str
+) -> None:
+    first, second = random_events(600, 30, seed=8), random_events(600, 30, seed=9, prefix="b")
+    async with Publisher(broker.bootstrap_servers, topic=topics["touchpoints"],
+                         idempotence=False) as publisher:
+        await publisher.publish_many(first)
+        runner = make_runner(pool, broker.bootstrap_servers, topics, group=f"g-{unique}")
+        async with running(runner):
+            await eventually(lambda: count_rows(pool), lambda n: n >= 600, what="first 600")
+        await publisher.publish_many(second)
+
+    again = make_runner(pool, broker.bootstrap_servers, topics, group=f"g-{unique}")
+    async with running(again):
+        await eventually(lambda: count_rows(pool), lambda n: n >= 1200, what="all 1200")
+    assert again.applied == 600, "the new member must start at the stored offsets"
+    assert await count_rows(pool) == 1200

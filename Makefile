@@ -1,0 +1,34 @@
+# touchlog — `make help` lists the targets.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint format bench schemas clean
+
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(BIN)/touchlog: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(BIN)/touchlog ## Create .venv and install touchlog with its dev tools
+
+run: install ## Start everything on the embedded defaults, with demo data
+	$(BIN)/touchlog up --demo
+
+test: install ## Run the whole test suite (starts its own broker; PostgreSQL from DATABASE_URL or embedded)
+	$(BIN)/pytest
+
+lint: install ## ruff, formatting, mypy --strict, schema compatibility
+	$(BIN)/ruff check .
+	$(BIN)/mypy events producers projections consumers api touchlog
+
+bench: install ## Benchmarks (print figures; not tests)
+	$(BIN)/python -m benchmarks.timeline
+
+clean: ## Remove the virtualenv and embedded data
+	rm -rf $(VENV) .touchlog
