@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format bench schemas clean
+.PHONY: help install run test lint bench schemas clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -25,7 +25,12 @@ test: install ## Run the whole test suite (starts its own broker; PostgreSQL fro
 
 lint: install ## ruff, formatting, mypy --strict, schema compatibility
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy events producers projections consumers api touchlog
+	$(BIN)/touchlog schemas check
+
+schemas: install ## Regenerate schemas/ from the event models (refuses breaking changes)
+	$(BIN)/touchlog schemas generate
 
 bench: install ## Benchmarks (print figures; not tests)
 	$(BIN)/python -m benchmarks.timeline

@@ -18,12 +18,12 @@ from pydantic import (
     AwareDatetime,
     BaseModel,
     ConfigDict,
-    Field,
     StringConstraints,
+    field_validator,
     model_validator,
 )
 
-from events.sensitivity import essential
+from events.sensitivity import essential, service
 
 
 class Channel(StrEnum):
@@ -46,7 +46,10 @@ def _to_utc(value: datetime) -> datetime:
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 """A timezone-aware datetime, normalised to UTC; naive datetimes are rejected."""
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# ``\S``: the contract says "not blank" too, since the reader strips before checking length.
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"\S")
+]
 Text = Annotated[str, StringConstraints(max_length=20_000)]
 MessageId = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 E164 = Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")]
@@ -110,17 +113,17 @@ class Subject(Model):
 class Source(Model):
     """The channel system that captured the touchpoint."""
 
-    system: Name = Field(description="Emitting system, e.g. 'callcentre-genesys'.")
-    business_unit: Name = Field(description="Business unit that owns the touchpoint.")
-    channel: Channel
+    system: Name = service(description="Emitting system, e.g. 'callcentre-genesys'.")
+    business_unit: Name = service(description="Business unit that owns the touchpoint.")
+    channel: Channel = service()
 
 
 class Campaign(Model):
     """Attribution: a mailer reference, a campaign phone number, a promotion code."""
 
-    code: Name | None = None
-    reference: Name | None = None
-    name: Name | None = None
+    code: Name | None = service(None, description="Campaign or promotion code.")
+    reference: Name | None = service(None, description="Reference printed on a mailer.")
+    name: Name | None = service(None)
 
 
 class Envelope(Model):
@@ -128,31 +131,40 @@ class Envelope(Model):
 
     current_version: ClassVar[int] = 1
 
-    message_id: MessageId = Field(default_factory=lambda: str(uuid.uuid4()))
-    schema_version: int = Field(1, ge=1)
-    occurred_at: UtcDatetime
-    sent_at: UtcDatetime | None = None
-    received_at: UtcDatetime | None = None
-    source: Source
-    subject: Subject
-    campaign: Campaign | None = None
-    correlation_id: MessageId | None = None
-    causation_id: MessageId | None = None
+    message_id: MessageId = service(
+        default_factory=lambda: str(uuid.uuid4()),
+        description="Producer's unique id; deduplication key with source. Generated if absent.",
+    )
+    schema_version: int = service(
+        1,
+        ge=1,
+        description="Version of the type's contract; producers send it. "
+        "Readers take an absent one as current and upcast older ones.",
+    )
+    occurred_at: UtcDatetime = service(description="When the touchpoint happened.")
+    sent_at: UtcDatetime | None = service(None, description="When the producer sent it.")
+    received_at: UtcDatetime | None = service(None, description="When touchlog received it.")
+    source: Source = service()
+    subject: Subject = essential()
+    campaign: Campaign | None = service(None)
+    correlation_id: MessageId | None = service(None)
+    causation_id: MessageId | None = service(None)
 
-    @model_validator(mode="after")
-    def _known_version(self) -> Envelope:
-        if self.schema_version > self.current_version:
+    @field_validator("schema_version")
+    @classmethod
+    def _known_version(cls, version: int) -> int:
+        if version > cls.current_version:
             raise ValueError(
-                f"schema_version {self.schema_version} is newer than this reader knows "
-                f"(current is {self.current_version})"
+                f"schema_version {version} is newer than this reader knows "
+                f"(current is {cls.current_version})"
             )
-        return self
+        return version
 
 
 def correct_clock_skew(
     original_timestamp: datetime, sent_at: datetime | None, received_at: datetime
 ) -> datetime:
-    """Segment's skew correction: ``received_at − (sent_at − original_timestamp)``.
+    """Segment's skew correction: ``received_at - (sent_at - original_timestamp)``.
 
     The device's clock may be wrong, but the gap between when it recorded the
     touchpoint and when it sent it is measured on that same clock.

@@ -1,4 +1,4 @@
-"""Sensitivity tiers carried by every payload field (DESIGN.md, "Data is personal").
+"""Sensitivity tiers carried by every payload field (DESIGN.md, "The event envelope").
 
 A field's tier lives in its JSON Schema metadata as ``x-sensitivity`` so that the
 read side can filter by role and non-Python producers can see it in ``schemas/``.
@@ -6,16 +6,17 @@ read side can filter by role and non-Python producers can see it in ``schemas/``
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from enum import StrEnum
-from typing import Any
+from typing import Any, get_args
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pydantic.fields import FieldInfo
 
 
 class Tier(StrEnum):
-    ESSENTIAL = "essential"    # name, title, contact details
-    SERVICE = "service"        # purchase and payment history, tenure, complaints
+    ESSENTIAL = "essential"  # name, title, contact details
+    SERVICE = "service"  # purchase and payment history, tenure, complaints
     RESTRICTED = "restricted"  # age, income, family, education, health
 
 
@@ -46,3 +47,26 @@ def tier_of(field: FieldInfo) -> Tier | None:
     if isinstance(extra, dict) and SCHEMA_KEY in extra:
         return Tier(str(extra[SCHEMA_KEY]))
     return None
+
+
+def field_tiers(model: type[BaseModel], prefix: str = "") -> dict[str, Tier | None]:
+    """The tier of every field of ``model``, nested models included, by dotted path.
+
+    A field holding models (directly, in a tuple, a dict or a union) contributes its
+    own tier and, under its name, the tiers of the nested model's fields.
+    """
+    tiers: dict[str, Tier | None] = {}
+    for name, field in model.model_fields.items():
+        path = f"{prefix}{name}"
+        tiers[path] = tier_of(field)
+        for nested in _models_in(field.annotation):
+            tiers.update(field_tiers(nested, prefix=f"{path}."))
+    return tiers
+
+
+def _models_in(annotation: Any) -> Iterator[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation
+        return
+    for arg in get_args(annotation):
+        yield from _models_in(arg)

@@ -27,3 +27,22 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not reached within {timeout}s; last value: {result!r}")
         await asyncio.sleep(interval)
+
+
+def eventually_sync(
+    probe: Callable[[], T],
+    done: Callable[[T], bool],
+    *,
+    timeout: float = 60.0,
+    interval: float = 0.1,
+    what: str = "condition",
+) -> T:
+    """``eventually`` for synchronous probes (e.g. a subprocess driven over HTTP)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if done(result):
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout}s; last value: {result!r}")
+        time.sleep(interval)

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import signal
 import sys
 from collections.abc import Callable, Coroutine
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import structlog
+import uvicorn
+from fastapi import FastAPI
 
-from touchlog import bootstrap
+from touchlog import bootstrap, cli_schemas
+from touchlog.http_server import EmbeddedServer
+from touchlog.kafka_admin import ensure_topics
 from touchlog.logs import configure_logging
 from touchlog.process import tune_gc
 from touchlog.settings import Settings
@@ -29,8 +32,6 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
 
 
 async def _up(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
-
     from api import create_app
 
     async with bootstrap.infrastructure(settings) as endpoints:
@@ -38,43 +39,47 @@ async def _up(settings: Settings, args: argparse.Namespace) -> int:
         try:
             await bootstrap.create_tables(pool)
             runner = bootstrap.timeline_runner(settings, endpoints, pool)
-            server = uvicorn.Server(
-                uvicorn.Config(
-                    create_app(endpoints.database_url),
-                    host=settings.api_host,
-                    port=settings.api_port,
-                    log_config=None,
-                    access_log=False,
-                )
-            )
+            server = EmbeddedServer(_api_config(settings, create_app(endpoints.database_url)))
             stop = asyncio.Event()
-            runner_task = asyncio.create_task(runner.run(stop))
-            api_task = asyncio.create_task(server.serve())
-            while not server.started:
-                if api_task.done():
-                    await api_task
-                    return 1
-                await asyncio.sleep(0.05)
-            print(
-                "touchlog is up\n"
-                f"  API             http://{settings.api_host}:{settings.api_port}  "
-                f"(docs: /docs)\n"
-                f"  Kafka bootstrap {endpoints.bootstrap_servers}"
-                f"{'  (embedded Tansu, memory only)' if endpoints.embedded_broker else ''}\n"
-                f"  DATABASE_URL    {endpoints.database_url}"
-                f"{'  (embedded PostgreSQL)' if endpoints.embedded_postgres else ''}\n"
-                "Stop with Ctrl-C.",
-                flush=True,
-            )
-            if args.demo:
-                await _publish_demo(endpoints, settings, args.customers)
-            await asyncio.wait({runner_task, api_task}, return_when=asyncio.FIRST_COMPLETED)
+            _stop_on_signals(stop)
+            tasks = {
+                asyncio.create_task(runner.run(stop), name="runner"),
+                asyncio.create_task(server.serve(), name="api"),
+                stopping := asyncio.create_task(stop.wait(), name="signal"),
+            }
+            ready = asyncio.create_task(server.ready.wait())
+            await asyncio.wait({ready, *tasks}, return_when=asyncio.FIRST_COMPLETED)
+            ready.cancel()
+            if server.started:
+                _print_endpoints(settings, endpoints)
+                if args.demo:
+                    await _publish_demo(endpoints, settings, args.customers)
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             stop.set()
             server.should_exit = True
-            await asyncio.gather(runner_task, api_task)
+            await asyncio.gather(*tasks)  # re-raises what ended a component early
+            return 0 if stopping in done else 1
         finally:
             await pool.close()
-    return 0
+
+
+def _api_config(settings: Settings, app: FastAPI) -> uvicorn.Config:
+    return uvicorn.Config(
+        app, host=settings.api_host, port=settings.api_port, log_config=None, access_log=False
+    )
+
+
+def _print_endpoints(settings: Settings, endpoints: bootstrap.Endpoints) -> None:
+    print(
+        "touchlog is up\n"
+        f"  API             http://{settings.api_host}:{settings.api_port}  (docs: /docs)\n"
+        f"  Kafka bootstrap {endpoints.bootstrap_servers}"
+        f"{'  (embedded Tansu, memory only)' if endpoints.embedded_broker else ''}\n"
+        f"  DATABASE_URL    {endpoints.database_url}"
+        f"{'  (embedded PostgreSQL)' if endpoints.embedded_postgres else ''}\n"
+        "Stop with Ctrl-C.",
+        flush=True,
+    )
 
 
 async def _publish_demo(endpoints: bootstrap.Endpoints, settings: Settings, customers: int) -> None:
@@ -136,18 +141,27 @@ async def _runner(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _api(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
-
     from api import create_app
 
     endpoints = bootstrap.configured_endpoints(settings)
-    config = uvicorn.Config(
-        create_app(endpoints.database_url),
-        host=settings.api_host,
-        port=settings.api_port,
-        log_config=None,
+    await uvicorn.Server(_api_config(settings, create_app(endpoints.database_url))).serve()
+    return 0
+
+
+async def _init(settings: Settings, args: argparse.Namespace) -> int:
+    endpoints = bootstrap.configured_endpoints(settings)
+    await ensure_topics(
+        endpoints.bootstrap_servers,
+        settings.topics(),
+        settings.partitions,
+        settings.replication_factor,
     )
-    await uvicorn.Server(config).serve()
+    pool = await asyncpg.create_pool(endpoints.database_url, min_size=1, max_size=1)
+    try:
+        await bootstrap.create_tables(pool)
+    finally:
+        await pool.close()
+    print("topics and tables are ready")
     return 0
 
 
@@ -194,13 +208,13 @@ def parser() -> argparse.ArgumentParser:
     )
     runner.set_defaults(func=_async(_runner))
 
+    init = sub.add_parser("init", help="Create topics and tables on the configured services.")
+    init.set_defaults(func=_async(_init))
+
     api = sub.add_parser("api", help="Serve the HTTP API only.")
     api.set_defaults(func=_async(_api))
 
-    with contextlib.suppress(ImportError):
-        from touchlog import cli_schemas
-
-        cli_schemas.register(sub)
+    cli_schemas.register(sub)
     return root
 
 

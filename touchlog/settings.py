@@ -51,3 +51,12 @@ class Settings(BaseSettings):
 
     log_format: str = Field("json", pattern="^(json|console)$")
     log_level: str = Field("info", pattern="^(debug|info|warning|error)$")
+
+    def topics(self) -> list[str]:
+        """Every topic touchlog uses, to be created at start."""
+        return [
+            self.topic_touchpoints,
+            self.topic_resolved,
+            self.topic_deadletter,
+            self.topic_triggers,
+        ]

@@ -6,7 +6,6 @@ from collections import Counter
 
 import asyncpg
 import pytest
-
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from events import InvalidEvent
@@ -85,8 +84,9 @@ async def test_publisher_rejects_an_invalid_event_naming_the_field_and_sends_not
 ) -> None:
     bad = event_dict()
     bad["payload"]["duration_seconds"] = -1
-    async with Publisher(broker.bootstrap_servers, topic=topics["touchpoints"],
-                         idempotence=False) as publisher:
+    async with Publisher(
+        broker.bootstrap_servers, topic=topics["touchpoints"], idempotence=False
+    ) as publisher:
         with pytest.raises(InvalidEvent) as caught:
             await publisher.publish_many([event_dict(), bad])
         receipt = await publisher.publish(event_dict(customer="cust-ok"))
@@ -100,8 +100,9 @@ async def test_group_member_resumes_from_offsets_stored_with_the_view(
     broker: EmbeddedBroker, topics: dict[str, str], pool: asyncpg.Pool, unique: str
 ) -> None:
     first, second = random_events(600, 30, seed=8), random_events(600, 30, seed=9, prefix="b")
-    async with Publisher(broker.bootstrap_servers, topic=topics["touchpoints"],
-                         idempotence=False) as publisher:
+    async with Publisher(
+        broker.bootstrap_servers, topic=topics["touchpoints"], idempotence=False
+    ) as publisher:
         await publisher.publish_many(first)
         runner = make_runner(pool, broker.bootstrap_servers, topics, group=f"g-{unique}")
         async with running(runner):

@@ -64,7 +64,8 @@ def test_unknown_field_is_rejected_by_name() -> None:
 
 def test_message_id_is_generated_when_absent_and_bounded_when_given() -> None:
     first, second = from_mapping(event_dict()), from_mapping(event_dict())
-    assert first.message_id and first.message_id != second.message_id
+    assert first.message_id
+    assert first.message_id != second.message_id
     assert "message_id" in _errors({**event_dict(), "message_id": "x" * 101})
 
 

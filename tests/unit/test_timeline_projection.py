@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+from events import from_mapping
 from projections.timeline import project, project_all
 from tests.factories import BASE_TIME, event_dict, make_event
-from events import from_mapping
 
 
 def test_one_row_per_event_with_the_timeline_columns() -> None:
@@ -64,4 +64,5 @@ def test_summaries_are_human_one_liners() -> None:
         "complaint.resolved",
     ):
         [row] = project(make_event(kind))
-        assert row.summary and "\n" not in row.summary
+        assert row.summary
+        assert "\n" not in row.summary

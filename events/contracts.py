@@ -1,0 +1,169 @@
+"""The JSON Schema contracts in ``schemas/``: the envelope, every type and version, an index.
+
+Channel systems in other languages code against these files, so they are generated
+from the models and checked in. ``check`` holds them to two rules: every file matches
+the models, and a published version only ever changes in backward-compatible ways
+(``events.compatibility``); anything else needs a new version and an upcaster.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import ConfigDict, Field
+
+from events.catalogue import EVENT_TYPES, FAMILY_OF, versions_of
+from events.compatibility import breaking_changes
+from events.envelope import Envelope
+from events.sensitivity import service
+from events.touchpoints import Touchpoint
+
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+INDEX = "index.json"
+ENVELOPE = "envelope.json"
+
+
+class EnvelopeContract(Envelope):
+    """Any touchpoint: the envelope. Each type's own schema describes its payload."""
+
+    model_config = ConfigDict(
+        title="touchlog event envelope",
+        json_schema_extra={
+            "required": ["type", "schema_version", "occurred_at", "source", "subject", "payload"]
+        },
+    )
+
+    type: str = service(
+        pattern=r"^[a-z_]+\.[a-z_]+$", description="'<object>.<action>', e.g. 'call.logged'."
+    )
+    payload: dict[str, Any] = Field(description="The typed body; see the type's schema.")
+
+
+def schema_path(type_name: str, version: int) -> str:
+    return f"{type_name}/v{version}.json"
+
+
+def envelope_schema() -> dict[str, Any]:
+    return {"$schema": DIALECT, **EnvelopeContract.model_json_schema(mode="validation")}
+
+
+def type_schema(cls: type[Touchpoint]) -> dict[str, Any]:
+    """The contract of one version of one type: the whole event, payload included."""
+    generated = cls.model_json_schema(mode="validation")
+    generated.pop("title", None)
+    return {
+        "$schema": DIALECT,
+        "title": f"{cls.type_name()} v{cls.current_version}",
+        "x-type": cls.type_name(),
+        "x-version": cls.current_version,
+        "x-default-channel": cls.default_channel.value,
+        **generated,
+    }
+
+
+def index() -> dict[str, Any]:
+    types: dict[str, Any] = {}
+    for name, cls in EVENT_TYPES.items():
+        types[name] = {
+            "family": FAMILY_OF[name],
+            "current_version": cls.current_version,
+            "default_channel": cls.default_channel.value,
+            "description": (cls.__doc__ or "").strip().splitlines()[0],
+            "versions": {str(v): schema_path(name, v) for v in versions_of(name)},
+        }
+    return {
+        "$comment": "Generated from events/ by `touchlog schemas generate`; do not edit.",
+        "envelope": ENVELOPE,
+        "types": types,
+    }
+
+
+def generate() -> dict[str, dict[str, Any]]:
+    """Every contract file, by path relative to ``schemas/``."""
+    return copy.deepcopy(_generated())
+
+
+@cache
+def _generated() -> dict[str, dict[str, Any]]:
+    # The models are fixed once imported, and generating takes a while: once is enough.
+    files = {INDEX: index(), ENVELOPE: envelope_schema()}
+    for name in EVENT_TYPES:
+        for version, cls in versions_of(name).items():
+            files[schema_path(name, version)] = type_schema(cls)
+    return files
+
+
+def render(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+@dataclass(frozen=True, slots=True)
+class ContractProblem:
+    file: str
+    problem: str
+    breaking: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.problem}"
+
+
+def check(root: Path) -> list[ContractProblem]:
+    """How the contracts under ``root`` differ from the models; empty when they agree."""
+    files = generate()
+    problems = breaking(root, files)
+    for relative, document in files.items():
+        path = root / relative
+        if not path.is_file():
+            problems.append(ContractProblem(relative, "missing; run `touchlog schemas generate`"))
+        elif json.loads(path.read_text(encoding="utf-8")) != document:
+            problems.append(
+                ContractProblem(relative, "out of date; run `touchlog schemas generate`")
+            )
+    for path in sorted(root.rglob("*.json")):
+        relative = path.relative_to(root).as_posix()
+        if relative not in files:
+            problems.append(
+                ContractProblem(relative, "published, but no model generates it any more", True)
+            )
+    return problems
+
+
+def breaking(root: Path, files: dict[str, dict[str, Any]] | None = None) -> list[ContractProblem]:
+    """Backward-incompatible changes of the models against the contracts under ``root``."""
+    problems: list[ContractProblem] = []
+    for relative, document in (files or generate()).items():
+        path = root / relative
+        if relative == INDEX or not path.is_file():
+            continue
+        published = json.loads(path.read_text(encoding="utf-8"))
+        problems.extend(
+            ContractProblem(relative, f"{change} (publish a new version instead)", True)
+            for change in breaking_changes(published, document)
+        )
+    return problems
+
+
+def write(root: Path, *, allow_breaking: bool = False) -> list[Path]:
+    """Write every contract under ``root``; returns the files that changed.
+
+    Refuses (``ValueError``) to overwrite a published version incompatibly unless
+    ``allow_breaking``: that is what a new version and an upcaster are for.
+    """
+    files = generate()
+    if not allow_breaking and (problems := breaking(root, files)):
+        raise ValueError("incompatible changes:\n" + "\n".join(str(p) for p in problems))
+    changed = []
+    for relative, document in files.items():
+        path = root / relative
+        text = render(document)
+        if path.is_file() and path.read_text(encoding="utf-8") == text:
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        changed.append(path)
+    return changed

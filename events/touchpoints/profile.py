@@ -1,0 +1,134 @@
+"""The customer's own details and what they allow us to do with them."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import model_validator
+
+from events.envelope import Channel, Model, Name, UtcDatetime
+from events.sensitivity import essential, restricted, service
+from events.touchpoints.base import PaymentMethod, ShortText, Touchpoint
+from events.touchpoints.contact import ContactEmail, ContactPhone, PersonName, PostalAddress
+
+
+class IncomeBand(StrEnum):
+    UNDER_20K = "under_20k"
+    FROM_20K_TO_40K = "20k_40k"
+    FROM_40K_TO_70K = "40k_70k"
+    FROM_70K_TO_100K = "70k_100k"
+    OVER_100K = "over_100k"
+
+
+class EducationLevel(StrEnum):
+    SECONDARY = "secondary"
+    VOCATIONAL = "vocational"
+    BACHELOR = "bachelor"
+    POSTGRADUATE = "postgraduate"
+    DOCTORATE = "doctorate"
+
+
+class MaritalStatus(StrEnum):
+    SINGLE = "single"
+    MARRIED = "married"
+    CIVIL_PARTNERSHIP = "civil_partnership"
+    SEPARATED = "separated"
+    DIVORCED = "divorced"
+    WIDOWED = "widowed"
+
+
+class Household(Model):
+    adults: int = restricted(ge=1, le=20)
+    children: int = restricted(0, ge=0, le=20)
+    marital_status: MaritalStatus | None = restricted(None)
+
+
+class ProfileUpdatedPayload(Model):
+    """What changed; an absent field is unchanged. Lists replace the previous list."""
+
+    name: PersonName | None = essential(None)
+    addresses: tuple[PostalAddress, ...] | None = essential(None, max_length=20)
+    phones: tuple[ContactPhone, ...] | None = essential(None, max_length=20)
+    emails: tuple[ContactEmail, ...] | None = essential(None, max_length=20)
+    preferred_channel: Channel | None = essential(None)
+    preferred_payment_method: PaymentMethod | None = service(None)
+    dispatch_instructions: ShortText | None = service(
+        None, description="e.g. 'leave parcels with the neighbour at no. 12'."
+    )
+    date_of_birth: date | None = restricted(None)
+    income_band: IncomeBand | None = restricted(None)
+    household: Household | None = restricted(None)
+    education: EducationLevel | None = restricted(None)
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> ProfileUpdatedPayload:
+        if not self.changed_fields():
+            raise ValueError("a profile update needs at least one changed field")
+        return self
+
+    def changed_fields(self) -> list[str]:
+        return [name for name in type(self).model_fields if getattr(self, name) is not None]
+
+
+class ProfileUpdated(Touchpoint):
+    """The customer's details changed: told by them, or corrected by a rep."""
+
+    default_channel = Channel.WEB
+    type: Literal["profile.updated"] = "profile.updated"
+    payload: ProfileUpdatedPayload
+
+    def summary(self) -> str:
+        # Names of what changed only: the values may be restricted.
+        changed = ", ".join(name.replace("_", " ") for name in self.payload.changed_fields())
+        return f"Profile updated: {changed}"
+
+
+class ConsentPurpose(StrEnum):
+    MARKETING = "marketing"
+    PROFILING = "profiling"
+    THIRD_PARTY_SHARING = "third_party_sharing"
+    RESEARCH = "research"
+    SERVICE_MESSAGES = "service_messages"
+
+
+class ConsentStatus(StrEnum):
+    GRANTED = "granted"
+    DENIED = "denied"
+    REVOKED = "revoked"
+
+
+class LegalBasis(StrEnum):
+    CONSENT = "consent"
+    CONTRACT = "contract"
+    LEGITIMATE_INTEREST = "legitimate_interest"
+    LEGAL_OBLIGATION = "legal_obligation"
+
+
+class ConsentChangedPayload(Model):
+    purpose: ConsentPurpose = essential()
+    channel: Channel | None = essential(None, description="The channel covered; None: all.")
+    status: ConsentStatus = essential()
+    legal_basis: LegalBasis = essential()
+    captured_via: Name = essential(description="e.g. 'web preference centre', 'call'.")
+    proof_reference: Name | None = essential(
+        None, description="Where the proof is kept: a call recording, a form submission."
+    )
+    expires_at: UtcDatetime | None = essential(None)
+
+
+class ConsentChanged(Touchpoint):
+    """The customer granted, denied or revoked a permission."""
+
+    default_channel = Channel.WEB
+    type: Literal["consent.changed"] = "consent.changed"
+    payload: ConsentChangedPayload
+
+    def summary(self) -> str:
+        p = self.payload
+        where = f"by {p.channel.value}" if p.channel else "on every channel"
+        return f"Consent to {p.purpose.value.replace('_', ' ')} {where} {p.status.value}"
+
+
+TYPES: tuple[type[Touchpoint], ...] = (ProfileUpdated, ConsentChanged)

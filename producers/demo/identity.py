@@ -1,0 +1,145 @@
+"""The demo's identity graph: links the resolver makes, and mistakes people put right."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from events import Subject, Touchpoint
+from events import touchpoints as t
+from producers.demo.story import Story
+
+RULES = {
+    t.IdentifierType.EMAIL: "verified email",
+    t.IdentifierType.PHONE: "phone number on file",
+    t.IdentifierType.EXTERNAL_ID: "customer number on file",
+    t.IdentifierType.ANONYMOUS_ID: "signed in on this device",
+}
+RESOLVER = "identity-resolver"
+
+
+def identifier_of(subject: Subject) -> t.Identifier:
+    """The identifier a channel sent instead of a customer_id, in priority order."""
+    if subject.email:
+        return t.Identifier(type=t.IdentifierType.EMAIL, value=subject.email.lower())
+    if subject.phone:
+        return t.Identifier(type=t.IdentifierType.PHONE, value=subject.phone)
+    if subject.external_ids:
+        first = subject.external_ids[0]
+        return t.Identifier(type=t.IdentifierType.EXTERNAL_ID, value=first.id, namespace=first.type)
+    return t.Identifier(type=t.IdentifierType.ANONYMOUS_ID, value=str(subject.anonymous_id))
+
+
+def link_identifiers(story: Story) -> None:
+    """Each identifier seen without a customer_id is linked once, just after first sight."""
+    first_seen: dict[t.Identifier, Touchpoint] = {}
+    for event in sorted(story.events, key=lambda e: e.occurred_at):
+        if not event.subject.customer_id:
+            first_seen.setdefault(identifier_of(event.subject), event)
+    for identifier, event in first_seen.items():
+        _link(story, identifier, event)
+
+
+def _link(story: Story, identifier: t.Identifier, cause: Touchpoint) -> t.IdentityLinked:
+    exact = identifier.type is not t.IdentifierType.ANONYMOUS_ID
+    payload = t.IdentityLinkedPayload(
+        customer_id=story.customer.customer_id,
+        identifier=identifier,
+        rule=RULES[identifier.type],
+        confidence=t.MatchConfidence.EXACT if exact else t.MatchConfidence.PROBABLE,
+    )
+    at = cause.occurred_at + timedelta(seconds=2)
+    return story.emit(
+        t.IdentityLinked,
+        payload,
+        at=at,
+        subject=_own(story),
+        after=cause,
+        unit="group",
+        system=RESOLVER,
+    )
+
+
+def _own(story: Story) -> Subject:
+    return Subject(customer_id=story.customer.customer_id)
+
+
+def wrong_link_undone(story: Story) -> None:
+    """A call from a shared landline got it linked to this customer; a rep unlinks it."""
+    rng = story.rng
+    landline = f"+44207946{rng.randint(0, 999):04d}"
+    call = story.emit(
+        t.CallLogged,
+        t.CallLoggedPayload(
+            direction=t.CallDirection.INBOUND,
+            dialled_number="+448081570000",
+            duration_seconds=rng.randint(60, 400),
+            reason="order status",
+            outcome="caller was not the account holder",
+        ),
+        at=story.moment(),
+        unit="retail",
+        subject=Subject(phone=landline),
+    )
+    identifier = t.Identifier(type=t.IdentifierType.PHONE, value=landline)
+    linked = _link(story, identifier, call)
+    payload = t.IdentityUnlinkedPayload(
+        customer_id=story.customer.customer_id,
+        identifier=identifier,
+        reason="Family landline: the caller was the customer's father.",
+        unlinked_by="agent-12",
+    )
+    at = story.moment(linked.occurred_at, timedelta(days=20))
+    story.emit(
+        t.IdentityUnlinked,
+        payload,
+        at=at,
+        subject=_own(story),
+        after=linked,
+        unit="group",
+        system=RESOLVER,
+    )
+
+
+def duplicate_merged(story: Story) -> t.CustomerMerged:
+    """A second record made at the box office turns out to be the same person."""
+    duplicate = f"C-9{story.customer.number:05d}"
+    payload = t.CustomerMergedPayload(
+        surviving_customer_id=story.customer.customer_id,
+        merged_customer_ids=(duplicate,),
+        reason="Same name, email and postal address.",
+        merged_by="identity-resolver",
+    )
+    return story.emit(
+        t.CustomerMerged,
+        payload,
+        at=story.moment(),
+        subject=_own(story),
+        unit="group",
+        system=RESOLVER,
+    )
+
+
+def wrong_merge_split(story: Story) -> None:
+    """A merge of two namesakes is undone: the other person's email moves back."""
+    merge = duplicate_merged(story)
+    other = t.Identifier(
+        type=t.IdentifierType.EMAIL, value=f"namesake{story.customer.number}@example.net"
+    )
+    payload = t.CustomerSplitPayload(
+        original_customer_id=story.customer.customer_id,
+        new_customer_id=merge.payload.merged_customer_ids[0],
+        identifiers_moved=(other,),
+        reason="Two people with the same name; different dates of birth.",
+        split_by="agent-3",
+        reverses_merge=merge.message_id,
+    )
+    at = story.moment(merge.occurred_at, timedelta(days=14))
+    story.emit(
+        t.CustomerSplit,
+        payload,
+        at=at,
+        subject=_own(story),
+        after=merge,
+        unit="group",
+        system=RESOLVER,
+    )

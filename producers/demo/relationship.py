@@ -1,0 +1,137 @@
+"""The demo's relationship: sign-up details, consents, newsletters, interests, campaigns."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from events import Campaign, Channel
+from events import touchpoints as t
+from producers.demo.story import Story
+
+INTERESTS = ("gardening", "cooking", "classical music", "theatre", "outdoor clothing", "toys")
+NEWSLETTER = ("NL-WEEKLY", "The Hollis Weekly")
+
+
+def sign_up(story: Story) -> None:
+    """Details given on the first day, the consents asked for then, and a newsletter."""
+    rng, c = story.rng, story.customer
+    at = c.since
+    profile = story.emit(
+        t.ProfileUpdated,
+        t.ProfileUpdatedPayload(
+            name=t.PersonName(title=c.title, given_name=c.given_name, family_name=c.family_name),
+            addresses=(c.address,),
+            phones=(t.ContactPhone(use=t.PhoneUse.MOBILE, number=c.phone, primary=True),),
+            emails=(t.ContactEmail(use=t.EmailUse.PERSONAL, address=c.email, primary=True),),
+            preferred_channel=rng.choice((Channel.EMAIL, Channel.SMS, Channel.PHONE)),
+        ),
+        at=at,
+        unit="group",
+        system="customer-portal",
+    )
+    granted = story.chance(0.7)
+    story.emit(
+        t.ConsentChanged,
+        t.ConsentChangedPayload(
+            purpose=t.ConsentPurpose.MARKETING,
+            channel=Channel.EMAIL,
+            status=t.ConsentStatus.GRANTED if granted else t.ConsentStatus.DENIED,
+            legal_basis=t.LegalBasis.CONSENT,
+            captured_via="sign-up form",
+            proof_reference=f"form-{profile.message_id[:8]}",
+        ),
+        at=at + timedelta(seconds=2),
+        unit="group",
+        system="preference-centre",
+        after=profile,
+    )
+    if granted and story.chance(0.6):
+        newsletter = t.NewsletterSubscribedPayload(
+            newsletter_id=NEWSLETTER[0],
+            newsletter_name=NEWSLETTER[1],
+            email=c.email,
+            topics=tuple(rng.sample(INTERESTS, 2)),
+            double_opt_in=True,
+        )
+        story.emit(t.NewsletterSubscribed, newsletter, at=at + timedelta(minutes=3), unit="group")
+
+
+def life_changes(story: Story) -> None:
+    """Details that come later: a birthday, a household, a move; restricted ones included."""
+    rng = story.rng
+    story.emit(
+        t.ProfileUpdated,
+        t.ProfileUpdatedPayload(
+            date_of_birth=date(rng.randint(1945, 2004), rng.randint(1, 12), rng.randint(1, 28)),
+            income_band=rng.choice(tuple(t.IncomeBand)),
+            household=t.Household(adults=rng.randint(1, 2), children=rng.randint(0, 3)),
+            education=rng.choice((None, *t.EducationLevel)),
+            preferred_payment_method=t.PaymentMethod.CARD,
+            dispatch_instructions=rng.choice((None, "Leave parcels in the porch.")),
+        ),
+        at=story.moment(),
+        unit="group",
+        system="customer-portal",
+    )
+
+
+def leave_newsletter(story: Story) -> None:
+    story.emit(
+        t.NewsletterUnsubscribed,
+        t.NewsletterUnsubscribedPayload(
+            newsletter_id=NEWSLETTER[0],
+            newsletter_name=NEWSLETTER[1],
+            reason=story.rng.choice(tuple(t.UnsubscribeReason)),
+        ),
+        at=story.moment(),
+        unit="group",
+    )
+    revoke = t.ConsentChangedPayload(
+        purpose=t.ConsentPurpose.MARKETING,
+        channel=Channel.EMAIL,
+        status=t.ConsentStatus.REVOKED,
+        legal_basis=t.LegalBasis.CONSENT,
+        captured_via="unsubscribe link",
+    )
+    story.emit(t.ConsentChanged, revoke, at=story.moment(), unit="group", channel=Channel.EMAIL)
+
+
+def interests(story: Story) -> None:
+    categories = tuple(story.rng.sample(INTERESTS, story.rng.randint(1, 3)))
+    payload = t.InterestDeclaredPayload(categories=categories, captured_via="preference centre")
+    story.emit(t.InterestDeclared, payload, at=story.moment(), unit="group")
+
+
+def competition(story: Story) -> None:
+    payload = t.CompetitionEnteredPayload(
+        competition_id="COMP-SUMMER",
+        competition_name="Win a garden makeover",
+        answer="Lavender",
+        entry_code=f"RC{story.rng.randint(100000, 999999)}",
+    )
+    story.emit(t.CompetitionEntered, payload, at=story.moment(), unit="retail")
+
+
+def campaign_response(story: Story) -> None:
+    """The customer answers a mailer: by its campaign line, its web page or in store."""
+    rng = story.rng
+    response = rng.choice(
+        (t.CampaignResponse.CALLED, t.CampaignResponse.CLICKED, t.CampaignResponse.VISITED_STORE)
+    )
+    channel = {"called": Channel.PHONE, "clicked": Channel.WEB}.get(response.value, Channel.STORE)
+    reference = f"MLR-{rng.randint(100000, 999999)}"
+    story.emit(
+        t.CampaignResponded,
+        t.CampaignRespondedPayload(
+            campaign_code="AUTUMN-MAILER",
+            response=response,
+            reference_number=reference,
+            campaign_phone_number="+448081570123" if channel is Channel.PHONE else None,
+            landing_url="https://shop.example.com/autumn" if channel is Channel.WEB else None,
+        ),
+        at=story.moment(),
+        unit="group",
+        channel=channel,
+        system="campaign-manager",
+        campaign=Campaign(code="AUTUMN-MAILER", reference=reference, name="Autumn mailer"),
+    )

@@ -1,0 +1,106 @@
+"""The README's run command on the embedded defaults: broker + PostgreSQL + runner + API + demo.
+
+Runs ``touchlog up --demo`` exactly as ``make run`` does (after installing), with
+no broker or database configured, and reads a demo customer's timeline over HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.waiting import eventually_sync
+from touchlog.embedded import free_port
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    # Outside pytest's root-private tmp dir: embedded PostgreSQL runs unprivileged.
+    path = Path(tempfile.mkdtemp(prefix="touchlog-e2e-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _read_until(
+    process: subprocess.Popen[str], pattern: str, transcript: list[str]
+) -> re.Match[str]:
+    """Read the process's stdout line by line until ``pattern`` matches (or it exits)."""
+    assert process.stdout is not None
+    for line in process.stdout:
+        transcript.append(line)
+        if match := re.search(pattern, line):
+            return match
+    raise AssertionError(f"process ended before {pattern!r}:\n{''.join(transcript)}")
+
+
+def _get(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310  # our own localhost API
+        return json.loads(response.read())
+
+
+def test_up_with_demo_serves_timelines_and_stops_cleanly(data_dir: Path) -> None:
+    port = free_port()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "TOUCHLOG_KAFKA_BOOTSTRAP_SERVERS")
+    }
+    env |= {
+        "TOUCHLOG_DATA_DIR": str(data_dir),
+        "TOUCHLOG_API_PORT": str(port),
+        "TOUCHLOG_LOG_LEVEL": "warning",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "touchlog.cli", "up", "--demo", "--customers", "60"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    transcript: list[str] = []
+    try:
+        _read_until(process, r"touchlog is up", transcript)
+        bootstrap = _read_until(process, r"Kafka bootstrap\s+(\S+)", transcript).group(1)
+        database = _read_until(process, r"DATABASE_URL\s+(\S+)", transcript).group(1)
+        demo = _read_until(
+            process, r"demo: published (\d+) events .* GET (/customers/\S+/timeline)", transcript
+        )
+        published, path = int(demo.group(1)), demo.group(2)
+        assert published > 60
+        assert re.fullmatch(r"127\.0\.0\.1:\d+", bootstrap)
+        assert database.startswith("postgresql://")
+        endpoints = json.loads((data_dir / "endpoints.json").read_text())
+        assert endpoints["bootstrap_servers"] == bootstrap
+
+        base = f"http://127.0.0.1:{port}"
+        assert _get(base + "/healthz") == {"status": "ok"}
+        # The runner joins its consumer group (seconds on the embedded broker), then projects.
+        body = eventually_sync(
+            lambda: _get(base + path), lambda b: bool(b["items"]), timeout=90, what="demo timeline"
+        )
+        times = [item["occurred_at"] for item in body["items"]]
+        assert times == sorted(times, reverse=True)
+        assert all(item["summary"] for item in body["items"])
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            rest, _ = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            rest, _ = process.communicate()
+        transcript.append(rest or "")
+    assert process.returncode == 0, "".join(transcript)
+    assert not (data_dir / "endpoints.json").exists(), "endpoints file removed on stop"
