@@ -6,12 +6,13 @@ import json
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
 from consumers.deadletter import DeadLetter
 from events import encode
 from projections.timeline.postgres import count_rows, fetch_timeline
 from tests.factories import event_dict, make_event
+from tests.integration.kafka_support import read_topic
 from tests.integration.runner_support import make_runner, running
 from tests.waiting import eventually
 from touchlog.embedded import EmbeddedBroker
@@ -20,20 +21,7 @@ pytestmark = pytest.mark.integration
 
 
 async def _read_all(bootstrap: str, topic: str) -> list[DeadLetter]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        tps = [TopicPartition(topic, p) for p in range(6)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        end = await consumer.end_offsets(tps)
-        letters: list[DeadLetter] = []
-        while [tp for tp in tps if await consumer.position(tp) < end[tp]]:
-            batch = await consumer.getmany(timeout_ms=500)
-            letters += [DeadLetter.from_json(r.value) for rs in batch.values() for r in rs]
-        return letters
-    finally:
-        await consumer.stop()
+    return [DeadLetter.from_json(r.value) for r in await read_topic(bootstrap, topic)]
 
 
 async def test_garbage_unknown_type_and_invalid_event_are_dead_lettered(
