@@ -17,7 +17,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TypeAlias, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import asyncpg
 import structlog
@@ -77,6 +77,7 @@ class PreparedBatch:
     records: Sequence[Record]
     decoded: list[tuple[Record, Touchpoint]]
     dead_letters: list[DeadLetter]
+    changes: Any
 
 
 class ProjectionRunner:
@@ -225,7 +226,8 @@ class ProjectionRunner:
                 letters.append(self._dead_letter(r, f"invalid event: {outcome}"))
             else:
                 decoded.append((r, outcome))
-        return PreparedBatch(self._generation, records, decoded, letters)
+        changes = self.view.changes([event for _, event in decoded])
+        return PreparedBatch(self._generation, records, decoded, letters, changes)
 
     async def commit_batch(self, batch: PreparedBatch) -> None:
         """View changes, dead letters and next offsets: one transaction."""
@@ -245,9 +247,14 @@ class ProjectionRunner:
                 return
             decoded = [(r, e) for r, e in batch.decoded if fresh(r)]
             letters = [d for d in batch.dead_letters if d.offset >= stored[d.partition]]
+            changes = (
+                batch.changes
+                if len(decoded) == len(batch.decoded)
+                else self.view.changes([event for _, event in decoded])
+            )
             try:
                 async with conn.transaction():
-                    await self.view.apply(conn, [event for _, event in decoded])
+                    await self.view.write(conn, changes)
             except _DATA_ERRORS:
                 letters += await self._apply_one_by_one(conn, decoded)
             if letters:
@@ -275,7 +282,7 @@ class ProjectionRunner:
         for record, event in decoded:
             try:
                 async with conn.transaction():
-                    await self.view.apply(conn, [event])
+                    await self.view.write(conn, self.view.changes([event]))
             except _DATA_ERRORS as exc:
                 letters.append(self._dead_letter(record, f"view {self.name} rejected it: {exc}"))
         return letters

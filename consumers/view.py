@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from events import Touchpoint
 from projections.db import Connection
@@ -12,12 +12,15 @@ from projections.db import Connection
 class View(Protocol):
     """A PostgreSQL-backed projection: its tables, and how a batch of events changes them.
 
-    ``apply`` runs inside the runner's transaction and must be idempotent:
-    applying an event already applied changes nothing.
+    ``changes`` is pure and runs while the previous batch is being written;
+    ``write`` runs inside the runner's transaction and must be idempotent:
+    writing the changes of an event already applied changes nothing.
     """
 
     name: str
 
     async def create(self, conn: Connection) -> None: ...
 
-    async def apply(self, conn: Connection, events: Sequence[Touchpoint]) -> None: ...
+    def changes(self, events: Sequence[Touchpoint]) -> Any: ...
+
+    async def write(self, conn: Connection, changes: Any) -> None: ...

@@ -61,37 +61,42 @@ class TimelineView:
     async def create(self, conn: Connection) -> None:
         await conn.execute(SCHEMA)
 
-    async def apply(self, conn: Connection, events: Sequence[Touchpoint]) -> None:
-        rows = project_all(events)
+    def changes(self, events: Sequence[Touchpoint]) -> list[tuple[object, ...]]:
+        """COPY-ready rows (pure: runs while the previous batch is being written)."""
+        return [
+            (
+                r.subject_key,
+                r.source_system,
+                r.message_id,
+                r.occurred_at,
+                r.type,
+                r.channel,
+                r.business_unit,
+                r.summary,
+                r.payload_json,
+                r.campaign_code,
+            )
+            for r in project_all(events)
+        ]
+
+    async def write(self, conn: Connection, rows: list[tuple[object, ...]]) -> None:
         if not rows:
             return
         await conn.execute(
-            f"CREATE TEMP TABLE timeline_staging (LIKE {TABLE} INCLUDING DEFAULTS) ON COMMIT DROP"
+            f"CREATE TEMP TABLE timeline_staging (LIKE {TABLE} INCLUDING DEFAULTS)"
         )
-        await conn.copy_records_to_table(
-            "timeline_staging",
-            records=[
-                (
-                    r.subject_key,
-                    r.source_system,
-                    r.message_id,
-                    r.occurred_at,
-                    r.type,
-                    r.channel,
-                    r.business_unit,
-                    r.summary,
-                    r.payload_json,
-                    r.campaign_code,
-                )
-                for r in rows
-            ],
-            columns=_COLUMNS,
-        )
+        await conn.copy_records_to_table("timeline_staging", records=rows, columns=_COLUMNS)
         cols = ", ".join(_COLUMNS)
         await conn.execute(
             f"INSERT INTO {TABLE} ({cols}) SELECT {cols} FROM timeline_staging "
             "ON CONFLICT DO NOTHING"
         )
+        # Dropped now, not at commit: the runner may write several times in one transaction.
+        await conn.execute("DROP TABLE timeline_staging")
+
+    async def apply(self, conn: Connection, events: Sequence[Touchpoint]) -> None:
+        """Project and write in one go (tests and one-off loads)."""
+        await self.write(conn, self.changes(events))
 
 
 # --- reads -----------------------------------------------------------------------------

@@ -73,3 +73,36 @@ async def test_garbage_unknown_type_and_invalid_event_are_dead_lettered(
         "SELECT sum(next_offset) FROM consumer_offsets WHERE topic = $1", topics["touchpoints"]
     )
     assert offsets == 5, "the offset moved past the poison records"
+
+
+async def test_an_event_the_view_rejects_is_dead_lettered_and_its_batch_applied(
+    broker: EmbeddedBroker, topics: dict[str, str], pool: asyncpg.Pool
+) -> None:
+    # Valid for the contract, but PostgreSQL cannot store a NUL character in text or jsonb.
+    nul = event_dict("web_form.submitted", customer="cust-nul", message_id="nul")
+    nul["payload"]["message"] = "hello\u0000world"
+    events = [make_event(customer="cust-nul", message_id=f"ok-{i}") for i in range(3)]
+    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap_servers, acks="all")
+    await producer.start()
+    try:
+        for value in [
+            encode(events[0]),
+            json.dumps(nul).encode(),
+            encode(events[1]),
+            encode(events[2]),
+        ]:
+            await producer.send_and_wait(topics["touchpoints"], value, key=b"cust-nul")
+    finally:
+        await producer.stop()
+
+    runner = make_runner(pool, broker.bootstrap_servers, topics)
+    async with running(runner):
+        await eventually(lambda: count_rows(pool), lambda n: n >= 3, what="the 3 good events")
+        [letter] = await eventually(
+            lambda: _read_all(broker.bootstrap_servers, topics["deadletter"]),
+            lambda got: len(got) >= 1,
+            what="the dead letter",
+        )
+    assert letter.offset == 1
+    assert letter.reason.startswith("view timeline_v1 rejected it:")
+    assert await count_rows(pool) == 3

@@ -1,0 +1,184 @@
+"""The rules identity resolution follows: junk values, shared numbers, per-kind limits.
+
+Modelled on Segment Unify's identity settings; loaded from settings or YAML.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import phonenumbers
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator
+
+from events import Subject
+from projections.identity.identifiers import (
+    Identifier,
+    IdentifierKind,
+    normalise,
+    normalise_external_id,
+    normalise_phone,
+)
+
+DEFAULT_BLOCKLIST = (
+    r"^[0-]*$",
+    r"^-1$",
+    r"^null$",
+    r"^none$",
+    r"^anonymous$",
+    r"^unknown$",
+    r"^n/?a$",
+    r"^test@test\.com$",
+)
+
+# An identifier linked to this many distinct customers is shared: it stops matching.
+# Resolution merges whatever one identifier leads to, so a second customer on an
+# identifier only appears when a person split them apart (or was loaded that way).
+DEFAULT_MAX_CUSTOMERS: Mapping[IdentifierKind, int] = {
+    # A mailbox or a business unit's customer number is one person's: once two customers
+    # kept apart share it, matching on it would be a guess.
+    IdentifierKind.EMAIL: 2,
+    IdentifierKind.EXTERNAL_ID: 2,
+    # Households and small offices share a line; the 3rd customer on it makes it a shared
+    # line, like a switchboard.
+    IdentifierKind.PHONE: 3,
+    # Family devices and shop kiosks carry several people; a low-stakes, lowest-priority hint.
+    IdentifierKind.ANONYMOUS_ID: 5,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A written identifier that cannot be used, and why."""
+
+    identifier_kind: IdentifierKind
+    raw: str
+    reason: str
+
+
+class IdentityRules(BaseModel):
+    """``max_customers`` may name kinds in any case (YAML); kinds it leaves out keep defaults."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    default_region: str = "FR"
+    blocklist: tuple[str, ...] = DEFAULT_BLOCKLIST
+    shared_numbers: tuple[str, ...] = ()
+    max_customers: dict[IdentifierKind, int] = Field(
+        default_factory=lambda: dict(DEFAULT_MAX_CUSTOMERS)
+    )
+    _patterns: tuple[re.Pattern[str], ...] = PrivateAttr(default=())
+
+    def model_post_init(self, context: Any, /) -> None:
+        self._patterns = tuple(re.compile(p, re.IGNORECASE) for p in self.blocklist)
+
+    @field_validator("default_region")
+    @classmethod
+    def _known_region(cls, region: str) -> str:
+        if region.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{region!r} is not a region phonenumbers knows (e.g. 'FR', 'GB')")
+        return region.upper()
+
+    @field_validator("blocklist")
+    @classmethod
+    def _compiles(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(f"blocklist pattern {pattern!r} is not a regex: {error}") from None
+        return patterns
+
+    @field_validator("shared_numbers")
+    @classmethod
+    def _normalised(cls, numbers: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        region = info.data.get("default_region")
+        if region is None:  # the region is invalid and already reported
+            return numbers
+        normalised: dict[str, None] = {}
+        for raw in numbers:
+            number = normalise_phone(raw, region)
+            if number is None:
+                raise ValueError(f"shared number {raw!r} is not a valid phone number in {region}")
+            normalised[number] = None
+        return tuple(normalised)
+
+    @field_validator("max_customers", mode="before")
+    @classmethod
+    def _over_defaults(cls, limits: Any) -> Any:
+        if not isinstance(limits, Mapping):
+            return limits
+        merged: dict[Any, Any] = dict(DEFAULT_MAX_CUSTOMERS)
+        for kind, limit in limits.items():
+            named = isinstance(kind, str) and kind.upper() in IdentifierKind.__members__
+            merged[IdentifierKind[kind.upper()] if named else kind] = limit
+        return merged
+
+    @field_validator("max_customers")
+    @classmethod
+    def _sensible(cls, limits: dict[IdentifierKind, int]) -> dict[IdentifierKind, int]:
+        if IdentifierKind.CUSTOMER_ID in limits:
+            raise ValueError("customer_id is authoritative and takes no limit")
+        for kind, limit in limits.items():
+            if limit < 1:
+                raise ValueError(f"the limit of {kind.prefix} must be at least 1, not {limit}")
+        return limits
+
+    def limit(self, kind: IdentifierKind) -> int | None:
+        """Customers at which an identifier of this kind stops matching; None: no limit."""
+        return self.max_customers.get(kind)
+
+    def blocked(self, kind: IdentifierKind, raw: str, normalised: str | None) -> str | None:
+        """Why a value is junk, or None. External ids are checked on their id part."""
+        values = [raw.strip(), normalised]
+        if kind is IdentifierKind.EXTERNAL_ID:
+            values = [v.partition(":")[2].strip() if v else None for v in values]
+        for value in values:
+            for pattern in self._patterns if value is not None else ():
+                if pattern.search(value):
+                    return f"blocklisted: {value!r} matches {pattern.pattern!r}"
+        if kind is IdentifierKind.PHONE and normalised in self.shared_numbers:
+            return f"shared number {normalised} (e.g. a switchboard)"
+        return None
+
+    def accept(self, kind: IdentifierKind, raw: str, normalised: str | None) -> Identifier | Rejected:
+        """The identifier, unless the value is junk or could not be normalised."""
+        reason = self.blocked(kind, raw, normalised)
+        if reason is None and normalised is None:
+            reason = f"not a valid {kind.prefix}"
+        if reason is not None:
+            return Rejected(kind, raw, reason)
+        assert normalised is not None  # noqa: S101 - narrowed by the reason check above
+        return Identifier(kind, normalised)
+
+    def identifier(self, kind: IdentifierKind, raw: str) -> Identifier | Rejected:
+        """What a written value (e.g. a phone typed into a lookup) stands for, under these rules."""
+        return self.accept(kind, raw, normalise(kind, raw, self.default_region))
+
+
+def identifiers_of(subject: Subject, rules: IdentityRules) -> tuple[list[Identifier], list[Rejected]]:
+    """A subject's usable identifiers, deduplicated, highest priority first; and the rejects."""
+    written: list[tuple[IdentifierKind, str, str | None]] = []
+    for kind, raw in (
+        (IdentifierKind.CUSTOMER_ID, subject.customer_id),
+        (IdentifierKind.EMAIL, subject.email),
+        (IdentifierKind.PHONE, subject.phone),
+        (IdentifierKind.ANONYMOUS_ID, subject.anonymous_id),
+    ):
+        if raw is not None:
+            written.append((kind, raw, normalise(kind, raw, rules.default_region)))
+    written.extend(
+        (IdentifierKind.EXTERNAL_ID, f"{e.type}:{e.id}", normalise_external_id(e.type, e.id))
+        for e in subject.external_ids
+    )
+    found: set[Identifier] = set()
+    rejected: list[Rejected] = []
+    for kind, raw, normalised in written:
+        outcome = rules.accept(kind, raw, normalised)
+        if isinstance(outcome, Rejected):
+            rejected.append(outcome)
+        else:
+            found.add(outcome)
+    return sorted(found), rejected
