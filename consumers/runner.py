@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias, TypeVar
 
@@ -27,9 +27,10 @@ from aiokafka.errors import KafkaError
 
 from consumers import checkpoints
 from consumers.deadletter import DeadLetter
-from consumers.view import View
+from consumers.ordering import TimestampMerge
+from consumers.view import Unapplicable, View
 from events import InvalidEvent, Touchpoint
-from events.codec import decode_many
+from events.codec import TOUCHPOINTS, Codec
 from projections.db import Connection
 
 log = structlog.get_logger()
@@ -38,6 +39,7 @@ log = structlog.get_logger()
 # invariant): that event is dead-lettered. Anything else is an infrastructure or
 # programming error, retried and then surfaced.
 _DATA_ERRORS = (
+    Unapplicable,
     asyncpg.DataError,
     asyncpg.IntegrityConstraintViolationError,
     asyncpg.ProgramLimitExceededError,
@@ -64,6 +66,9 @@ class RunnerConfig:
     partitions: Sequence[int] | None = None
     """Read these partitions directly instead of joining the consumer group."""
     max_retries: int = 8
+    ordered_by_timestamp: bool = False
+    """Apply records in (timestamp, partition, offset) order across partitions, so that a
+    replay interleaves partitions exactly as the first run did (see consumers/ordering.py)."""
     revoke_drain_timeout: float = 30.0
 
 
@@ -83,13 +88,18 @@ class PreparedBatch:
 class ProjectionRunner:
     """Applies ``topic`` to one view, exactly-once in effect."""
 
-    def __init__(self, config: RunnerConfig, pool: asyncpg.Pool, view: View) -> None:
+    def __init__(
+        self, config: RunnerConfig, pool: asyncpg.Pool, view: View, codec: Codec[Any] = TOUCHPOINTS
+    ) -> None:
+        self.codec = codec
         self.config = config
         self.pool = pool
         self.view = view
         self.name = view.name
         self._batch_lock = asyncio.Lock()
         self._generation = 0
+        self._merge = TimestampMerge()
+        self._fetched_to: dict[TopicPartition, int] = {}
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self.applied = 0
@@ -169,7 +179,7 @@ class ProjectionRunner:
                     timeout_ms=200, max_records=self.config.batch_max_records
                 )
             )
-            prepared = self.prepare_batch([r for rs in batch.values() for r in rs])
+            prepared = self.prepare_batch(self._next_records(consumer, batch))
             if writing is not None:
                 try:
                     await writing
@@ -192,6 +202,21 @@ class ProjectionRunner:
             if prepared.records and prepared.generation == self._generation:
                 writing = asyncio.create_task(self.commit_batch(prepared))
 
+    def _next_records(
+        self, consumer: AIOKafkaConsumer, batch: Mapping[TopicPartition, Sequence[Record]]
+    ) -> list[Record]:
+        if not self.config.ordered_by_timestamp:
+            return [r for rs in batch.values() for r in rs]
+        for tp, records in batch.items():
+            self._fetched_to[tp] = records[-1].offset + 1
+        self._merge.add(batch)
+
+        def caught_up(tp: TopicPartition) -> bool:
+            highwater = consumer.highwater(tp)
+            return highwater is not None and self._fetched_to.get(tp, 0) >= highwater
+
+        return self._merge.release(consumer.assignment(), caught_up, self.config.batch_max_records)
+
     async def _seek_to_stored(self, partitions: Iterable[TopicPartition]) -> None:
         """Position the consumer at the offsets committed with the view."""
         consumer = self._started(self._consumer)
@@ -200,11 +225,13 @@ class ProjectionRunner:
             return
         stored = await checkpoints.stored_offsets(self.pool, self.name, self.config.topic)
         self._generation += 1  # batches fetched before this seek are dropped, not applied
+        self._merge.reset()
         for tp in tps:
             if tp.partition in stored:
                 consumer.seek(tp, stored[tp.partition])
             else:
                 await consumer.seek_to_beginning(tp)
+            self._fetched_to[tp] = await consumer.position(tp)
         log.info(
             "runner_positioned",
             consumer=self.name,
@@ -221,7 +248,9 @@ class ProjectionRunner:
         """Decode a batch (CPU only; runs while the previous batch is being written)."""
         decoded: list[tuple[Record, Touchpoint]] = []
         letters: list[DeadLetter] = []
-        for r, outcome in zip(records, decode_many([r.value for r in records]), strict=True):
+        for r, outcome in zip(
+            records, self.codec.decode_many([r.value for r in records]), strict=True
+        ):
             if isinstance(outcome, InvalidEvent):
                 letters.append(self._dead_letter(r, f"invalid event: {outcome}"))
             else:

@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from events import Touchpoint
 from projections.db import Connection
+
+
+class Unapplicable(Exception):  # names what happened to the event
+    """Raised by a view for an event it cannot apply (dead-lettered with this reason)."""
 
 
 class View(Protocol):
@@ -21,6 +24,6 @@ class View(Protocol):
 
     async def create(self, conn: Connection) -> None: ...
 
-    def changes(self, events: Sequence[Touchpoint]) -> Any: ...
+    def changes(self, events: Sequence[Any]) -> Any: ...
 
     async def write(self, conn: Connection, changes: Any) -> None: ...

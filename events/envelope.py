@@ -53,6 +53,11 @@ Name = Annotated[
 Text = Annotated[str, StringConstraints(max_length=20_000)]
 MessageId = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 E164 = Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")]
+WrittenPhone = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ().\-/]{4,30}[0-9]$")
+]
+"""A phone number as the channel wrote it (``06 28 23 04 55``, ``+33 (0)6…``). The log keeps
+it as given; identity resolution normalises it to E.164 with its configured default region."""
 Email = Annotated[
     str,
     StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
@@ -77,7 +82,9 @@ class Subject(Model):
 
     customer_id: Name | None = essential(None, description="touchlog customer id, if known.")
     email: Email | None = essential(None)
-    phone: E164 | None = essential(None, description="Phone number in E.164 form.")
+    phone: WrittenPhone | None = essential(
+        None, description="Phone number as written; E.164 preferred, normalised by the resolver."
+    )
     external_ids: tuple[ExternalId, ...] = essential(())
     anonymous_id: Name | None = essential(None, description="Device or cookie id.")
 
@@ -103,7 +110,7 @@ class Subject(Model):
         if self.email:
             return f"email:{self.email.strip().lower()}"
         if self.phone:
-            return f"phone:{self.phone}"
+            return "phone:" + "".join(c for c in self.phone if c.isdigit() or c == "+")
         if self.external_ids:
             first = self.external_ids[0]
             return f"ext:{first.type}:{first.id}"

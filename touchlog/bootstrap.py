@@ -5,18 +5,25 @@ The one place that knows which adapter goes where; the CLI and the tests call it
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 import structlog
+import yaml
+from aiokafka import AIOKafkaProducer
 
 from consumers import checkpoints
+from consumers.resolver import IdentityResolver
 from consumers.runner import ProjectionRunner, RunnerConfig
+from events.resolved import RESOLVED
+from projections.identity import IdentityRules
+from projections.identity import postgres as identity_store
 from projections.timeline.postgres import TimelineView
 from touchlog import embedded
 from touchlog.kafka_admin import ensure_topics
@@ -133,7 +140,69 @@ async def infrastructure(settings: Settings, *, publish: bool = True) -> AsyncIt
 async def create_tables(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
         await checkpoints.create_tables(conn)
+        await identity_store.create_tables(conn)
         await TimelineView().create(conn)
+
+
+def identity_rules(settings: Settings) -> IdentityRules:
+    """Rules from ``TOUCHLOG_IDENTITY_RULES`` (YAML), else defaults with the default region."""
+    if settings.identity_rules is None:
+        return IdentityRules(default_region=settings.default_region)
+    data = yaml.safe_load(settings.identity_rules.read_text()) or {}
+    return IdentityRules.model_validate({"default_region": settings.default_region, **data})
+
+
+@contextlib.asynccontextmanager
+async def producer(endpoints: Endpoints, client_id: str) -> AsyncIterator[AIOKafkaProducer]:
+    kafka = AIOKafkaProducer(
+        bootstrap_servers=endpoints.bootstrap_servers,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=endpoints.idempotence,
+        linger_ms=5,
+        max_batch_size=256 * 1024,
+    )
+    await kafka.start()
+    try:
+        yield kafka
+    finally:
+        await kafka.stop()
+
+
+def _config(
+    settings: Settings,
+    endpoints: Endpoints,
+    topic: str,
+    stage: str,
+    partitions: list[int] | None,
+    *,
+    ordered: bool = False,
+) -> RunnerConfig:
+    return RunnerConfig(
+        bootstrap_servers=endpoints.bootstrap_servers,
+        topic=topic,
+        deadletter_topic=settings.topic_deadletter,
+        group_id=f"{settings.consumer_group}-{stage}",
+        idempotence=endpoints.idempotence,
+        batch_max_records=settings.batch_max_records,
+        partitions=partitions,
+        ordered_by_timestamp=ordered,
+    )
+
+
+def resolver_runner(
+    settings: Settings,
+    endpoints: Endpoints,
+    pool: asyncpg.Pool,
+    kafka: AIOKafkaProducer,
+    partitions: list[int] | None = None,
+) -> ProjectionRunner:
+    """touchpoints → identity graph → resolved. Run one: it orders events across partitions."""
+    resolver = IdentityResolver(identity_rules(settings), kafka, settings.topic_resolved)
+    config = _config(
+        settings, endpoints, settings.topic_touchpoints, "identity", partitions, ordered=True
+    )
+    return ProjectionRunner(config, pool, resolver)
 
 
 def timeline_runner(
@@ -142,13 +211,31 @@ def timeline_runner(
     pool: asyncpg.Pool,
     partitions: list[int] | None = None,
 ) -> ProjectionRunner:
-    config = RunnerConfig(
-        bootstrap_servers=endpoints.bootstrap_servers,
-        topic=settings.topic_touchpoints,
-        deadletter_topic=settings.topic_deadletter,
-        group_id=settings.consumer_group,
-        idempotence=endpoints.idempotence,
-        batch_max_records=settings.batch_max_records,
-        partitions=partitions,
-    )
-    return ProjectionRunner(config, pool, TimelineView())
+    config = _config(settings, endpoints, settings.topic_resolved, "timeline", partitions)
+    return ProjectionRunner(config, pool, TimelineView(), RESOLVED)
+
+
+async def run_stages(
+    settings: Settings,
+    endpoints: Endpoints,
+    pool: asyncpg.Pool,
+    stop: asyncio.Event,
+    stages: Sequence[str] = ("identity", "timeline"),
+    partitions: list[int] | None = None,
+) -> None:
+    """Run the given stages until ``stop``; the first to fail stops the others."""
+    async with producer(endpoints, "touchlog-resolver") as kafka:
+        runners = []
+        if "identity" in stages:
+            runners.append(resolver_runner(settings, endpoints, pool, kafka, partitions))
+        if "timeline" in stages:
+            runners.append(timeline_runner(settings, endpoints, pool, partitions))
+        tasks = [asyncio.create_task(r.run(stop), name=r.name) for r in runners]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                if task.exception() is not None:
+                    stop.set()
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks)

@@ -38,12 +38,13 @@ async def _up(settings: Settings, args: argparse.Namespace) -> int:
         pool = await asyncpg.create_pool(endpoints.database_url, min_size=1, max_size=4)
         try:
             await bootstrap.create_tables(pool)
-            runner = bootstrap.timeline_runner(settings, endpoints, pool)
             server = EmbeddedServer(_api_config(settings, create_app(endpoints.database_url)))
             stop = asyncio.Event()
             _stop_on_signals(stop)
             tasks = {
-                asyncio.create_task(runner.run(stop), name="runner"),
+                asyncio.create_task(
+                    bootstrap.run_stages(settings, endpoints, pool, stop), name="stages"
+                ),
                 asyncio.create_task(server.serve(), name="api"),
                 stopping := asyncio.create_task(stop.wait(), name="signal"),
             }
@@ -134,7 +135,8 @@ async def _runner(settings: Settings, args: argparse.Namespace) -> int:
         stop = asyncio.Event()
         _stop_on_signals(stop)
         partitions = [int(p) for p in args.partitions.split(",")] if args.partitions else None
-        await bootstrap.timeline_runner(settings, endpoints, pool, partitions).run(stop)
+        stages = ("identity", "timeline") if args.stage == "all" else (args.stage,)
+        await bootstrap.run_stages(settings, endpoints, pool, stop, stages, partitions)
     finally:
         await pool.close()
     return 0
@@ -201,7 +203,15 @@ def parser() -> argparse.ArgumentParser:
     publish.add_argument("file", type=Path)
     publish.set_defaults(func=_async(_publish))
 
-    runner = sub.add_parser("runner", help="Run the timeline projection runner only.")
+    runner = sub.add_parser(
+        "runner", help="Run the stream stages only: identity resolver and timeline projection."
+    )
+    runner.add_argument(
+        "--stage",
+        choices=("all", "identity", "timeline"),
+        default="all",
+        help="Which stage to run (default: both). Run one identity stage per deployment.",
+    )
     runner.add_argument(
         "--partitions",
         help="Comma-separated partitions to read directly instead of joining the consumer group.",

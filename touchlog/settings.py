@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     consumer_group: str = Field("touchlog-projections", description="Projection runner's group.")
     batch_max_records: int = Field(5000, ge=1, description="Records per runner transaction.")
 
+    default_region: str = Field(
+        "FR", description="Region for phone numbers written without a country code (ISO 3166)."
+    )
+    identity_rules: Path | None = Field(
+        None, description="YAML file of identity rules: blocklist, shared_numbers, max_customers."
+    )
+
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=0, le=65535)
 

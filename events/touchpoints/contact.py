@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import StringConstraints
 
-from events.envelope import E164, Email, Model, Name
+from events.envelope import Email, Model, Name, WrittenPhone
 from events.sensitivity import essential
 
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
@@ -73,7 +73,7 @@ class PhoneUse(StrEnum):
 
 class ContactPhone(Model):
     use: PhoneUse = essential()
-    number: E164 = essential()
+    number: WrittenPhone = essential()
     primary: bool = essential(False)
 
 

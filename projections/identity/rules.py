@@ -112,8 +112,12 @@ class IdentityRules(BaseModel):
             return limits
         merged: dict[Any, Any] = dict(DEFAULT_MAX_CUSTOMERS)
         for kind, limit in limits.items():
-            named = isinstance(kind, str) and kind.upper() in IdentifierKind.__members__
-            merged[IdentifierKind[kind.upper()] if named else kind] = limit
+            if isinstance(kind, str) and not kind.isdigit():
+                if kind.upper() not in IdentifierKind.__members__:
+                    kinds = ", ".join(k.prefix for k in IdentifierKind)
+                    raise ValueError(f"{kind!r} is not an identifier kind ({kinds})")
+                kind = IdentifierKind[kind.upper()]
+            merged[kind] = limit
         return merged
 
     @field_validator("max_customers")
@@ -132,25 +136,26 @@ class IdentityRules(BaseModel):
 
     def blocked(self, kind: IdentifierKind, raw: str, normalised: str | None) -> str | None:
         """Why a value is junk, or None. External ids are checked on their id part."""
-        values = [raw.strip(), normalised]
+        values = [v for v in (raw.strip(), normalised) if v is not None]
         if kind is IdentifierKind.EXTERNAL_ID:
-            values = [v.partition(":")[2].strip() if v else None for v in values]
+            values = [v.partition(":")[2].strip() for v in values]
         for value in values:
-            for pattern in self._patterns if value is not None else ():
+            for pattern in self._patterns:
                 if pattern.search(value):
-                    return f"blocklisted: {value!r} matches {pattern.pattern!r}"
+                    return f"blocklisted: {value!r} matches {pattern.pattern}"
         if kind is IdentifierKind.PHONE and normalised in self.shared_numbers:
             return f"shared number {normalised} (e.g. a switchboard)"
         return None
 
-    def accept(self, kind: IdentifierKind, raw: str, normalised: str | None) -> Identifier | Rejected:
+    def accept(
+        self, kind: IdentifierKind, raw: str, normalised: str | None
+    ) -> Identifier | Rejected:
         """The identifier, unless the value is junk or could not be normalised."""
         reason = self.blocked(kind, raw, normalised)
-        if reason is None and normalised is None:
-            reason = f"not a valid {kind.prefix}"
         if reason is not None:
             return Rejected(kind, raw, reason)
-        assert normalised is not None  # noqa: S101 - narrowed by the reason check above
+        if normalised is None:
+            return Rejected(kind, raw, f"not a valid {kind.prefix}")
         return Identifier(kind, normalised)
 
     def identifier(self, kind: IdentifierKind, raw: str) -> Identifier | Rejected:
@@ -158,17 +163,21 @@ class IdentityRules(BaseModel):
         return self.accept(kind, raw, normalise(kind, raw, self.default_region))
 
 
-def identifiers_of(subject: Subject, rules: IdentityRules) -> tuple[list[Identifier], list[Rejected]]:
+def identifiers_of(
+    subject: Subject, rules: IdentityRules
+) -> tuple[list[Identifier], list[Rejected]]:
     """A subject's usable identifiers, deduplicated, highest priority first; and the rejects."""
-    written: list[tuple[IdentifierKind, str, str | None]] = []
-    for kind, raw in (
-        (IdentifierKind.CUSTOMER_ID, subject.customer_id),
-        (IdentifierKind.EMAIL, subject.email),
-        (IdentifierKind.PHONE, subject.phone),
-        (IdentifierKind.ANONYMOUS_ID, subject.anonymous_id),
-    ):
-        if raw is not None:
-            written.append((kind, raw, normalise(kind, raw, rules.default_region)))
+    written: list[tuple[IdentifierKind, str, str | None]] = [
+        (kind, raw, normalise(kind, raw, rules.default_region))
+        for kind, raw in (
+            (IdentifierKind.CUSTOMER_ID, subject.customer_id),
+            (IdentifierKind.EMAIL, subject.email),
+            (IdentifierKind.PHONE, subject.phone),
+            (IdentifierKind.ANONYMOUS_ID, subject.anonymous_id),
+        )
+        if raw is not None
+    ]
+    # Not through normalise(): a type containing ':' must be refused, not split elsewhere.
     written.extend(
         (IdentifierKind.EXTERNAL_ID, f"{e.type}:{e.id}", normalise_external_id(e.type, e.id))
         for e in subject.external_ids
@@ -181,4 +190,4 @@ def identifiers_of(subject: Subject, rules: IdentityRules) -> tuple[list[Identif
             rejected.append(outcome)
         else:
             found.add(outcome)
-    return sorted(found), rejected
+    return sorted(found), sorted(rejected, key=lambda r: r.identifier_kind)

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from events import Touchpoint
+from events.resolved import Resolved
 from projections.db import Connection, Queryable
 from projections.timeline.projection import project_all
 
@@ -61,7 +62,7 @@ class TimelineView:
     async def create(self, conn: Connection) -> None:
         await conn.execute(SCHEMA)
 
-    def changes(self, events: Sequence[Touchpoint]) -> list[tuple[object, ...]]:
+    def changes(self, events: Sequence[Touchpoint | Resolved]) -> list[tuple[object, ...]]:
         """COPY-ready rows (pure: runs while the previous batch is being written)."""
         return [
             (
@@ -82,9 +83,7 @@ class TimelineView:
     async def write(self, conn: Connection, rows: list[tuple[object, ...]]) -> None:
         if not rows:
             return
-        await conn.execute(
-            f"CREATE TEMP TABLE timeline_staging (LIKE {TABLE} INCLUDING DEFAULTS)"
-        )
+        await conn.execute(f"CREATE TEMP TABLE timeline_staging (LIKE {TABLE} INCLUDING DEFAULTS)")
         await conn.copy_records_to_table("timeline_staging", records=rows, columns=_COLUMNS)
         cols = ", ".join(_COLUMNS)
         await conn.execute(
@@ -94,7 +93,7 @@ class TimelineView:
         # Dropped now, not at commit: the runner may write several times in one transaction.
         await conn.execute("DROP TABLE timeline_staging")
 
-    async def apply(self, conn: Connection, events: Sequence[Touchpoint]) -> None:
+    async def apply(self, conn: Connection, events: Sequence[Touchpoint | Resolved]) -> None:
         """Project and write in one go (tests and one-off loads)."""
         await self.write(conn, self.changes(events))
 
@@ -136,16 +135,20 @@ class TimelinePage:
 
 async def fetch_timeline(
     conn: Queryable,
-    subject_key: str,
+    subject_keys: str | Sequence[str],
     *,
     limit: int = 50,
     before: Cursor | None = None,
     channels: Sequence[str] = (),
     types: Sequence[str] = (),
 ) -> TimelinePage:
-    """One page of a subject's timeline, newest first."""
-    conditions = ["subject_key = $1"]
-    args: list[Any] = [subject_key]
+    """One page of a subject's timeline, newest first.
+
+    Several keys give one timeline: a surviving customer and those merged into it.
+    """
+    keys = [subject_keys] if isinstance(subject_keys, str) else list(subject_keys)
+    conditions = ["subject_key = ANY($1::text[])"]
+    args: list[Any] = [keys]
     if before is not None:
         args += [before.occurred_at, before.source_system, before.message_id]
         conditions.append("(occurred_at, source_system, message_id) < ($2, $3, $4)")

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from events import Touchpoint
+from events.resolved import Resolved
+from events.touchpoints.identity import TYPES as IDENTITY_TYPES
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,11 +33,19 @@ class TimelineEntry:
         return (self.subject_key, self.source_system, self.message_id)
 
 
-def project(event: Touchpoint) -> list[TimelineEntry]:
+# The identity graph's own bookkeeping: shown in a customer's identity history, not in the
+# timeline of touchpoints — a merge undone by a split leaves both timelines as they were.
+NOT_IN_TIMELINE = frozenset(cls.type_name() for cls in IDENTITY_TYPES)
+
+
+def project(event: Touchpoint, customer_id: str | None = None) -> list[TimelineEntry]:
+    """Rows for one event: under its resolved customer, or else its best identifier."""
+    if event.type in NOT_IN_TIMELINE:
+        return []
     payload = event.payload
     return [
         TimelineEntry(
-            subject_key=event.subject.key(),
+            subject_key=customer_id or event.subject.key(),
             source_system=event.source.system,
             message_id=event.message_id,
             occurred_at=event.occurred_at,
@@ -49,10 +59,18 @@ def project(event: Touchpoint) -> list[TimelineEntry]:
     ]
 
 
-def project_all(events: Iterable[Touchpoint]) -> list[TimelineEntry]:
-    """Rows for a batch, each identity once (a batch may hold a re-published event)."""
+def project_all(events: Iterable[Touchpoint | Resolved]) -> list[TimelineEntry]:
+    """Rows for a batch, each identity once (a batch may hold a re-published event).
+
+    Resolved events (``touchlog.resolved``) go under their customer; raw touchpoints
+    under their best identifier.
+    """
     rows: dict[tuple[str, str, str], TimelineEntry] = {}
-    for event in events:
-        for row in project(event):
+    for item in events:
+        if isinstance(item, Resolved):
+            event, customer_id = item.event, item.customer_id
+        else:
+            event, customer_id = item, None
+        for row in project(event, customer_id):
             rows.setdefault(row.identity(), row)
     return list(rows.values())

@@ -95,9 +95,10 @@ def unique() -> str:
 
 @pytest.fixture
 async def topics(broker: embedded.EmbeddedBroker, unique: str) -> dict[str, str]:
-    """Fresh touchpoints and dead-letter topics (6 partitions) for one test."""
+    """Fresh touchpoints, resolved and dead-letter topics (6 partitions) for one test."""
     names = {
         "touchpoints": f"test.{unique}.touchpoints",
+        "resolved": f"test.{unique}.resolved",
         "deadletter": f"test.{unique}.deadletter",
     }
     await ensure_topics(broker.bootstrap_servers, names.values(), partitions=6)

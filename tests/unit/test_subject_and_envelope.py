@@ -44,9 +44,21 @@ def test_subject_without_any_identifier_is_rejected() -> None:
     assert "subject needs at least one of" in errors["subject"]
 
 
-@pytest.mark.parametrize("phone", ["0628230455", "+0628230455", "06 28 23 04 55", "+33-6282"])
-def test_phone_must_be_e164(phone: str) -> None:
+@pytest.mark.parametrize(
+    "phone", ["+33628230455", "06 28 23 04 55", "06.28.23.04.55", "+33 (0)6 28 23 04 55"]
+)
+def test_phone_is_kept_as_written(phone: str) -> None:
+    event = from_mapping({**event_dict(), "subject": {"phone": phone}})
+    assert event.subject.phone == phone
+
+
+@pytest.mark.parametrize("phone", ["call me", "+33-6282x", "12", "++33628230455"])
+def test_phone_that_is_not_a_phone_number_names_the_field(phone: str) -> None:
     assert "subject.phone" in _errors({**event_dict(), "subject": {"phone": phone}})
+
+
+def test_phone_key_keeps_digits_only() -> None:
+    assert Subject(phone="+33 (0)6 28 23 04 55").key() == "phone:+330628230455"
 
 
 def test_naive_datetime_is_rejected_and_aware_ones_normalised_to_utc() -> None:

@@ -1,0 +1,32 @@
+"""``touchlog.resolved``: each touchpoint stamped with the customer identity resolution gave it.
+
+The original event is carried unchanged — its subject still says what the
+channel knew — beside the resolved ``customer_id``. The topic is derived from
+``touchlog.touchpoints`` and can be regenerated; it is keyed by ``customer_id``.
+"""
+
+from __future__ import annotations
+
+import json
+
+from pydantic import TypeAdapter
+
+from events.catalogue import AnyTouchpoint
+from events.codec import Codec, encode
+from events.envelope import Model, Name
+from events.touchpoints import Touchpoint
+
+
+class Resolved(Model):
+    customer_id: Name
+    event: AnyTouchpoint
+
+
+RESOLVED: Codec[Resolved] = Codec(TypeAdapter(Resolved), TypeAdapter(list[Resolved]))
+
+
+def encode_resolved(customer_id: str, event: Touchpoint) -> bytes:
+    """Deterministic bytes: the same resolution of the same event encodes identically."""
+    return (
+        b'{"customer_id":' + json.dumps(customer_id).encode() + b',"event":' + encode(event) + b"}"
+    )

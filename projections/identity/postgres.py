@@ -1,0 +1,209 @@
+"""The identity graph's PostgreSQL tables: load the slice a batch needs, persist its changes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from projections.db import Connection, Queryable
+from projections.identity.graph import IdentityGraph
+from projections.identity.records import Customer, GraphChanges
+from projections.identity.rules import IdentityRules
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS identity_customers (
+    customer_id  text        PRIMARY KEY,
+    born_at      timestamptz NOT NULL,
+    born_from    text        NOT NULL,
+    merged_into  text        REFERENCES identity_customers (customer_id)
+);
+CREATE INDEX IF NOT EXISTS identity_customers_merged_into
+    ON identity_customers (merged_into) WHERE merged_into IS NOT NULL;
+CREATE TABLE IF NOT EXISTS identity_links (
+    identifier     text        NOT NULL,
+    customer_id    text        NOT NULL REFERENCES identity_customers (customer_id),
+    source_system  text        NOT NULL,
+    message_id     text        NOT NULL,
+    linked_at      timestamptz NOT NULL,
+    PRIMARY KEY (identifier, customer_id)
+);
+CREATE INDEX IF NOT EXISTS identity_links_customer ON identity_links (customer_id);
+CREATE TABLE IF NOT EXISTS identity_kept_apart (
+    a text NOT NULL, b text NOT NULL, PRIMARY KEY (a, b)
+);
+CREATE TABLE IF NOT EXISTS identity_merges (
+    survivor    text        NOT NULL,
+    merged      text        NOT NULL,
+    reason      text        NOT NULL,
+    message_id  text        NOT NULL,
+    merged_at   timestamptz NOT NULL,
+    PRIMARY KEY (message_id, merged)
+);
+CREATE TABLE IF NOT EXISTS identity_not_matched (
+    identifier       text        NOT NULL,
+    reason           text        NOT NULL,
+    times            bigint      NOT NULL DEFAULT 1,
+    last_message_id  text        NOT NULL,
+    PRIMARY KEY (identifier, reason)
+);
+"""
+
+# From the given customers up their merged_into chains to the survivors.
+_CHAINS = """
+WITH RECURSIVE chain(customer_id) AS (
+    SELECT unnest($1::text[])
+    UNION
+    SELECT c.merged_into FROM identity_customers c JOIN chain ON c.customer_id = chain.customer_id
+    WHERE c.merged_into IS NOT NULL
+)
+SELECT c.customer_id, c.born_at, c.born_from, c.merged_into
+FROM identity_customers c JOIN chain USING (customer_id)
+"""
+
+
+async def create_tables(conn: Connection) -> None:
+    await conn.execute(SCHEMA)
+
+
+async def load_graph(
+    conn: Connection,
+    rules: IdentityRules,
+    identifier_keys: Iterable[str],
+    customer_ids: Iterable[str] = (),
+    *,
+    with_customer_links: bool = False,
+) -> IdentityGraph:
+    """The slice of the graph that resolving events with these identifiers can touch."""
+    links = await conn.fetch(
+        "SELECT identifier, customer_id FROM identity_links WHERE identifier = ANY($1::text[])",
+        sorted(set(identifier_keys)),
+    )
+    named = {r["customer_id"] for r in links} | set(customer_ids)
+    rows = await conn.fetch(_CHAINS, sorted(named))
+    involved = sorted({r["customer_id"] for r in rows})
+    if with_customer_links:  # a split moves identifiers of the customers involved
+        links += await conn.fetch(
+            "SELECT identifier, customer_id FROM identity_links "
+            "WHERE customer_id = ANY($1::text[])",
+            involved,
+        )
+    apart = await conn.fetch(
+        "SELECT a, b FROM identity_kept_apart WHERE a = ANY($1::text[]) OR b = ANY($1::text[])",
+        involved,
+    )
+    return IdentityGraph(
+        rules,
+        links={(r["identifier"], r["customer_id"]) for r in links},
+        customers=[Customer(r["customer_id"], r["born_at"], r["born_from"]) for r in rows],
+        merged_into={r["customer_id"]: r["merged_into"] for r in rows if r["merged_into"]},
+        kept_apart=[(r["a"], r["b"]) for r in apart],
+    )
+
+
+async def persist(
+    conn: Connection,
+    changes: GraphChanges,
+    merge_events: Sequence[tuple[str, str, str, str]] = (),
+    not_matched: Sequence[tuple[str, str, str]] = (),
+) -> None:
+    """Write a batch's graph changes; idempotent, so a replayed batch changes nothing.
+
+    ``merge_events``: (survivor, merged, reason, message_id of the customer.merged event);
+    ``not_matched``: (identifier, reason, message_id) reported for people to look at.
+    """
+    if changes.customers:
+        await conn.executemany(
+            "INSERT INTO identity_customers (customer_id, born_at, born_from) "
+            "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            [(c.customer_id, c.born_at, c.born_from) for c in changes.customers],
+        )
+    if changes.links_added:
+        await conn.executemany(
+            "INSERT INTO identity_links "
+            "(identifier, customer_id, source_system, message_id, linked_at) "
+            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            [
+                (
+                    k.identifier_key,
+                    k.customer_id,
+                    k.ref.source_system,
+                    k.ref.message_id,
+                    k.ref.occurred_at,
+                )
+                for k in changes.links_added
+            ],
+        )
+    if changes.links_removed:
+        await conn.executemany(
+            "DELETE FROM identity_links WHERE identifier = $1 AND customer_id = $2",
+            list(changes.links_removed),
+        )
+    if changes.merged_into:
+        await conn.executemany(
+            "UPDATE identity_customers SET merged_into = $2 WHERE customer_id = $1",
+            list(changes.merged_into),
+        )
+    if changes.unmerged:
+        await conn.execute(
+            "UPDATE identity_customers SET merged_into = NULL WHERE customer_id = ANY($1::text[])",
+            list(changes.unmerged),
+        )
+    if changes.kept_apart:
+        await conn.executemany(
+            "INSERT INTO identity_kept_apart (a, b) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            list(changes.kept_apart),
+        )
+    if merge_events:
+        await conn.executemany(
+            "INSERT INTO identity_merges (survivor, merged, reason, message_id, merged_at) "
+            "VALUES ($1, $2, $3, $4, now()) ON CONFLICT DO NOTHING",
+            list(merge_events),
+        )
+    if not_matched:
+        await conn.executemany(
+            "INSERT INTO identity_not_matched (identifier, reason, last_message_id) "
+            "VALUES ($1, $2, $3) ON CONFLICT (identifier, reason) DO UPDATE "
+            "SET times = identity_not_matched.times + 1, "
+            "last_message_id = EXCLUDED.last_message_id",
+            list(not_matched),
+        )
+
+
+# --- reads -----------------------------------------------------------------------------
+
+
+async def survivor_of(conn: Queryable, customer_id: str) -> str | None:
+    """The surviving customer of an id (itself if never merged); None if unknown."""
+    rows = await conn.fetch(_CHAINS, [customer_id])
+    by_id = {r["customer_id"]: r["merged_into"] for r in rows}
+    if customer_id not in by_id:
+        return None
+    current = customer_id
+    while by_id.get(current):
+        current = by_id[current]
+    return current
+
+
+async def customers_for(conn: Queryable, identifier_key: str) -> list[str]:
+    """Surviving customers an identifier leads to, sorted."""
+    rows = await conn.fetch(
+        "SELECT customer_id FROM identity_links WHERE identifier = $1", identifier_key
+    )
+    survivors = {await survivor_of(conn, r["customer_id"]) for r in rows}
+    return sorted(s for s in survivors if s is not None)
+
+
+async def merged_ids(conn: Queryable, survivor: str) -> list[str]:
+    """The survivor and every customer merged into it, directly or through a chain."""
+    rows = await conn.fetch(
+        """
+        WITH RECURSIVE family(customer_id) AS (
+            SELECT $1::text
+            UNION
+            SELECT c.customer_id FROM identity_customers c
+            JOIN family ON c.merged_into = family.customer_id
+        )
+        SELECT customer_id FROM family
+        """,
+        survivor,
+    )
+    return sorted(r["customer_id"] for r in rows)

@@ -1,0 +1,141 @@
+"""The identity graph's state: links, customers, merges, pairs kept apart, and what changed.
+
+Links stay on the customer they were made for; a merge only records ``merged_into``,
+so following it leads to the survivor and undoing it gives the links back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from projections.identity.records import Customer, EventRef, GraphChanges, Link, Merge
+
+
+def _pair(a: str, b: str) -> tuple[str, str]:
+    return (a, b) if a <= b else (b, a)
+
+
+class GraphState:
+    def __init__(
+        self,
+        *,
+        links: Iterable[tuple[str, str]],
+        customers: Iterable[Customer],
+        merged_into: Mapping[str, str],
+        kept_apart: Iterable[tuple[str, str]],
+    ) -> None:
+        self._customers = {c.customer_id: c for c in customers}
+        self._links: dict[str, set[str]] = {}
+        for key, customer_id in links:
+            self._links.setdefault(key, set()).add(customer_id)
+        self._merged_into = dict(merged_into)
+        self._kept_apart = {_pair(a, b) for a, b in kept_apart}
+        self.clear_changes()
+
+    def clear_changes(self) -> None:
+        """Forget the changes so far: the adapter has persisted them."""
+        self._initially_merged = frozenset(self._merged_into)
+        self._new_customers: dict[str, Customer] = {}
+        self._links_added: dict[tuple[str, str], EventRef] = {}
+        self._links_removed: set[tuple[str, str]] = set()
+        self._merged_added: dict[str, str] = {}
+        self._unmerged: set[str] = set()
+        self._kept_apart_added: set[tuple[str, str]] = set()
+        self._merges: list[Merge] = []
+
+    def changes(self) -> GraphChanges:
+        return GraphChanges(
+            customers=tuple(self._new_customers[c] for c in sorted(self._new_customers)),
+            links_added=tuple(
+                Link(key, customer_id, ref)
+                for (key, customer_id), ref in sorted(self._links_added.items())
+            ),
+            links_removed=tuple(sorted(self._links_removed)),
+            merged_into=tuple(sorted(self._merged_added.items())),
+            unmerged=tuple(sorted(self._unmerged)),
+            kept_apart=tuple(sorted(self._kept_apart_added)),
+            merges=tuple(self._merges),
+        )
+
+    def customer(self, customer_id: str) -> Customer | None:
+        return self._customers.get(customer_id)
+
+    def survivor(self, customer_id: str) -> str:
+        """The customer this one was merged into, following chains; itself if not merged."""
+        current = customer_id
+        for _ in range(len(self._merged_into) + 1):
+            following = self._merged_into.get(current)
+            if following is None:
+                return current
+            current = following
+        raise ValueError(f"merged_into loops from customer {customer_id}")
+
+    def customers_of(self, identifier_key: str) -> set[str]:
+        """The surviving customers an identifier leads to."""
+        return {self.survivor(c) for c in self._links.get(identifier_key, ())}
+
+    def identifier_keys_of(self, customer_id: str) -> set[str]:
+        """Every identifier leading to this customer's survivor (a scan: for people, not loops)."""
+        survivor = self.survivor(customer_id)
+        return {key for key in self._links if survivor in self.customers_of(key)}
+
+    def kept_apart(self, a: str, b: str) -> bool:
+        """Whether a split said the survivors of these two are different people."""
+        return self._conflicts({self.survivor(a), self.survivor(b)})
+
+    def oldest(self, customer_ids: Iterable[str]) -> str:
+        """The oldest customer: smallest (born_at, customer_id)."""
+        return min(customer_ids, key=lambda c: self._known(c).age)
+
+    def _known(self, customer_id: str) -> Customer:
+        customer = self._customers.get(customer_id)
+        if customer is None:
+            raise LookupError(f"customer {customer_id} is not in the graph (load it first)")
+        return customer
+
+    def _conflicts(self, survivors: set[str]) -> bool:
+        if len(survivors) < 2:
+            return False
+        for a, b in self._kept_apart:
+            sa, sb = self.survivor(a), self.survivor(b)
+            if sa != sb and sa in survivors and sb in survivors:
+                return True
+        return False
+
+    def _add_customer(self, customer: Customer) -> None:
+        self._customers[customer.customer_id] = customer
+        self._new_customers[customer.customer_id] = customer
+
+    def _link(self, key: str, customer_id: str, ref: EventRef) -> None:
+        linked = self._links.setdefault(key, set())
+        if customer_id in linked:
+            return
+        linked.add(customer_id)
+        if (key, customer_id) in self._links_removed:
+            self._links_removed.discard((key, customer_id))
+        else:
+            self._links_added[(key, customer_id)] = ref
+
+    def _unlink(self, key: str, customer_id: str) -> None:
+        self._links[key].discard(customer_id)
+        if self._links_added.pop((key, customer_id), None) is None:
+            self._links_removed.add((key, customer_id))
+
+    def _set_merged(self, merge: Merge) -> None:
+        for merged in merge.merged:
+            self._merged_into[merged] = merge.survivor
+            self._merged_added[merged] = merge.survivor
+            self._unmerged.discard(merged)
+        self._merges.append(merge)
+
+    def _unmerge(self, customer_id: str) -> None:
+        del self._merged_into[customer_id]
+        self._merged_added.pop(customer_id, None)
+        if customer_id in self._initially_merged:
+            self._unmerged.add(customer_id)
+
+    def _keep_apart(self, a: str, b: str) -> None:
+        pair = _pair(a, b)
+        if pair not in self._kept_apart:
+            self._kept_apart.add(pair)
+            self._kept_apart_added.add(pair)

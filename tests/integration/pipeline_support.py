@@ -1,0 +1,43 @@
+"""Run the identity and timeline stages in-process on a test's topics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import asyncpg
+
+from touchlog import bootstrap
+from touchlog.settings import Settings
+
+
+def pipeline_settings(topics: dict[str, str], **overrides: object) -> Settings:
+    return Settings(
+        topic_touchpoints=topics["touchpoints"],
+        topic_resolved=topics["resolved"],
+        topic_deadletter=topics["deadletter"],
+        consumer_group=f"g-{topics['touchpoints']}",
+        **overrides,  # type: ignore[arg-type]
+    )
+
+
+def endpoints(bootstrap_servers: str, database_url: str) -> bootstrap.Endpoints:
+    return bootstrap.Endpoints(bootstrap_servers, database_url, False, True, False)
+
+
+@contextlib.asynccontextmanager
+async def pipeline(
+    settings: Settings, ends: bootstrap.Endpoints, pool: asyncpg.Pool
+) -> AsyncIterator[None]:
+    """Identity resolver + timeline, reading all 6 partitions directly."""
+    await bootstrap.create_tables(pool)
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        bootstrap.run_stages(settings, ends, pool, stop, partitions=list(range(6)))
+    )
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
