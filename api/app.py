@@ -8,10 +8,11 @@ from contextlib import asynccontextmanager
 import asyncpg
 from fastapi import FastAPI
 
-from api import health, timeline
+from api import customers, health, timeline
+from projections.identity import IdentityRules
 
 
-def create_app(database_url: str) -> FastAPI:
+def create_app(database_url: str, rules: IdentityRules | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.pool = await asyncpg.create_pool(database_url, min_size=1, max_size=10)
@@ -26,6 +27,8 @@ def create_app(database_url: str) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
+    app.state.rules = rules or IdentityRules()
     app.include_router(health.router)
+    app.include_router(customers.router)
     app.include_router(timeline.router)
     return app

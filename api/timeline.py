@@ -9,7 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 
-from api.deps import Pool
+from api.customers import survivor_keys
+from api.deps import Pool, Rules
 from events import EVENT_TYPES, Channel
 from projections.timeline.postgres import Cursor, InvalidCursor, fetch_timeline
 
@@ -39,6 +40,7 @@ class TimelineResponse(BaseModel):
 async def timeline(
     key: str,
     pool: Pool,
+    rules: Rules,
     before: Annotated[str | None, Query(description="Cursor from a previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     channel: Annotated[list[Channel] | None, Query(description="Only these channels.")] = None,
@@ -63,9 +65,10 @@ async def timeline(
             status_code=422,
             detail=[{"loc": ["query", "before"], "msg": str(exc), "type": "value_error"}],
         ) from None
+    keys = await survivor_keys(pool, key, rules)
     page = await fetch_timeline(
         pool,
-        key,
+        keys,
         limit=limit,
         before=cursor,
         channels=[c.value for c in channel or ()],

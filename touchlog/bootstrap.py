@@ -196,9 +196,11 @@ def resolver_runner(
     pool: asyncpg.Pool,
     kafka: AIOKafkaProducer,
     partitions: list[int] | None = None,
+    *,
+    rules: IdentityRules | None = None,
 ) -> ProjectionRunner:
     """touchpoints → identity graph → resolved. Run one: it orders events across partitions."""
-    resolver = IdentityResolver(identity_rules(settings), kafka, settings.topic_resolved)
+    resolver = IdentityResolver(rules or identity_rules(settings), kafka, settings.topic_resolved)
     config = _config(
         settings, endpoints, settings.topic_touchpoints, "identity", partitions, ordered=True
     )
@@ -222,12 +224,15 @@ async def run_stages(
     stop: asyncio.Event,
     stages: Sequence[str] = ("identity", "timeline"),
     partitions: list[int] | None = None,
+    rules: IdentityRules | None = None,
 ) -> None:
     """Run the given stages until ``stop``; the first to fail stops the others."""
     async with producer(endpoints, "touchlog-resolver") as kafka:
         runners = []
         if "identity" in stages:
-            runners.append(resolver_runner(settings, endpoints, pool, kafka, partitions))
+            runners.append(
+                resolver_runner(settings, endpoints, pool, kafka, partitions, rules=rules)
+            )
         if "timeline" in stages:
             runners.append(timeline_runner(settings, endpoints, pool, partitions))
         tasks = [asyncio.create_task(r.run(stop), name=r.name) for r in runners]

@@ -38,7 +38,11 @@ async def _up(settings: Settings, args: argparse.Namespace) -> int:
         pool = await asyncpg.create_pool(endpoints.database_url, min_size=1, max_size=4)
         try:
             await bootstrap.create_tables(pool)
-            server = EmbeddedServer(_api_config(settings, create_app(endpoints.database_url)))
+            server = EmbeddedServer(
+                _api_config(
+                    settings, create_app(endpoints.database_url, bootstrap.identity_rules(settings))
+                )
+            )
             stop = asyncio.Event()
             _stop_on_signals(stop)
             tasks = {
@@ -146,7 +150,11 @@ async def _api(settings: Settings, args: argparse.Namespace) -> int:
     from api import create_app
 
     endpoints = bootstrap.configured_endpoints(settings)
-    await uvicorn.Server(_api_config(settings, create_app(endpoints.database_url))).serve()
+    await uvicorn.Server(
+        _api_config(
+            settings, create_app(endpoints.database_url, bootstrap.identity_rules(settings))
+        )
+    ).serve()
     return 0
 
 

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 
+from projections.identity import IdentityRules
 from touchlog import bootstrap
 from touchlog.settings import Settings
 
@@ -28,13 +29,16 @@ def endpoints(bootstrap_servers: str, database_url: str) -> bootstrap.Endpoints:
 
 @contextlib.asynccontextmanager
 async def pipeline(
-    settings: Settings, ends: bootstrap.Endpoints, pool: asyncpg.Pool
+    settings: Settings,
+    ends: bootstrap.Endpoints,
+    pool: asyncpg.Pool,
+    rules: IdentityRules | None = None,
 ) -> AsyncIterator[None]:
     """Identity resolver + timeline, reading all 6 partitions directly."""
     await bootstrap.create_tables(pool)
     stop = asyncio.Event()
     task = asyncio.create_task(
-        bootstrap.run_stages(settings, ends, pool, stop, partitions=list(range(6)))
+        bootstrap.run_stages(settings, ends, pool, stop, partitions=list(range(6)), rules=rules)
     )
     try:
         yield

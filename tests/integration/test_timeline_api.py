@@ -12,6 +12,7 @@ import pytest
 from api import create_app
 from projections.timeline.postgres import TimelineView
 from tests.factories import BASE_TIME, make_event
+from touchlog.bootstrap import create_tables
 
 pytestmark = pytest.mark.integration
 
@@ -29,8 +30,8 @@ async def client(database_url: str, pool: asyncpg.Pool) -> AsyncIterator[httpx.A
         )
         for i in range(45)
     ] + [make_event(customer="someone-else", message_id="other")]
+    await create_tables(pool)
     async with pool.acquire() as conn, conn.transaction():
-        await view.create(conn)
         await view.apply(conn, events)
     app = create_app(database_url)
     async with (

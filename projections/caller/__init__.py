@@ -1,0 +1,1 @@
+"""The caller card: what a rep needs on screen before answering the phone."""
