@@ -31,7 +31,7 @@ from consumers.ordering import TimestampMerge
 from consumers.view import Unapplicable, View
 from events import InvalidEvent, Touchpoint
 from events.codec import TOUCHPOINTS, Codec
-from projections.db import Connection
+from projections.db import SCHEMA_LOCK, Connection
 
 log = structlog.get_logger()
 
@@ -114,7 +114,8 @@ class ProjectionRunner:
         return client
 
     async def prepare(self) -> None:
-        async with self.pool.acquire() as conn:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK)
             await checkpoints.create_tables(conn)
             await self.view.create(conn)
 

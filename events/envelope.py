@@ -113,8 +113,8 @@ class Subject(Model):
             return "phone:" + "".join(c for c in self.phone if c.isdigit() or c == "+")
         if self.external_ids:
             first = self.external_ids[0]
-            return f"ext:{first.type}:{first.id}"
-        return f"anon:{self.anonymous_id}"
+            return f"external_id:{first.type}:{first.id}"
+        return f"anonymous_id:{self.anonymous_id}"
 
 
 class Source(Model):

@@ -7,3 +7,8 @@ from asyncpg.pool import PoolConnectionProxy
 
 Connection: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any]"
 Queryable: TypeAlias = "Connection | asyncpg.Pool[Any]"
+
+
+SCHEMA_LOCK = 7_420_170
+"""Advisory lock held while creating tables: concurrent ``CREATE TABLE IF NOT EXISTS``
+of the same table race in PostgreSQL's catalog (unique violation on pg_type)."""

@@ -127,3 +127,47 @@ def random_events(
 
 def money(value: str) -> Decimal:
     return Decimal(value)
+
+
+def _written_phone(rng: random.Random, national: str) -> str:
+    """One French mobile number (``6XXXXXXXX``) in one of the ways people write it."""
+    pairs = " ".join(national[i : i + 2] for i in range(1, 9, 2))
+    return rng.choice(
+        [
+            f"0{national}",
+            f"0{national[0]} {pairs}",
+            f"0{national[0]}.{pairs.replace(' ', '.')}",
+            f"+33{national}",
+            f"+33 {national[0]} {pairs}",
+            f"0033{national}",
+            f"+33 (0){national[0]} {pairs}",
+        ]
+    )
+
+
+def identity_events(count: int, people: int, *, seed: int = 1) -> list[Touchpoint]:
+    """Events that know people only by identifiers, written inconsistently across units.
+
+    Each person has an email, a mobile and a loyalty number; each event carries one or
+    two of them, so identity resolution creates customers and merges them as evidence
+    arrives.
+    """
+    rng = random.Random(seed)
+    persons = [(f"person{n}@example.com", f"6{n:08d}", f"L{n:06d}") for n in range(people)]
+    events = []
+    for i in range(count):
+        email, mobile, loyalty = rng.choice(persons)
+        written = {
+            "email": rng.choice([email, email.upper(), f" {email.capitalize()} "]),
+            "phone": _written_phone(rng, mobile),
+            "external_ids": [{"type": "loyalty", "id": loyalty}],
+        }
+        chosen = rng.sample(sorted(written), k=rng.choice([1, 1, 2]))
+        data = event_dict(
+            rng.choice(KINDS),
+            message_id=f"id-{i:07d}",
+            at=BASE_TIME + timedelta(seconds=rng.randrange(10_000_000)),
+        )
+        data["subject"] = {k: written[k] for k in chosen}
+        events.append(from_mapping(data))
+    return events

@@ -22,6 +22,7 @@ from consumers import checkpoints
 from consumers.resolver import IdentityResolver
 from consumers.runner import ProjectionRunner, RunnerConfig
 from events.resolved import RESOLVED
+from projections.db import SCHEMA_LOCK
 from projections.identity import IdentityRules
 from projections.identity import postgres as identity_store
 from projections.timeline.postgres import TimelineView
@@ -138,7 +139,8 @@ async def infrastructure(settings: Settings, *, publish: bool = True) -> AsyncIt
 
 
 async def create_tables(pool: asyncpg.Pool) -> None:
-    async with pool.acquire() as conn:
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK)
         await checkpoints.create_tables(conn)
         await identity_store.create_tables(conn)
         await TimelineView().create(conn)

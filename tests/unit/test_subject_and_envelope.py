@@ -30,9 +30,9 @@ def _errors(data: dict) -> dict[str, str]:
         ),
         (
             {"external_ids": [{"type": "loyalty", "id": "L9"}], "anonymous_id": "dev-1"},
-            "ext:loyalty:L9",
+            "external_id:loyalty:L9",
         ),
-        ({"anonymous_id": "dev-1"}, "anon:dev-1"),
+        ({"anonymous_id": "dev-1"}, "anonymous_id:dev-1"),
     ],
 )
 def test_subject_key_follows_identifier_priority(subject: dict, key: str) -> None:
