@@ -127,9 +127,7 @@ class IdentityResolver:
             keys.update(i.key for i in identifiers)
             if isinstance(event, CustomerSplit | CustomerMerged):
                 customer_ids.update(_customers_named(event))
-        graph = await store.load_graph(
-            conn, self.rules, keys, customer_ids, with_customer_links=bool(customer_ids)
-        )
+        graph = await store.load_graph(conn, self.rules, keys, customer_ids)
         outgoing, merges, not_matched = resolve_batch(graph, events)
         # Acknowledged by the broker before the graph and the offsets commit.
         futures = [

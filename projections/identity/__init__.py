@@ -26,14 +26,17 @@ from projections.identity.records import (
 from projections.identity.rules import (
     DEFAULT_BLOCKLIST,
     DEFAULT_MAX_CUSTOMERS,
+    DEFAULT_MAX_PER_CUSTOMER,
     IdentityRules,
     Rejected,
     identifiers_of,
+    limit_group,
 )
 
 __all__ = [
     "DEFAULT_BLOCKLIST",
     "DEFAULT_MAX_CUSTOMERS",
+    "DEFAULT_MAX_PER_CUSTOMER",
     "TOUCHLOG_NAMESPACE",
     "Customer",
     "EventRef",
@@ -47,6 +50,7 @@ __all__ = [
     "Rejected",
     "Resolution",
     "identifiers_of",
+    "limit_group",
     "new_customer_id",
     "normalise",
     "normalise_email",

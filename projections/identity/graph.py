@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 
@@ -16,7 +17,7 @@ from projections.identity.records import (
     Resolution,
     new_customer_id,
 )
-from projections.identity.rules import IdentityRules, identifiers_of
+from projections.identity.rules import IdentityRules, identifiers_of, limit_group
 from projections.identity.state import GraphState
 
 __all__ = [
@@ -32,11 +33,68 @@ __all__ = [
 
 _NO_MERGES: Mapping[str, str] = MappingProxyType({})
 _Lead = tuple[Identifier, set[str]]
+_Group = tuple[IdentifierKind, str]
+_ORDINALS: tuple[str, ...] = ("first", "second", "third", "fourth", "fifth", "sixth")
+_ORDINALS += ("seventh", "eighth", "ninth", "tenth", "eleventh", "twelfth")
 
 
 def _merge_reason(ref: EventRef, leads: list[_Lead]) -> str:
     found = "; ".join(f"{i.key} -> {', '.join(sorted(customers))}" for i, customers in leads)
     return f"event {ref.source_system}/{ref.message_id} shares identifiers: {found}"
+
+
+def _groups(keys: Iterable[str]) -> Counter[_Group]:
+    return Counter(group for key in keys if (group := limit_group(key)) is not None)
+
+
+def _over_limit_reason(customers: set[str], group: _Group, count: int, limit: int) -> str:
+    kind, type_ = group
+    if not customers:
+        who = "the event's customer"
+    elif len(customers) == 1:
+        who = f"customer {next(iter(customers))}"
+    else:
+        who = f"customers {', '.join(sorted(customers))} merged"
+    nth = _ORDINALS[count - 1] if count <= len(_ORDINALS) else f"{count}th"
+    article = "an" if nth[0] in "aeiou" else "a"
+    if kind is IdentifierKind.EXTERNAL_ID:
+        what, per = f"{type_} external id", " per type"
+    else:
+        what, per = kind.prefix.replace("_", " "), ""
+    return f"would give {who} {article} {nth} {what} (limit {limit}{per})"
+
+
+class _Accepted:
+    """The customers and event identifiers one resolution has accepted so far."""
+
+    def __init__(self, graph: GraphState, rules: IdentityRules) -> None:
+        self._graph, self._rules = graph, rules
+        self.customers: set[str] = set()
+        self.keys: list[str] = []  # the event's, in priority order: linked at the end
+        self._held: dict[str, Counter[_Group]] = {}  # per customer: its groups, cached
+
+    def held(self, customer_id: str) -> Counter[_Group]:
+        counts = self._held.get(customer_id)
+        if counts is None:
+            counts = self._held[customer_id] = _groups(self._graph.identifier_keys_of(customer_id))
+        return counts
+
+    def over_limit(self, key: str, found: set[str]) -> str | None:
+        """Why accepting ``key`` and the customers it leads to would break a per-customer
+        limit, or None. A customer already over a limit (e.g. two emails after a confirmed
+        merge) keeps what it holds: the limit is then what the largest holder holds."""
+        customers = self.customers | found
+        keys = set(self.keys) | {key}
+        for customer_id in customers:
+            keys |= self._graph.identifier_keys_of(customer_id)
+        for group, count in sorted(_groups(keys).items()):
+            limit = self._rules.per_customer_limit(group[0])
+            if limit is None:
+                continue
+            allowed = max([limit, *(self.held(c)[group] for c in customers)])
+            if count > allowed:
+                return _over_limit_reason(found or self.customers, group, count, limit)
+        return None
 
 
 class IdentityGraph(GraphState):
@@ -45,8 +103,11 @@ class IdentityGraph(GraphState):
 
     The slice for a batch: the links of every identifier key of its subjects (see
     ``identifiers_of``), the customers those links and the subjects' customer ids name,
-    the ``merged_into`` rows from them up to their survivors, the survivors' customers, and
-    the kept-apart pairs touching any of these customers.
+    the ``merged_into`` rows from them up to their survivors and down to every customer
+    merged into those survivors, all these customers, *every link of each of them* (the
+    per-customer limits count what a customer holds), and the kept-apart pairs touching
+    any of them. ``links`` is one iterable of ``(identifier key, customer id)`` pairs for
+    all of it; duplicates are harmless.
     """
 
     def __init__(
@@ -64,29 +125,65 @@ class IdentityGraph(GraphState):
         self.rules = rules
 
     def resolve(self, subject: Subject, ref: EventRef) -> Resolution:
-        """Decide which customer the event is about, and apply that to the graph."""
+        """Decide which customer the event is about, and apply that to the graph.
+
+        The event's identifiers are taken from the highest priority down (an explicit
+        customer id first: authoritative, always taken, and then no other identifier
+        merges another customer into it). Each one brings the customers it
+        leads to, unless it is linked to ``max_customers`` of them already (shared: it still
+        counts as the event's own identifier), or it would join customers a split kept
+        apart, or the customers taken so far plus its own, with their identifiers and the
+        event's taken so far, would hold more than ``max_per_customer`` allows (Segment
+        Unify's per-customer limit). An identifier refused is reported in ``not_matched``
+        and not linked. The customers taken are merged into the oldest; none: the event
+        is a new customer. The event's identifiers taken are linked to it.
+
+        So a landline shared by two people with their own emails stays on the first one,
+        and a person writing two different emails stays two customers until a person
+        confirms the duplicate: precision over recall.
+        """
         identifiers, rejected = identifiers_of(subject, self.rules)
         not_matched = [(f"{r.identifier_kind.prefix}:{r.raw}", r.reason) for r in rejected]
         new_customer: Customer | None = None
         leads: list[_Lead] = []
+        accepted = _Accepted(self, self.rules)
+        named = False
         for identifier in identifiers:
+            key = identifier.key
             if identifier.kind is IdentifierKind.CUSTOMER_ID:  # authoritative, never limited
                 if self.customer(identifier.value) is None:
                     new_customer = Customer(identifier.value, ref.occurred_at, ref.message_id)
                     self._add_customer(new_customer)
-                leads.append((identifier, {self.survivor(identifier.value)}))
+                found = {self.survivor(identifier.value)}
+                accepted.customers |= found
+                leads.append((identifier, found))
+                named = True
                 continue
-            found = self.customers_of(identifier.key)
+            found = self.customers_of(key)
+            if named:
+                # A channel that names its customer says who this is. Its other identifiers
+                # are linked to that customer (a shared landline leads to both), but never
+                # merge two customers a channel system keeps apart by id.
+                found &= accepted.customers
             limit = self.rules.limit(identifier.kind)
             if limit is not None and len(found) >= limit:
                 reason = f"over the limit: linked to {len(found)} customers (limit {limit})"
-                not_matched.append((identifier.key, reason))
-            elif found:
+                not_matched.append((key, reason))
+                found = set()
+            if found and self._conflicts(accepted.customers | found):
+                reason = f"kept apart by a split: leads to {', '.join(sorted(found))}"
+                not_matched.append((key, reason))
+                continue
+            if (problem := accepted.over_limit(key, found)) is not None:
+                not_matched.append((key, problem))
+                continue
+            accepted.keys.append(key)
+            if found:
+                accepted.customers |= found
                 leads.append((identifier, found))
 
-        candidates = set().union(*(found for _, found in leads))
+        candidates = accepted.customers
         merges: tuple[Merge, ...] = ()
-        kept_apart: set[str] = set()
         if not candidates:
             resolved = new_customer_id(ref)
             if self.customer(resolved) is None:
@@ -95,30 +192,21 @@ class IdentityGraph(GraphState):
             resolved = self.survivor(resolved)  # the same event resolved again
         elif len(candidates) == 1:
             (resolved,) = candidates
-        elif self._conflicts(candidates):
-            resolved = self.oldest(leads[0][1])
-            for identifier, found in leads:
-                if found != {resolved}:
-                    kept_apart.add(identifier.key)
-                    reason = f"kept apart by a split: leads to {', '.join(sorted(found))}"
-                    not_matched.append((identifier.key, reason))
         else:
             resolved = self.oldest(candidates)
             merged = sorted(candidates - {resolved}, key=lambda c: self._known(c).age)
             merges = (Merge(resolved, tuple(merged), _merge_reason(ref, leads)),)
             self._set_merged(merges[0])
 
-        # The identifiers the event carries lead to the resolved customer from now on, even
-        # those over their limit: a caller lookup must list every customer on a shared line.
-        # Not those a split gave to another customer: one event must not undo a person's
-        # decision. Nor a customer id: the customer record itself is that link.
+        # The identifiers taken lead to the resolved customer from now on, even those over
+        # ``max_customers``: a caller lookup must list every customer on a shared line. Not
+        # those refused: one event must not undo a person's split, nor break a limit. Nor
+        # a customer id: the customer record itself is that link.
         new_links: list[tuple[str, str]] = []
-        for identifier in identifiers:
-            if identifier.kind is IdentifierKind.CUSTOMER_ID or identifier.key in kept_apart:
-                continue
-            if resolved not in self.customers_of(identifier.key):
-                self._link(identifier.key, resolved, ref)
-                new_links.append((identifier.key, resolved))
+        for key in accepted.keys:
+            if resolved not in self.customers_of(key):
+                self._link(key, resolved, ref)
+                new_links.append((key, resolved))
         return Resolution(resolved, new_customer, tuple(new_links), merges, tuple(not_matched))
 
     def merge(self, survivor: str, merged: Sequence[str], reason: str) -> Merge:

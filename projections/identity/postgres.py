@@ -64,37 +64,51 @@ async def create_tables(conn: Connection) -> None:
     await conn.execute(SCHEMA)
 
 
+_FAMILIES = """
+WITH RECURSIVE family(customer_id) AS (
+    SELECT unnest($1::text[])
+    UNION
+    SELECT c.customer_id FROM identity_customers c JOIN family ON c.merged_into = family.customer_id
+)
+SELECT c.customer_id, c.born_at, c.born_from, c.merged_into
+FROM identity_customers c JOIN family USING (customer_id)
+"""
+
+
 async def load_graph(
     conn: Connection,
     rules: IdentityRules,
     identifier_keys: Iterable[str],
     customer_ids: Iterable[str] = (),
-    *,
-    with_customer_links: bool = False,
 ) -> IdentityGraph:
-    """The slice of the graph that resolving events with these identifiers can touch."""
-    links = await conn.fetch(
-        "SELECT identifier, customer_id FROM identity_links WHERE identifier = ANY($1::text[])",
+    """The slice of the graph that resolving events with these identifiers can touch.
+
+    The customers the identifiers lead to (and those named), up their merge chains to
+    the survivors, down again to every customer merged into those survivors, all the
+    links of all of them (per-customer limits count them), and the kept-apart pairs.
+    """
+    keyed = await conn.fetch(
+        "SELECT DISTINCT customer_id FROM identity_links WHERE identifier = ANY($1::text[])",
         sorted(set(identifier_keys)),
     )
-    named = {r["customer_id"] for r in links} | set(customer_ids)
-    rows = await conn.fetch(_CHAINS, sorted(named))
-    involved = sorted({r["customer_id"] for r in rows})
-    if with_customer_links:  # a split moves identifiers of the customers involved
-        links += await conn.fetch(
-            "SELECT identifier, customer_id FROM identity_links "
-            "WHERE customer_id = ANY($1::text[])",
-            involved,
-        )
+    named = {r["customer_id"] for r in keyed} | set(customer_ids)
+    up = await conn.fetch(_CHAINS, sorted(named))
+    survivors = sorted(r["customer_id"] for r in up if r["merged_into"] is None)
+    rows = {r["customer_id"]: r for r in [*up, *await conn.fetch(_FAMILIES, survivors)]}
+    involved = sorted(rows)
+    links = await conn.fetch(
+        "SELECT identifier, customer_id FROM identity_links WHERE customer_id = ANY($1::text[])",
+        involved,
+    )
     apart = await conn.fetch(
         "SELECT a, b FROM identity_kept_apart WHERE a = ANY($1::text[]) OR b = ANY($1::text[])",
         involved,
     )
     return IdentityGraph(
         rules,
-        links={(r["identifier"], r["customer_id"]) for r in links},
-        customers=[Customer(r["customer_id"], r["born_at"], r["born_from"]) for r in rows],
-        merged_into={r["customer_id"]: r["merged_into"] for r in rows if r["merged_into"]},
+        links=[(r["identifier"], r["customer_id"]) for r in links],
+        customers=[Customer(r["customer_id"], r["born_at"], r["born_from"]) for r in rows.values()],
+        merged_into={c: r["merged_into"] for c, r in rows.items() if r["merged_into"]},
         kept_apart=[(r["a"], r["b"]) for r in apart],
     )
 

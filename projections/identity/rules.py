@@ -34,8 +34,9 @@ DEFAULT_BLOCKLIST = (
 )
 
 # An identifier linked to this many distinct customers is shared: it stops matching.
-# Resolution merges whatever one identifier leads to, so a second customer on an
-# identifier only appears when a person split them apart (or was loaded that way).
+# Resolution never links an identifier that would break a per-customer limit, so a second
+# customer on an identifier only appears through a split, a confirmed merge undone, or
+# data loaded that way.
 DEFAULT_MAX_CUSTOMERS: Mapping[IdentifierKind, int] = {
     # A mailbox or a business unit's customer number is one person's: once two customers
     # kept apart share it, matching on it would be a guess.
@@ -48,6 +49,52 @@ DEFAULT_MAX_CUSTOMERS: Mapping[IdentifierKind, int] = {
     IdentifierKind.ANONYMOUS_ID: 5,
 }
 
+# Segment Unify's per-customer limits: how many distinct values of a kind one (surviving)
+# customer may hold; external ids count per type ("one retail_customer_no per customer").
+# An identifier that would break one is not matched on and not linked: a household
+# landline or a shop phone typed on another person's record does not merge two people.
+# Precision over recall: the same person under two emails stays two customers until a
+# person confirms the duplicate.
+DEFAULT_MAX_PER_CUSTOMER: Mapping[IdentifierKind, int] = {
+    IdentifierKind.EMAIL: 1,
+    IdentifierKind.PHONE: 3,  # mobile, home, work
+    IdentifierKind.EXTERNAL_ID: 1,  # per type
+    IdentifierKind.ANONYMOUS_ID: 10,  # browsers and devices
+}
+
+
+def _by_name(limits: Mapping[Any, Any], defaults: Mapping[IdentifierKind, int]) -> dict[Any, Any]:
+    merged: dict[Any, Any] = dict(defaults)
+    for kind, limit in limits.items():
+        if isinstance(kind, str) and not kind.isdigit():
+            if kind.upper() not in IdentifierKind.__members__:
+                kinds = ", ".join(k.prefix for k in IdentifierKind)
+                raise ValueError(f"{kind!r} is not an identifier kind ({kinds})")
+            kind = IdentifierKind[kind.upper()]
+        merged[kind] = limit
+    return merged
+
+
+def _sensible(limits: dict[IdentifierKind, int], what: str) -> dict[IdentifierKind, int]:
+    if IdentifierKind.CUSTOMER_ID in limits:
+        raise ValueError("customer_id is authoritative and takes no limit")
+    for kind, limit in limits.items():
+        if limit < 1:
+            raise ValueError(f"the {what} of {kind.prefix} must be at least 1, not {limit}")
+    return limits
+
+
+def limit_group(identifier_key: str) -> tuple[IdentifierKind, str] | None:
+    """What a per-customer limit counts an identifier key in: its kind, and for an external
+    id its type (``external_id:loyalty:L9`` -> ``(EXTERNAL_ID, "loyalty")``).
+
+    None for a key that names no kind."""
+    prefix, _, value = identifier_key.partition(":")
+    kind = IdentifierKind.__members__.get(prefix.upper())
+    if kind is None or prefix != kind.prefix:
+        return None
+    return kind, value.partition(":")[0] if kind is IdentifierKind.EXTERNAL_ID else ""
+
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
@@ -59,7 +106,8 @@ class Rejected:
 
 
 class IdentityRules(BaseModel):
-    """``max_customers`` may name kinds in any case (YAML); kinds it leaves out keep defaults."""
+    """``max_customers`` (per identifier) and ``max_per_customer`` (per customer) may name
+    kinds in any case (YAML); kinds they leave out keep their defaults."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -68,6 +116,9 @@ class IdentityRules(BaseModel):
     shared_numbers: tuple[str, ...] = ()
     max_customers: dict[IdentifierKind, int] = Field(
         default_factory=lambda: dict(DEFAULT_MAX_CUSTOMERS)
+    )
+    max_per_customer: dict[IdentifierKind, int] = Field(
+        default_factory=lambda: dict(DEFAULT_MAX_PER_CUSTOMER)
     )
     _patterns: tuple[re.Pattern[str], ...] = PrivateAttr(default=())
 
@@ -107,32 +158,34 @@ class IdentityRules(BaseModel):
 
     @field_validator("max_customers", mode="before")
     @classmethod
-    def _over_defaults(cls, limits: Any) -> Any:
+    def _customers_over_defaults(cls, limits: Any) -> Any:
+        return _by_name(limits, DEFAULT_MAX_CUSTOMERS) if isinstance(limits, Mapping) else limits
+
+    @field_validator("max_per_customer", mode="before")
+    @classmethod
+    def _per_customer_over_defaults(cls, limits: Any) -> Any:
         if not isinstance(limits, Mapping):
             return limits
-        merged: dict[Any, Any] = dict(DEFAULT_MAX_CUSTOMERS)
-        for kind, limit in limits.items():
-            if isinstance(kind, str) and not kind.isdigit():
-                if kind.upper() not in IdentifierKind.__members__:
-                    kinds = ", ".join(k.prefix for k in IdentifierKind)
-                    raise ValueError(f"{kind!r} is not an identifier kind ({kinds})")
-                kind = IdentifierKind[kind.upper()]
-            merged[kind] = limit
-        return merged
+        return _by_name(limits, DEFAULT_MAX_PER_CUSTOMER)
 
     @field_validator("max_customers")
     @classmethod
-    def _sensible(cls, limits: dict[IdentifierKind, int]) -> dict[IdentifierKind, int]:
-        if IdentifierKind.CUSTOMER_ID in limits:
-            raise ValueError("customer_id is authoritative and takes no limit")
-        for kind, limit in limits.items():
-            if limit < 1:
-                raise ValueError(f"the limit of {kind.prefix} must be at least 1, not {limit}")
-        return limits
+    def _sensible_customers(cls, limits: dict[IdentifierKind, int]) -> dict[IdentifierKind, int]:
+        return _sensible(limits, "limit")
+
+    @field_validator("max_per_customer")
+    @classmethod
+    def _sensible_per_customer(cls, limits: dict[IdentifierKind, int]) -> dict[IdentifierKind, int]:
+        return _sensible(limits, "per-customer limit")
 
     def limit(self, kind: IdentifierKind) -> int | None:
         """Customers at which an identifier of this kind stops matching; None: no limit."""
         return self.max_customers.get(kind)
+
+    def per_customer_limit(self, kind: IdentifierKind) -> int | None:
+        """Distinct values of this kind one customer may hold (external ids: per type);
+        None: no limit."""
+        return self.max_per_customer.get(kind)
 
     def blocked(self, kind: IdentifierKind, raw: str, normalised: str | None) -> str | None:
         """Why a value is junk, or None. External ids are checked on their id part."""

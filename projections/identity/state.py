@@ -1,7 +1,9 @@
 """The identity graph's state: links, customers, merges, pairs kept apart, and what changed.
 
 Links stay on the customer they were made for; a merge only records ``merged_into``,
-so following it leads to the survivor and undoing it gives the links back.
+so following it leads to the survivor and undoing it gives the links back. Two indexes
+are kept up to date with them: the keys linked to each customer, and the customers merged
+directly into each one, so a survivor's identifiers are found without a scan.
 """
 
 from __future__ import annotations
@@ -26,9 +28,14 @@ class GraphState:
     ) -> None:
         self._customers = {c.customer_id: c for c in customers}
         self._links: dict[str, set[str]] = {}
+        self._keys_of: dict[str, set[str]] = {}  # customer -> keys linked to it (not merges)
         for key, customer_id in links:
             self._links.setdefault(key, set()).add(customer_id)
+            self._keys_of.setdefault(customer_id, set()).add(key)
         self._merged_into = dict(merged_into)
+        self._merged_from: dict[str, set[str]] = {}  # customer -> customers merged into it
+        for merged, into in self._merged_into.items():
+            self._merged_from.setdefault(into, set()).add(merged)
         self._kept_apart = {_pair(a, b) for a, b in kept_apart}
         self.clear_changes()
 
@@ -75,9 +82,22 @@ class GraphState:
         return {self.survivor(c) for c in self._links.get(identifier_key, ())}
 
     def identifier_keys_of(self, customer_id: str) -> set[str]:
-        """Every identifier leading to this customer's survivor (a scan: for people, not loops)."""
-        survivor = self.survivor(customer_id)
-        return {key for key in self._links if survivor in self.customers_of(key)}
+        """Every identifier leading to this customer's survivor: the links of the survivor and
+        of every customer merged into it (as far as the loaded slice holds them)."""
+        keys: set[str] = set()
+        for member in self.members(self.survivor(customer_id)):
+            keys |= self._keys_of.get(member, set())
+        return keys
+
+    def members(self, customer_id: str) -> set[str]:
+        """This customer and every customer merged into it, directly or through others."""
+        found, todo = {customer_id}, [customer_id]
+        while todo:
+            for merged in self._merged_from.get(todo.pop(), ()):
+                if merged not in found:
+                    found.add(merged)
+                    todo.append(merged)
+        return found
 
     def kept_apart(self, a: str, b: str) -> bool:
         """Whether a split said the survivors of these two are different people."""
@@ -111,6 +131,7 @@ class GraphState:
         if customer_id in linked:
             return
         linked.add(customer_id)
+        self._keys_of.setdefault(customer_id, set()).add(key)
         if (key, customer_id) in self._links_removed:
             self._links_removed.discard((key, customer_id))
         else:
@@ -118,18 +139,23 @@ class GraphState:
 
     def _unlink(self, key: str, customer_id: str) -> None:
         self._links[key].discard(customer_id)
+        self._keys_of.get(customer_id, set()).discard(key)
         if self._links_added.pop((key, customer_id), None) is None:
             self._links_removed.add((key, customer_id))
 
     def _set_merged(self, merge: Merge) -> None:
         for merged in merge.merged:
+            previous = self._merged_into.get(merged)
+            if previous is not None:
+                self._merged_from[previous].discard(merged)
             self._merged_into[merged] = merge.survivor
+            self._merged_from.setdefault(merge.survivor, set()).add(merged)
             self._merged_added[merged] = merge.survivor
             self._unmerged.discard(merged)
         self._merges.append(merge)
 
     def _unmerge(self, customer_id: str) -> None:
-        del self._merged_into[customer_id]
+        self._merged_from[self._merged_into.pop(customer_id)].discard(customer_id)
         self._merged_added.pop(customer_id, None)
         if customer_id in self._initially_merged:
             self._unmerged.add(customer_id)

@@ -15,7 +15,10 @@ from projections.identity import Customer, EventRef, GraphChanges, IdentityGraph
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 RULES = IdentityRules(
-    shared_numbers=("01 40 00 00 00",), max_customers={"email": 2, "phone": 2, "anonymous_id": 2}
+    shared_numbers=("01 40 00 00 00",),
+    max_customers={"email": 2, "phone": 2, "anonymous_id": 2},
+    # low enough for the few values drawn below to hit them
+    max_per_customer={"phone": 1, "anonymous_id": 1},
 )
 # A shared line and a shared device from the start: resolution alone never links one
 # identifier to two customers (it merges them), loaded data can.

@@ -17,6 +17,7 @@ from projections.identity import (
     IdentityRules,
     Rejected,
     identifiers_of,
+    limit_group,
 )
 
 EMAIL, PHONE, EXTERNAL = IdentifierKind.EMAIL, IdentifierKind.PHONE, IdentifierKind.EXTERNAL_ID
@@ -155,9 +156,47 @@ def test_limits_load_from_yaml_by_name_over_the_defaults() -> None:
     assert rules.limit(IdentifierKind.CUSTOMER_ID) is None
 
 
+def test_per_customer_limits_default_as_in_segment_unify() -> None:
+    rules = IdentityRules()
+    assert rules.per_customer_limit(EMAIL) == 1
+    assert rules.per_customer_limit(PHONE) == 3
+    assert rules.per_customer_limit(EXTERNAL) == 1
+    assert rules.per_customer_limit(IdentifierKind.ANONYMOUS_ID) == 10
+    assert rules.per_customer_limit(IdentifierKind.CUSTOMER_ID) is None
+
+
+def test_per_customer_limits_load_from_yaml_by_name_over_the_defaults() -> None:
+    rules = IdentityRules.model_validate(
+        yaml.safe_load("max_per_customer:\n  EMAIL: 2\n  external_id: 3\n")
+    )
+    assert rules.per_customer_limit(EMAIL) == 2
+    assert rules.per_customer_limit(EXTERNAL) == 3
+    assert rules.per_customer_limit(PHONE) == 3
+    assert rules.limit(EMAIL) == 2  # the per-identifier limits are untouched
+
+
+@pytest.mark.parametrize(
+    ("key", "group"),
+    [
+        ("email:ann@x.com", (EMAIL, "")),
+        ("phone:+33628230455", (PHONE, "")),
+        ("external_id:retail_customer_no:R1:x", (EXTERNAL, "retail_customer_no")),
+        ("anonymous_id:dev:1", (IdentifierKind.ANONYMOUS_ID, "")),
+        ("fax:123", None),
+    ],
+)
+def test_per_customer_limits_count_external_ids_per_type(
+    key: str, group: tuple[IdentifierKind, str] | None
+) -> None:
+    assert limit_group(key) == group
+
+
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
+        ({"max_per_customer": {"fax": 2}}, "'fax' is not an identifier kind"),
+        ({"max_per_customer": {"Customer_ID": 1}}, "customer_id is authoritative"),
+        ({"max_per_customer": {"phone": 0}}, "the per-customer limit of phone must be at least 1"),
         ({"max_customers": {"fax": 2}}, "'fax' is not an identifier kind"),
         ({"max_customers": {"customer_id": 2}}, "customer_id is authoritative"),
         ({"max_customers": {"email": 0}}, "at least 1"),
