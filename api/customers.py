@@ -154,8 +154,8 @@ async def lookup(
         return LookupResult(
             identifier=f"{kind.prefix}:{raw}", candidates=[], not_matched=accepted.reason
         )
-    cards = []
-    for customer_id in await identity.customers_for(pool, accepted.key):
-        keys = await identity.merged_ids(pool, customer_id)
-        cards.append(CallerCard.model_validate(await caller_card(pool, customer_id, keys)))
+    cards = [
+        CallerCard.model_validate(await caller_card(pool, customer_id, ids))
+        for customer_id, ids in (await identity.candidates(pool, accepted.key)).items()
+    ]
     return LookupResult(identifier=accepted.key, candidates=cards)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias, TypeVar
 
@@ -173,14 +173,8 @@ class ProjectionRunner:
         failures = 0
         writing: asyncio.Task[None] | None = None
         while not stop.is_set() or writing is not None:
-            batch = (
-                {}
-                if stop.is_set()
-                else await consumer.getmany(
-                    timeout_ms=200, max_records=self.config.batch_max_records
-                )
-            )
-            prepared = self.prepare_batch(self._next_records(consumer, batch))
+            records = [] if stop.is_set() else await self._next_records(consumer)
+            prepared = self.prepare_batch(records)
             if writing is not None:
                 try:
                     await writing
@@ -203,20 +197,29 @@ class ProjectionRunner:
             if prepared.records and prepared.generation == self._generation:
                 writing = asyncio.create_task(self.commit_batch(prepared))
 
-    def _next_records(
-        self, consumer: AIOKafkaConsumer, batch: Mapping[TopicPartition, Sequence[Record]]
-    ) -> list[Record]:
+    async def _next_records(self, consumer: AIOKafkaConsumer) -> list[Record]:
+        limit = self.config.batch_max_records
         if not self.config.ordered_by_timestamp:
+            batch = await consumer.getmany(timeout_ms=200, max_records=limit)
             return [r for rs in batch.values() for r in rs]
-        for tp, records in batch.items():
-            self._fetched_to[tp] = records[-1].offset + 1
-        self._merge.add(batch)
 
         def caught_up(tp: TopicPartition) -> bool:
             highwater = consumer.highwater(tp)
             return highwater is not None and self._fetched_to.get(tp, 0) >= highwater
 
-        return self._merge.release(consumer.assignment(), caught_up, self.config.batch_max_records)
+        # The merge releases only as far as every partition has been fetched; keep fetching
+        # (briefly) so that a batch is not cut short each time one partition's buffer empties.
+        records: list[Record] = []
+        deadline = asyncio.get_running_loop().time() + 0.25
+        while len(records) < limit:
+            batch = await consumer.getmany(timeout_ms=50, max_records=limit)
+            for tp, fetched in batch.items():
+                self._fetched_to[tp] = fetched[-1].offset + 1
+            self._merge.add(batch)
+            records += self._merge.release(consumer.assignment(), caught_up, limit - len(records))
+            if not batch or asyncio.get_running_loop().time() > deadline:
+                break
+        return records
 
     async def _seek_to_stored(self, partitions: Iterable[TopicPartition]) -> None:
         """Position the consumer at the offsets committed with the view."""

@@ -145,7 +145,9 @@ def _written_phone(rng: random.Random, national: str) -> str:
     )
 
 
-def identity_events(count: int, people: int, *, seed: int = 1) -> list[Touchpoint]:
+def identity_events(
+    count: int, people: int, *, seed: int = 1, first_id: int = 0
+) -> list[Touchpoint]:
     """Events that know people only by identifiers, written inconsistently across units.
 
     Each person has an email, a mobile and a loyalty number; each event carries one or

@@ -15,7 +15,7 @@ import structlog
 import uvicorn
 from fastapi import FastAPI
 
-from touchlog import bootstrap, cli_schemas
+from touchlog import bootstrap, cli_identity, cli_schemas
 from touchlog.http_server import EmbeddedServer
 from touchlog.kafka_admin import ensure_topics
 from touchlog.logs import configure_logging
@@ -233,6 +233,7 @@ def parser() -> argparse.ArgumentParser:
     api.set_defaults(func=_async(_api))
 
     cli_schemas.register(sub)
+    cli_identity.register(sub)
     return root
 
 

@@ -221,3 +221,31 @@ async def merged_ids(conn: Queryable, survivor: str) -> list[str]:
         survivor,
     )
     return sorted(r["customer_id"] for r in rows)
+
+
+_CANDIDATES = """
+WITH RECURSIVE up(customer_id) AS (
+    SELECT customer_id FROM identity_links WHERE identifier = $1
+    UNION
+    SELECT c.merged_into FROM identity_customers c JOIN up USING (customer_id)
+    WHERE c.merged_into IS NOT NULL
+),
+family(survivor, customer_id) AS (
+    SELECT c.customer_id, c.customer_id FROM identity_customers c JOIN up USING (customer_id)
+    WHERE c.merged_into IS NULL
+    UNION
+    SELECT f.survivor, c.customer_id FROM identity_customers c
+    JOIN family f ON c.merged_into = f.customer_id
+)
+SELECT survivor, array_agg(customer_id ORDER BY customer_id) AS ids
+FROM family GROUP BY survivor ORDER BY survivor
+"""
+
+
+async def candidates(conn: Queryable, identifier_key: str) -> dict[str, list[str]]:
+    """Surviving customers an identifier leads to, each with every id merged into it.
+
+    One round trip: this is on the caller-lookup path.
+    """
+    rows = await conn.fetch(_CANDIDATES, identifier_key)
+    return {r["survivor"]: list(r["ids"]) for r in rows}

@@ -121,9 +121,19 @@ class IdentityRules(BaseModel):
         default_factory=lambda: dict(DEFAULT_MAX_PER_CUSTOMER)
     )
     _patterns: tuple[re.Pattern[str], ...] = PrivateAttr(default=())
+    _any_pattern: re.Pattern[str] | None = PrivateAttr(default=None)
+    # Written values seen before, and what they stand for. Resolution meets the same
+    # people's phones and emails again and again; parsing a phone number costs ~50 µs.
+    _written: dict[tuple[IdentifierKind, str], Identifier | Rejected] = PrivateAttr(
+        default_factory=dict
+    )
 
     def model_post_init(self, context: Any, /) -> None:
         self._patterns = tuple(re.compile(p, re.IGNORECASE) for p in self.blocklist)
+        if self.blocklist:  # one pass over a value; the patterns one by one only to say which
+            self._any_pattern = re.compile(
+                "|".join(f"(?:{p})" for p in self.blocklist), re.IGNORECASE
+            )
 
     @field_validator("default_region")
     @classmethod
@@ -193,6 +203,8 @@ class IdentityRules(BaseModel):
         if kind is IdentifierKind.EXTERNAL_ID:
             values = [v.partition(":")[2].strip() for v in values]
         for value in values:
+            if self._any_pattern is None or not self._any_pattern.search(value):
+                continue
             for pattern in self._patterns:
                 if pattern.search(value):
                     return f"blocklisted: {value!r} matches {pattern.pattern}"
@@ -213,15 +225,21 @@ class IdentityRules(BaseModel):
 
     def identifier(self, kind: IdentifierKind, raw: str) -> Identifier | Rejected:
         """What a written value (e.g. a phone typed into a lookup) stands for, under these rules."""
-        return self.accept(kind, raw, normalise(kind, raw, self.default_region))
+        known = self._written.get((kind, raw))
+        if known is None:
+            if len(self._written) >= 200_000:
+                self._written.clear()
+            known = self.accept(kind, raw, normalise(kind, raw, self.default_region))
+            self._written[(kind, raw)] = known
+        return known
 
 
 def identifiers_of(
     subject: Subject, rules: IdentityRules
 ) -> tuple[list[Identifier], list[Rejected]]:
     """A subject's usable identifiers, deduplicated, highest priority first; and the rejects."""
-    written: list[tuple[IdentifierKind, str, str | None]] = [
-        (kind, raw, normalise(kind, raw, rules.default_region))
+    outcomes = [
+        rules.identifier(kind, raw)
         for kind, raw in (
             (IdentifierKind.CUSTOMER_ID, subject.customer_id),
             (IdentifierKind.EMAIL, subject.email),
@@ -231,14 +249,15 @@ def identifiers_of(
         if raw is not None
     ]
     # Not through normalise(): a type containing ':' must be refused, not split elsewhere.
-    written.extend(
-        (IdentifierKind.EXTERNAL_ID, f"{e.type}:{e.id}", normalise_external_id(e.type, e.id))
+    outcomes.extend(
+        rules.accept(
+            IdentifierKind.EXTERNAL_ID, f"{e.type}:{e.id}", normalise_external_id(e.type, e.id)
+        )
         for e in subject.external_ids
     )
     found: set[Identifier] = set()
     rejected: list[Rejected] = []
-    for kind, raw, normalised in written:
-        outcome = rules.accept(kind, raw, normalised)
+    for outcome in outcomes:
         if isinstance(outcome, Rejected):
             rejected.append(outcome)
         else:

@@ -1,0 +1,158 @@
+"""Identity resolution throughput and caller-lookup latency at scale.
+
+    python -m benchmarks.identity [--customers 100000] [--events 1000000] [--lookups 2000]
+
+Publishes ``--events`` touchpoints about ``--customers`` people, each known by an
+email, a mobile written in varying national/international forms and a loyalty
+number; each event carries one or two of them. Then, in one run:
+
+- resolver throughput: the identity stage alone, from start until it has committed
+  every event (events/s);
+- the timeline stage catches up (caller cards read from it);
+- caller lookup over real HTTP (uvicorn on localhost), a phone number written in a
+  random format per request: p50 / p99 / max latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from api import create_app
+from benchmarks.timeline import _drop_database, _scratch_database
+from producers import Publisher
+from projections.identity import IdentityRules
+from projections.timeline.postgres import count_rows
+from tests.factories import _written_phone, identity_events
+from touchlog import bootstrap, embedded
+from touchlog.http_server import EmbeddedServer
+from touchlog.kafka_admin import ensure_topics
+from touchlog.logs import configure_logging
+from touchlog.process import tune_gc
+from touchlog.settings import Settings
+
+
+async def _committed(pool: asyncpg.Pool, topic: str) -> int:
+    value = await pool.fetchval(
+        "SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets WHERE topic = $1", topic)
+    return int(value)
+
+
+async def _until(probe, done, every: float = 0.2, label: str = "") -> None:  # type: ignore[no-untyped-def]
+    last = time.perf_counter()
+    while not done(value := await probe()):
+        await asyncio.sleep(every)
+        if time.perf_counter() - last > 5:
+            last = time.perf_counter()
+            print(f"  ... {label} {value:,}", flush=True)
+
+
+async def bench(bootstrap_servers: str, server_url: str, customers: int, n: int,
+                lookups: int) -> None:
+    run = uuid.uuid4().hex[:8]
+    topics = {"touchpoints": f"bench.{run}.tp", "resolved": f"bench.{run}.resolved",
+              "deadletter": f"bench.{run}.dlq"}
+    await ensure_topics(bootstrap_servers, topics.values(), partitions=6)
+    t0 = time.perf_counter()
+    async with Publisher(bootstrap_servers, topic=topics["touchpoints"],
+                         idempotence=False) as publisher:
+        for start in range(0, n, 50_000):
+            chunk = identity_events(min(50_000, n - start), customers, seed=start + 1,
+                                    first_id=start)
+            await publisher.publish_many(chunk)
+            print(f"  published {start + len(chunk):,}", flush=True)
+    publish_s = time.perf_counter() - t0
+    tune_gc()
+
+    url = await _scratch_database(server_url)
+    pool = await asyncpg.create_pool(url, min_size=2, max_size=8)
+    settings = Settings(topic_touchpoints=topics["touchpoints"], topic_resolved=topics["resolved"],
+                        topic_deadletter=topics["deadletter"], consumer_group=f"bench-{run}")
+    ends = bootstrap.Endpoints(bootstrap_servers, url, False, True, False)
+    rules = IdentityRules()
+    try:
+        await bootstrap.create_tables(pool)
+        stop = asyncio.Event()
+        t0 = time.perf_counter()
+        task = asyncio.create_task(bootstrap.run_stages(
+            settings, ends, pool, stop, ("identity",), list(range(6)), rules=rules))
+        await _until(lambda: _committed(pool, topics["touchpoints"]), lambda v: v >= n,
+                     label="resolved")
+        resolve_s = time.perf_counter() - t0
+        stop.set()
+        await task
+        customers_made = await pool.fetchval(
+            "SELECT count(*) FROM identity_customers WHERE merged_into IS NULL")
+        merges = await pool.fetchval("SELECT count(*) FROM identity_merges")
+
+        stop = asyncio.Event()
+        t0 = time.perf_counter()
+        task = asyncio.create_task(bootstrap.run_stages(
+            settings, ends, pool, stop, ("timeline",), list(range(6)), rules=rules))
+        await _until(lambda: count_rows(pool), lambda v: v >= n, label="timeline rows")
+        timeline_s = time.perf_counter() - t0
+        stop.set()
+        await task
+
+        port = embedded.free_port()
+        server = EmbeddedServer(__import__("uvicorn").Config(
+            create_app(url, rules), host="127.0.0.1", port=port, log_config=None,
+            access_log=False))
+        serving = asyncio.create_task(server.serve())
+        await server.ready.wait()
+        rng = random.Random(3)
+        latencies = []
+        found = 0
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            for _ in range(lookups):
+                phone = _written_phone(rng, f"6{rng.randrange(customers):08d}")
+                t = time.perf_counter()
+                response = await http.get("/lookup", params={"phone": phone})
+                latencies.append((time.perf_counter() - t) * 1000)
+                found += bool(response.json()["candidates"])
+        server.should_exit = True
+        await serving
+    finally:
+        await pool.close()
+        await _drop_database(server_url, url)
+
+    latencies.sort()
+    print()
+    print(f"events {n:,} about {customers:,} people -> {customers_made:,} customers, "
+          f"{merges:,} merges")
+    print(f"publish (SDK, acks=all)       {n / publish_s:>10,.0f} events/s")
+    print(f"resolver (identity stage)     {n / resolve_s:>10,.0f} events/s  ({resolve_s:.1f} s)")
+    print(f"timeline over resolved        {n / timeline_s:>10,.0f} events/s  ({timeline_s:.1f} s)")
+    print(f"caller lookup over HTTP       p50 {statistics.median(latencies):.2f} ms, "
+          f"p99 {latencies[int(len(latencies) * 0.99) - 1]:.2f} ms, max {latencies[-1]:.2f} ms "
+          f"({lookups:,} lookups, {found:,} found)")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--lookups", type=int, default=2_000)
+    args = parser.parse_args()
+    configure_logging("console", "warning")
+    with contextlib.ExitStack() as stack:
+        servers = os.environ.get("TOUCHLOG_KAFKA_BOOTSTRAP_SERVERS") or stack.enter_context(
+            embedded.embedded_broker()).bootstrap_servers
+        server_url = os.environ.get("DATABASE_URL") or stack.enter_context(
+            embedded.embedded_postgres(Path(tempfile.mkdtemp(prefix="touchlog-bench-"))))
+        await bench(servers, server_url, args.customers, args.events, args.lookups)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
