@@ -96,14 +96,19 @@ async def bench(bootstrap_servers: str, server_url: str, customers: int, n: int,
             "SELECT count(*) FROM identity_customers WHERE merged_into IS NULL")
         merges = await pool.fetchval("SELECT count(*) FROM identity_merges")
 
+        # Every event, plus one customer.merged per merge decision, was published.
+        expected = n + await pool.fetchval("SELECT count(DISTINCT message_id) FROM identity_merges")
         stop = asyncio.Event()
         t0 = time.perf_counter()
         task = asyncio.create_task(bootstrap.run_stages(
             settings, ends, pool, stop, ("timeline",), list(range(6)), rules=rules))
-        await _until(lambda: count_rows(pool), lambda v: v >= n, label="timeline rows")
+        await _until(lambda: _committed(pool, topics["resolved"]), lambda v: v >= expected,
+                     label="timeline read")
         timeline_s = time.perf_counter() - t0
         stop.set()
         await task
+        if (rows := await count_rows(pool)) != n:
+            raise SystemExit(f"expected {n:,} timeline rows, found {rows:,}")
 
         port = embedded.free_port()
         server = EmbeddedServer(__import__("uvicorn").Config(

@@ -230,6 +230,9 @@ class ProjectionRunner:
         stored = await checkpoints.stored_offsets(self.pool, self.name, self.config.topic)
         self._generation += 1  # batches fetched before this seek are dropped, not applied
         self._merge.reset()
+        reset = getattr(self.view, "reset", None)
+        if reset is not None:
+            reset()
         for tp in tps:
             if tp.partition in stored:
                 consumer.seek(tp, stored[tp.partition])
@@ -297,6 +300,9 @@ class ProjectionRunner:
             for r in records:
                 next_offsets[r.partition] = max(next_offsets[r.partition], r.offset + 1)
             await checkpoints.advance(conn, self.name, self.config.topic, next_offsets)
+        committed = getattr(self.view, "committed", None)
+        if committed is not None:
+            committed()
         self.applied += len(records) - len(letters)
         self.dead_lettered += len(letters)
         log.debug(

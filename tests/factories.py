@@ -167,7 +167,7 @@ def identity_events(
         chosen = rng.sample(sorted(written), k=rng.choice([1, 1, 2]))
         data = event_dict(
             rng.choice(KINDS),
-            message_id=f"id-{i:07d}",
+            message_id=f"id-{first_id + i:07d}",
             at=BASE_TIME + timedelta(seconds=rng.randrange(10_000_000)),
         )
         data["subject"] = {k: written[k] for k in chosen}

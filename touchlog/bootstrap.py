@@ -25,6 +25,7 @@ from events.resolved import RESOLVED
 from projections.db import SCHEMA_LOCK
 from projections.identity import IdentityRules
 from projections.identity import postgres as identity_store
+from projections.identity import report as identity_report
 from projections.timeline.postgres import TimelineView
 from touchlog import embedded
 from touchlog.kafka_admin import ensure_topics
@@ -143,6 +144,7 @@ async def create_tables(pool: asyncpg.Pool) -> None:
         await conn.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK)
         await checkpoints.create_tables(conn)
         await identity_store.create_tables(conn)
+        await identity_report.create_tables(conn)
         await TimelineView().create(conn)
 
 
@@ -162,7 +164,9 @@ async def producer(endpoints: Endpoints, client_id: str) -> AsyncIterator[AIOKaf
         acks="all",
         enable_idempotence=endpoints.idempotence,
         linger_ms=5,
-        max_batch_size=256 * 1024,
+        # One producer batch per partition per resolver transaction: acknowledgements
+        # are awaited batch by batch per partition. Kafka's default message limit is 1 MB.
+        max_batch_size=1_000_000,
     )
     await kafka.start()
     try:

@@ -239,7 +239,11 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+    except BrokenPipeError:  # `touchlog schemas list | head`: the reader had enough
+        sys.stderr.close()
+        return 0
     return code
 
 

@@ -20,7 +20,14 @@ from typing import Any
 import asyncpg
 
 from events.envelope import Channel, Source
-from events.touchpoints import CustomerMerged, CustomerMergedPayload
+from events.touchpoints import (
+    CustomerMerged,
+    CustomerMergedPayload,
+    CustomerSplit,
+    CustomerSplitPayload,
+)
+from events.touchpoints.identity import Identifier, IdentifierType
+from projections.identity import postgres as identity_store
 from projections.identity import report
 from projections.timeline.postgres import TABLE as TIMELINE
 from touchlog import bootstrap
@@ -64,6 +71,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     confirm_.add_argument("--reason", default="confirmed duplicate")
     confirm_.add_argument("--survivor", help="the customer to keep (default: the older of the two)")
     confirm_.set_defaults(func=_command(confirm))
+
+    split_ = commands.add_parser(
+        "split", help="undo a wrong merge: NEW takes identifiers back from ORIGINAL"
+    )
+    split_.add_argument("original", help="the surviving customer of the wrong merge")
+    split_.add_argument("new", help="the customer merged into it by mistake, or a new id")
+    split_.add_argument(
+        "--identifier",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="identifier to move, e.g. email:ann@x.com or phone:+33628230455 (repeatable); "
+        "default: those NEW held before the merge",
+    )
+    split_.add_argument("--by", required=True, help="who decided")
+    split_.add_argument("--reason", default="not the same person")
+    split_.set_defaults(func=_command(split))
 
     reject_ = commands.add_parser("reject", help="two customers are different people")
     reject_.add_argument("customer")
@@ -238,3 +262,75 @@ async def reject(settings: Settings, args: argparse.Namespace) -> int:
         await conn.close()
     print(f"{a} and {b} are different people: no longer suspected")
     return 0
+
+
+async def split(settings: Settings, args: argparse.Namespace) -> int:
+    from producers import Publisher
+
+    conn = await _connect(settings)
+    try:
+        survivor = await identity_store.survivor_of(conn, args.original)
+        if survivor != args.original:
+            return _fail(
+                f"identity split: {args.original} is "
+                + ("unknown" if survivor is None else f"merged into {survivor}")
+            )
+        keys = args.identifier or [
+            r["identifier"]
+            for r in await conn.fetch(
+                "SELECT identifier FROM identity_links WHERE customer_id = $1 ORDER BY 1", args.new
+            )
+        ]
+        merge = await conn.fetchval(
+            "SELECT message_id FROM identity_merges WHERE survivor = $1 AND merged = $2 "
+            "ORDER BY merged_at DESC LIMIT 1",
+            args.original,
+            args.new,
+        )
+    finally:
+        await conn.close()
+    if not keys:
+        return _fail(f"identity split: no identifiers to move to {args.new}; give --identifier")
+    try:
+        moved = [_payload_identifier(key) for key in keys]
+    except ValueError as exc:
+        return _fail(f"identity split: {exc}")
+    event = CustomerSplit(
+        occurred_at=datetime.now(UTC),
+        source=DECISIONS,
+        subject={"customer_id": args.original},
+        payload=CustomerSplitPayload(
+            original_customer_id=args.original,
+            new_customer_id=args.new,
+            identifiers_moved=tuple(moved),
+            reason=args.reason,
+            split_by=args.by,
+            reverses_merge=merge,
+        ),
+    )
+    endpoints = bootstrap.configured_endpoints(settings)
+    async with Publisher(
+        endpoints.bootstrap_servers,
+        topic=settings.topic_touchpoints,
+        idempotence=endpoints.idempotence,
+        client_id="touchlog-identity",
+    ) as publisher:
+        await publisher.publish(event)
+    print(
+        f"splitting {args.new} from {args.original} ({', '.join(keys)}): "
+        f"published customer.split {event.message_id}"
+    )
+    return 0
+
+
+def _payload_identifier(key: str) -> Identifier:
+    """``email:ann@x.com`` / ``external_id:loyalty:L9`` as the split event carries it."""
+    kind, colon, value = key.partition(":")
+    if not colon or kind not in {t.value for t in IdentifierType}:
+        raise ValueError(f"not an identifier key: {key!r} (e.g. email:ann@example.com)")
+    if kind == IdentifierType.EXTERNAL_ID:
+        namespace, colon, value = value.partition(":")
+        if not colon:
+            raise ValueError(f"an external id key is external_id:TYPE:ID, not {key!r}")
+        return Identifier(type=IdentifierType(kind), value=value, namespace=namespace)
+    return Identifier(type=IdentifierType(kind), value=value)

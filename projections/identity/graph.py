@@ -17,7 +17,7 @@ from projections.identity.records import (
     Resolution,
     new_customer_id,
 )
-from projections.identity.rules import IdentityRules, identifiers_of, limit_group
+from projections.identity.rules import IdentityRules, Rejected, identifiers_of, limit_group
 from projections.identity.state import GraphState
 
 __all__ = [
@@ -124,7 +124,12 @@ class IdentityGraph(GraphState):
         )
         self.rules = rules
 
-    def resolve(self, subject: Subject, ref: EventRef) -> Resolution:
+    def resolve(
+        self,
+        subject: Subject,
+        ref: EventRef,
+        identified: tuple[list[Identifier], list[Rejected]] | None = None,
+    ) -> Resolution:
         """Decide which customer the event is about, and apply that to the graph.
 
         The event's identifiers are taken from the highest priority down (an explicit
@@ -142,7 +147,7 @@ class IdentityGraph(GraphState):
         and a person writing two different emails stays two customers until a person
         confirms the duplicate: precision over recall.
         """
-        identifiers, rejected = identifiers_of(subject, self.rules)
+        identifiers, rejected = identified or identifiers_of(subject, self.rules)
         not_matched = [(f"{r.identifier_kind.prefix}:{r.raw}", r.reason) for r in rejected]
         new_customer: Customer | None = None
         leads: list[_Lead] = []

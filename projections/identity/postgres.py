@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-from projections.db import Connection, Queryable
+from projections.db import Connection, Queryable, copy_insert
 from projections.identity.graph import IdentityGraph
 from projections.identity.records import Customer, GraphChanges
 from projections.identity.rules import IdentityRules
@@ -75,18 +76,22 @@ FROM identity_customers c JOIN family USING (customer_id)
 """
 
 
-async def load_graph(
-    conn: Connection,
-    rules: IdentityRules,
-    identifier_keys: Iterable[str],
-    customer_ids: Iterable[str] = (),
-) -> IdentityGraph:
-    """The slice of the graph that resolving events with these identifiers can touch.
+@dataclass(frozen=True, slots=True)
+class Slice:
+    """Stored graph rows a batch can touch."""
 
-    The customers the identifiers lead to (and those named), up their merge chains to
+    links: list[tuple[str, str]]
+    customers: list[Customer]
+    merged_into: dict[str, str]
+    kept_apart: list[tuple[str, str]]
+
+
+async def load_slice(
+    conn: Connection, identifier_keys: Iterable[str], customer_ids: Iterable[str] = ()
+) -> Slice:
+    """The customers the identifiers lead to (and those named), up their merge chains to
     the survivors, down again to every customer merged into those survivors, all the
-    links of all of them (per-customer limits count them), and the kept-apart pairs.
-    """
+    links of all of them (per-customer limits count them), and the kept-apart pairs."""
     keyed = await conn.fetch(
         "SELECT DISTINCT customer_id FROM identity_links WHERE identifier = ANY($1::text[])",
         sorted(set(identifier_keys)),
@@ -104,12 +109,28 @@ async def load_graph(
         "SELECT a, b FROM identity_kept_apart WHERE a = ANY($1::text[]) OR b = ANY($1::text[])",
         involved,
     )
-    return IdentityGraph(
-        rules,
+    return Slice(
         links=[(r["identifier"], r["customer_id"]) for r in links],
         customers=[Customer(r["customer_id"], r["born_at"], r["born_from"]) for r in rows.values()],
         merged_into={c: r["merged_into"] for c, r in rows.items() if r["merged_into"]},
         kept_apart=[(r["a"], r["b"]) for r in apart],
+    )
+
+
+async def load_graph(
+    conn: Connection,
+    rules: IdentityRules,
+    identifier_keys: Iterable[str],
+    customer_ids: Iterable[str] = (),
+) -> IdentityGraph:
+    """The slice of the graph that resolving events with these identifiers can touch."""
+    rows = await load_slice(conn, identifier_keys, customer_ids)
+    return IdentityGraph(
+        rules,
+        links=rows.links,
+        customers=rows.customers,
+        merged_into=rows.merged_into,
+        kept_apart=rows.kept_apart,
     )
 
 
@@ -124,28 +145,27 @@ async def persist(
     ``merge_events``: (survivor, merged, reason, message_id of the customer.merged event);
     ``not_matched``: (identifier, reason, message_id) reported for people to look at.
     """
-    if changes.customers:
-        await conn.executemany(
-            "INSERT INTO identity_customers (customer_id, born_at, born_from) "
-            "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            [(c.customer_id, c.born_at, c.born_from) for c in changes.customers],
-        )
-    if changes.links_added:
-        await conn.executemany(
-            "INSERT INTO identity_links "
-            "(identifier, customer_id, source_system, message_id, linked_at) "
-            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-            [
-                (
-                    k.identifier_key,
-                    k.customer_id,
-                    k.ref.source_system,
-                    k.ref.message_id,
-                    k.ref.occurred_at,
-                )
-                for k in changes.links_added
-            ],
-        )
+    await copy_insert(
+        conn,
+        "identity_customers",
+        ("customer_id", "born_at", "born_from"),
+        [(c.customer_id, c.born_at, c.born_from) for c in changes.customers],
+    )
+    await copy_insert(
+        conn,
+        "identity_links",
+        ("identifier", "customer_id", "source_system", "message_id", "linked_at"),
+        [
+            (
+                k.identifier_key,
+                k.customer_id,
+                k.ref.source_system,
+                k.ref.message_id,
+                k.ref.occurred_at,
+            )
+            for k in changes.links_added
+        ],
+    )
     if changes.links_removed:
         await conn.executemany(
             "DELETE FROM identity_links WHERE identifier = $1 AND customer_id = $2",

@@ -5,6 +5,7 @@ Modelled on Segment Unify's identity settings; loaded from settings or YAML.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -84,6 +85,7 @@ def _sensible(limits: dict[IdentifierKind, int], what: str) -> dict[IdentifierKi
     return limits
 
 
+@functools.lru_cache(maxsize=1 << 18)
 def limit_group(identifier_key: str) -> tuple[IdentifierKind, str] | None:
     """What a per-customer limit counts an identifier key in: its kind, and for an external
     id its type (``external_id:loyalty:L9`` -> ``(EXTERNAL_ID, "loyalty")``).

@@ -16,7 +16,7 @@ from typing import Any
 
 from events import Touchpoint
 from events.resolved import Resolved
-from projections.db import Connection, Queryable
+from projections.db import Connection, Queryable, copy_insert
 from projections.timeline.projection import project_all
 
 TABLE = "timeline_v1"
@@ -81,17 +81,7 @@ class TimelineView:
         ]
 
     async def write(self, conn: Connection, rows: list[tuple[object, ...]]) -> None:
-        if not rows:
-            return
-        await conn.execute(f"CREATE TEMP TABLE timeline_staging (LIKE {TABLE} INCLUDING DEFAULTS)")
-        await conn.copy_records_to_table("timeline_staging", records=rows, columns=_COLUMNS)
-        cols = ", ".join(_COLUMNS)
-        await conn.execute(
-            f"INSERT INTO {TABLE} ({cols}) SELECT {cols} FROM timeline_staging "
-            "ON CONFLICT DO NOTHING"
-        )
-        # Dropped now, not at commit: the runner may write several times in one transaction.
-        await conn.execute("DROP TABLE timeline_staging")
+        await copy_insert(conn, TABLE, _COLUMNS, rows)
 
     async def apply(self, conn: Connection, events: Sequence[Touchpoint | Resolved]) -> None:
         """Project and write in one go (tests and one-off loads)."""

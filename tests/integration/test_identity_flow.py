@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from tests.factories import BASE_TIME, event_dict
 from tests.integration.kafka_support import read_topic
 from tests.integration.pipeline_support import endpoints, pipeline, pipeline_settings
 from tests.waiting import eventually
+from touchlog import cli_identity
 from touchlog.embedded import EmbeddedBroker
 
 pytestmark = pytest.mark.integration
@@ -159,3 +161,41 @@ def _split_event(original: str, new: str, message_id: str, hours: int):
     }
     data["source"]["channel"] = "app"
     return from_mapping(data)
+
+
+async def test_identity_split_command_undoes_an_automatic_merge(
+    broker: EmbeddedBroker, topics: dict[str, str], pool: asyncpg.Pool, database_url: str
+) -> None:
+    events = [
+        _event({"email": "max@example.com"}, "x1", 1),
+        _event({"phone": "06 11 22 33 44"}, "x2", 2),
+        _event({"email": "MAX@example.com", "phone": "+33611223344"}, "x3", 3),  # the merge
+    ]
+    settings = pipeline_settings(topics).model_copy(
+        update={
+            "kafka_bootstrap_servers": broker.bootstrap_servers,
+            "database_url": database_url,
+            "kafka_idempotence": False,
+        }
+    )
+    async with Publisher(
+        broker.bootstrap_servers, topic=topics["touchpoints"], idempotence=False
+    ) as publisher:
+        await publisher.publish_many(events)
+    async with pipeline(settings, endpoints(broker.bootstrap_servers, database_url), pool):
+        await eventually(lambda: count_rows(pool), lambda n: n >= 3, what="3 rows")
+        survivor, merged = await pool.fetchrow("SELECT survivor, merged FROM identity_merges")
+        args = argparse.Namespace(
+            original=survivor, new=merged, identifier=[], by="manager-3", reason="different people"
+        )
+        assert await cli_identity.split(settings, args) == 0
+        await eventually(
+            lambda: identity.survivor_of(pool, merged),
+            lambda s: s == merged,
+            what="the split applied",
+        )
+    assert await identity.customers_for(pool, "phone:+33611223344") == [merged]
+    assert await _timeline(pool, merged) == ["x2"]
+    assert await _timeline(pool, survivor) == ["x1", "x3"]
+    bad = argparse.Namespace(original="nobody", new=merged, identifier=[], by="m", reason="r")
+    assert await cli_identity.split(settings, bad) == 2
