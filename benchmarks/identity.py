@@ -45,7 +45,8 @@ from touchlog.settings import Settings
 
 async def _committed(pool: asyncpg.Pool, topic: str) -> int:
     value = await pool.fetchval(
-        "SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets WHERE topic = $1", topic)
+        "SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets WHERE topic = $1", topic
+    )
     return int(value)
 
 
@@ -58,18 +59,28 @@ async def _until(probe, done, every: float = 0.2, label: str = "") -> None:  # t
             print(f"  ... {label} {value:,}", flush=True)
 
 
-async def bench(bootstrap_servers: str, server_url: str, customers: int, n: int,
-                lookups: int) -> None:
+async def bench(
+    bootstrap_servers: str, server_url: str, customers: int, n: int, lookups: int
+) -> None:
     run = uuid.uuid4().hex[:8]
-    topics = {"touchpoints": f"bench.{run}.tp", "resolved": f"bench.{run}.resolved",
-              "deadletter": f"bench.{run}.dlq"}
+    topics = {
+        "touchpoints": f"bench.{run}.tp",
+        "resolved": f"bench.{run}.resolved",
+        "deadletter": f"bench.{run}.dlq",
+    }
     await ensure_topics(bootstrap_servers, topics.values(), partitions=6)
     t0 = time.perf_counter()
-    async with Publisher(bootstrap_servers, topic=topics["touchpoints"],
-                         idempotence=False) as publisher:
+    async with Publisher(
+        bootstrap_servers, topic=topics["touchpoints"], idempotence=False
+    ) as publisher:
         for start in range(0, n, 50_000):
-            chunk = identity_events(min(50_000, n - start), customers, seed=start + 1,
-                                    first_id=start)
+            chunk = identity_events(
+                min(50_000, n - start),
+                customers,
+                seed=start + 1,
+                first_id=start,
+                per_unit_style=True,
+            )
             await publisher.publish_many(chunk)
             print(f"  published {start + len(chunk):,}", flush=True)
     publish_s = time.perf_counter() - t0
@@ -77,33 +88,48 @@ async def bench(bootstrap_servers: str, server_url: str, customers: int, n: int,
 
     url = await _scratch_database(server_url)
     pool = await asyncpg.create_pool(url, min_size=2, max_size=8)
-    settings = Settings(topic_touchpoints=topics["touchpoints"], topic_resolved=topics["resolved"],
-                        topic_deadletter=topics["deadletter"], consumer_group=f"bench-{run}")
+    settings = Settings(
+        topic_touchpoints=topics["touchpoints"],
+        topic_resolved=topics["resolved"],
+        topic_deadletter=topics["deadletter"],
+        consumer_group=f"bench-{run}",
+    )
     ends = bootstrap.Endpoints(bootstrap_servers, url, False, True, False)
     rules = IdentityRules()
     try:
         await bootstrap.create_tables(pool)
         stop = asyncio.Event()
         t0 = time.perf_counter()
-        task = asyncio.create_task(bootstrap.run_stages(
-            settings, ends, pool, stop, ("identity",), list(range(6)), rules=rules))
-        await _until(lambda: _committed(pool, topics["touchpoints"]), lambda v: v >= n,
-                     label="resolved")
+        task = asyncio.create_task(
+            bootstrap.run_stages(
+                settings, ends, pool, stop, ("identity",), list(range(6)), rules=rules
+            )
+        )
+        await _until(
+            lambda: _committed(pool, topics["touchpoints"]), lambda v: v >= n, label="resolved"
+        )
         resolve_s = time.perf_counter() - t0
         stop.set()
         await task
         customers_made = await pool.fetchval(
-            "SELECT count(*) FROM identity_customers WHERE merged_into IS NULL")
+            "SELECT count(*) FROM identity_customers WHERE merged_into IS NULL"
+        )
         merges = await pool.fetchval("SELECT count(*) FROM identity_merges")
 
         # Every event, plus one customer.merged per merge decision, was published.
         expected = n + await pool.fetchval("SELECT count(DISTINCT message_id) FROM identity_merges")
         stop = asyncio.Event()
         t0 = time.perf_counter()
-        task = asyncio.create_task(bootstrap.run_stages(
-            settings, ends, pool, stop, ("timeline",), list(range(6)), rules=rules))
-        await _until(lambda: _committed(pool, topics["resolved"]), lambda v: v >= expected,
-                     label="timeline read")
+        task = asyncio.create_task(
+            bootstrap.run_stages(
+                settings, ends, pool, stop, ("timeline",), list(range(6)), rules=rules
+            )
+        )
+        await _until(
+            lambda: _committed(pool, topics["resolved"]),
+            lambda v: v >= expected,
+            label="timeline read",
+        )
         timeline_s = time.perf_counter() - t0
         stop.set()
         await task
@@ -111,9 +137,15 @@ async def bench(bootstrap_servers: str, server_url: str, customers: int, n: int,
             raise SystemExit(f"expected {n:,} timeline rows, found {rows:,}")
 
         port = embedded.free_port()
-        server = EmbeddedServer(__import__("uvicorn").Config(
-            create_app(url, rules), host="127.0.0.1", port=port, log_config=None,
-            access_log=False))
+        server = EmbeddedServer(
+            __import__("uvicorn").Config(
+                create_app(url, rules),
+                host="127.0.0.1",
+                port=port,
+                log_config=None,
+                access_log=False,
+            )
+        )
         serving = asyncio.create_task(server.serve())
         await server.ready.wait()
         rng = random.Random(3)
@@ -134,14 +166,18 @@ async def bench(bootstrap_servers: str, server_url: str, customers: int, n: int,
 
     latencies.sort()
     print()
-    print(f"events {n:,} about {customers:,} people -> {customers_made:,} customers, "
-          f"{merges:,} merges")
+    print(
+        f"events {n:,} about {customers:,} people -> {customers_made:,} customers, "
+        f"{merges:,} merges"
+    )
     print(f"publish (SDK, acks=all)       {n / publish_s:>10,.0f} events/s")
     print(f"resolver (identity stage)     {n / resolve_s:>10,.0f} events/s  ({resolve_s:.1f} s)")
     print(f"timeline over resolved        {n / timeline_s:>10,.0f} events/s  ({timeline_s:.1f} s)")
-    print(f"caller lookup over HTTP       p50 {statistics.median(latencies):.2f} ms, "
-          f"p99 {latencies[int(len(latencies) * 0.99) - 1]:.2f} ms, max {latencies[-1]:.2f} ms "
-          f"({lookups:,} lookups, {found:,} found)")
+    print(
+        f"caller lookup over HTTP       p50 {statistics.median(latencies):.2f} ms, "
+        f"p99 {latencies[int(len(latencies) * 0.99) - 1]:.2f} ms, max {latencies[-1]:.2f} ms "
+        f"({lookups:,} lookups, {found:,} found)"
+    )
 
 
 async def main() -> None:
@@ -152,10 +188,13 @@ async def main() -> None:
     args = parser.parse_args()
     configure_logging("console", "warning")
     with contextlib.ExitStack() as stack:
-        servers = os.environ.get("TOUCHLOG_KAFKA_BOOTSTRAP_SERVERS") or stack.enter_context(
-            embedded.embedded_broker()).bootstrap_servers
+        servers = (
+            os.environ.get("TOUCHLOG_KAFKA_BOOTSTRAP_SERVERS")
+            or stack.enter_context(embedded.embedded_broker()).bootstrap_servers
+        )
         server_url = os.environ.get("DATABASE_URL") or stack.enter_context(
-            embedded.embedded_postgres(Path(tempfile.mkdtemp(prefix="touchlog-bench-"))))
+            embedded.embedded_postgres(Path(tempfile.mkdtemp(prefix="touchlog-bench-")))
+        )
         await bench(servers, server_url, args.customers, args.events, args.lookups)
 
 

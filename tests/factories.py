@@ -145,23 +145,30 @@ def _written_phone(rng: random.Random, national: str) -> str:
     )
 
 
+UNITS = ("retail", "appliances", "theatre")
+
+
 def identity_events(
-    count: int, people: int, *, seed: int = 1, first_id: int = 0
+    count: int, people: int, *, seed: int = 1, first_id: int = 0, per_unit_style: bool = False
 ) -> list[Touchpoint]:
     """Events that know people only by identifiers, written inconsistently across units.
 
     Each person has an email, a mobile and a loyalty number; each event carries one or
     two of them, so identity resolution creates customers and merges them as evidence
-    arrives.
+    arrives. Phones and emails are written in a random form per event — or, with
+    ``per_unit_style``, in one form per (person, business unit), as a unit's system
+    writes a customer's number the same way each time.
     """
     rng = random.Random(seed)
     persons = [(f"person{n}@example.com", f"6{n:08d}", f"L{n:06d}") for n in range(people)]
     events = []
     for i in range(count):
         email, mobile, loyalty = rng.choice(persons)
+        unit = rng.choice(UNITS)
+        style = random.Random(f"{mobile}/{unit}") if per_unit_style else rng
         written = {
-            "email": rng.choice([email, email.upper(), f" {email.capitalize()} "]),
-            "phone": _written_phone(rng, mobile),
+            "email": style.choice([email, email.upper(), f" {email.capitalize()} "]),
+            "phone": _written_phone(style, mobile),
             "external_ids": [{"type": "loyalty", "id": loyalty}],
         }
         chosen = rng.sample(sorted(written), k=rng.choice([1, 1, 2]))
@@ -169,6 +176,7 @@ def identity_events(
             rng.choice(KINDS),
             message_id=f"id-{first_id + i:07d}",
             at=BASE_TIME + timedelta(seconds=rng.randrange(10_000_000)),
+            business_unit=unit,
         )
         data["subject"] = {k: written[k] for k in chosen}
         events.append(from_mapping(data))

@@ -190,7 +190,11 @@ def _config(
         deadletter_topic=settings.topic_deadletter,
         group_id=f"{settings.consumer_group}-{stage}",
         idempotence=endpoints.idempotence,
-        batch_max_records=settings.batch_max_records,
+        batch_max_records=(
+            settings.identity_batch_max_records
+            if stage == "identity"
+            else settings.batch_max_records
+        ),
         partitions=partitions,
         ordered_by_timestamp=ordered,
     )

@@ -45,6 +45,12 @@ class Settings(BaseSettings):
 
     consumer_group: str = Field("touchlog-projections", description="Projection runner's group.")
     batch_max_records: int = Field(5000, ge=1, description="Records per runner transaction.")
+    identity_batch_max_records: int = Field(
+        20_000,
+        ge=1,
+        description="Records per resolver transaction: its fixed costs per transaction (graph "
+        "queries, the broker's acknowledgements) amortise over bigger batches.",
+    )
 
     default_region: str = Field(
         "FR", description="Region for phone numbers written without a country code (ISO 3166)."

@@ -56,6 +56,7 @@ def _start(
         "TOUCHLOG_TOPIC_RESOLVED": topics["resolved"],
         "TOUCHLOG_TOPIC_DEADLETTER": topics["deadletter"],
         "TOUCHLOG_BATCH_MAX_RECORDS": "500",  # many commit points to land a kill between
+        "TOUCHLOG_IDENTITY_BATCH_MAX_RECORDS": "500",
         "TOUCHLOG_DATA_DIR": str(tmp),
         "TOUCHLOG_LOG_LEVEL": "warning",
     }
