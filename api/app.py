@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 import asyncpg
 from fastapi import FastAPI
 
-from api import customers, health, timeline
+from api import audit, customers, health, profile, search, timeline
+from api.auth import Caller, TokenRegistry
+from projections.db import SERVER_SETTINGS
 from projections.identity import IdentityRules
 
 
-def create_app(database_url: str, rules: IdentityRules | None = None) -> FastAPI:
+def create_app(
+    database_url: str,
+    rules: IdentityRules | None = None,
+    tokens: Mapping[str, Caller] | None = None,
+) -> FastAPI:
+    """``tokens``: API token → who holds it and their role. With none, every route but
+    the health check answers 401."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.pool = await asyncpg.create_pool(database_url, min_size=1, max_size=10)
+        app.state.pool = await asyncpg.create_pool(
+            database_url, min_size=1, max_size=10, server_settings=SERVER_SETTINGS
+        )
         try:
             yield
         finally:
@@ -28,7 +39,11 @@ def create_app(database_url: str, rules: IdentityRules | None = None) -> FastAPI
         lifespan=lifespan,
     )
     app.state.rules = rules or IdentityRules()
+    app.state.tokens = TokenRegistry(tokens)
     app.include_router(health.router)
+    app.include_router(search.router)
     app.include_router(customers.router)
     app.include_router(timeline.router)
+    app.include_router(profile.router)
+    app.include_router(audit.router)
     return app

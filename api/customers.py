@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 
+from api.auth import Representative
 from api.deps import Pool, Rules
 from projections.caller.postgres import caller_card
 from projections.db import Queryable
@@ -90,7 +91,7 @@ def _identifier(rules: IdentityRules, kind: IdentifierKind, raw: str, field: str
     response_model=Customer,
     responses={307: {"description": "Merged: see the surviving customer"}},
 )
-async def customer(customer_id: str, pool: Pool, request: Request) -> Any:
+async def customer(customer_id: str, pool: Pool, request: Request, caller: Representative) -> Any:
     survivor = await identity.survivor_of(pool, customer_id)
     if survivor is None:
         raise HTTPException(status_code=404, detail=f"no customer {customer_id}")
@@ -117,6 +118,7 @@ async def customer(customer_id: str, pool: Pool, request: Request) -> Any:
 async def lookup(
     pool: Pool,
     rules: Rules,
+    caller: Representative,
     phone: Annotated[str | None, Query(description="Any written form.")] = None,
     email: str | None = None,
     external_id: Annotated[str | None, Query(description="TYPE:ID")] = None,

@@ -32,6 +32,7 @@ import httpx
 from api import create_app
 from benchmarks.timeline import _drop_database, _scratch_database
 from producers import Publisher
+from projections.db import SERVER_SETTINGS
 from projections.identity import IdentityRules
 from projections.timeline.postgres import count_rows
 from tests.factories import _written_phone, identity_events
@@ -87,7 +88,7 @@ async def bench(
     tune_gc()
 
     url = await _scratch_database(server_url)
-    pool = await asyncpg.create_pool(url, min_size=2, max_size=8)
+    pool = await asyncpg.create_pool(url, min_size=2, max_size=8, server_settings=SERVER_SETTINGS)
     settings = Settings(
         topic_touchpoints=topics["touchpoints"],
         topic_resolved=topics["resolved"],

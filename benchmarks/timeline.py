@@ -28,6 +28,7 @@ import asyncpg
 
 from consumers.runner import ProjectionRunner, RunnerConfig
 from producers import Publisher
+from projections.db import SERVER_SETTINGS
 from projections.timeline.postgres import TABLE, TimelineView, count_rows
 from projections.timeline.projection import project_all
 from tests.factories import random_events
@@ -72,7 +73,7 @@ async def bench(bootstrap: str, server_url: str, n: int, subjects: int) -> None:
     tune_gc()  # as `touchlog runner` does at start
 
     url = await _scratch_database(server_url)
-    pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
+    pool = await asyncpg.create_pool(url, min_size=1, max_size=2, server_settings=SERVER_SETTINGS)
     try:
         runner = ProjectionRunner(
             RunnerConfig(

@@ -15,7 +15,8 @@ import structlog
 import uvicorn
 from fastapi import FastAPI
 
-from touchlog import bootstrap, cli_identity, cli_schemas
+from projections.db import SERVER_SETTINGS
+from touchlog import bootstrap, cli_identity, cli_schemas, cli_sources
 from touchlog.http_server import EmbeddedServer
 from touchlog.kafka_admin import ensure_topics
 from touchlog.logs import configure_logging
@@ -35,12 +36,19 @@ async def _up(settings: Settings, args: argparse.Namespace) -> int:
     from api import create_app
 
     async with bootstrap.infrastructure(settings) as endpoints:
-        pool = await asyncpg.create_pool(endpoints.database_url, min_size=1, max_size=4)
+        pool = await asyncpg.create_pool(
+            endpoints.database_url, min_size=1, max_size=4, server_settings=SERVER_SETTINGS
+        )
         try:
             await bootstrap.create_tables(pool)
             server = EmbeddedServer(
                 _api_config(
-                    settings, create_app(endpoints.database_url, bootstrap.identity_rules(settings))
+                    settings,
+                    create_app(
+                        endpoints.database_url,
+                        bootstrap.identity_rules(settings),
+                        bootstrap.api_tokens(settings),
+                    ),
                 )
             )
             stop = asyncio.Event()
@@ -134,12 +142,14 @@ async def _publish(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _runner(settings: Settings, args: argparse.Namespace) -> int:
     endpoints = bootstrap.configured_endpoints(settings)
-    pool = await asyncpg.create_pool(endpoints.database_url, min_size=1, max_size=2)
+    pool = await asyncpg.create_pool(
+        endpoints.database_url, min_size=1, max_size=2, server_settings=SERVER_SETTINGS
+    )
     try:
         stop = asyncio.Event()
         _stop_on_signals(stop)
         partitions = [int(p) for p in args.partitions.split(",")] if args.partitions else None
-        stages = ("identity", "timeline") if args.stage == "all" else (args.stage,)
+        stages = bootstrap.STAGES if args.stage == "all" else (args.stage,)
         await bootstrap.run_stages(settings, endpoints, pool, stop, stages, partitions)
     finally:
         await pool.close()
@@ -152,7 +162,12 @@ async def _api(settings: Settings, args: argparse.Namespace) -> int:
     endpoints = bootstrap.configured_endpoints(settings)
     await uvicorn.Server(
         _api_config(
-            settings, create_app(endpoints.database_url, bootstrap.identity_rules(settings))
+            settings,
+            create_app(
+                endpoints.database_url,
+                bootstrap.identity_rules(settings),
+                bootstrap.api_tokens(settings),
+            ),
         )
     ).serve()
     return 0
@@ -166,7 +181,9 @@ async def _init(settings: Settings, args: argparse.Namespace) -> int:
         settings.partitions,
         settings.replication_factor,
     )
-    pool = await asyncpg.create_pool(endpoints.database_url, min_size=1, max_size=1)
+    pool = await asyncpg.create_pool(
+        endpoints.database_url, min_size=1, max_size=1, server_settings=SERVER_SETTINGS
+    )
     try:
         await bootstrap.create_tables(pool)
     finally:
@@ -212,13 +229,14 @@ def parser() -> argparse.ArgumentParser:
     publish.set_defaults(func=_async(_publish))
 
     runner = sub.add_parser(
-        "runner", help="Run the stream stages only: identity resolver and timeline projection."
+        "runner",
+        help="Run the stream stages only: identity resolver, timeline and profile projections.",
     )
     runner.add_argument(
         "--stage",
-        choices=("all", "identity", "timeline"),
+        choices=("all", *bootstrap.STAGES),
         default="all",
-        help="Which stage to run (default: both). Run one identity stage per deployment.",
+        help="Which stage to run (default: all). Run one identity stage per deployment.",
     )
     runner.add_argument(
         "--partitions",
@@ -234,6 +252,7 @@ def parser() -> argparse.ArgumentParser:
 
     cli_schemas.register(sub)
     cli_identity.register(sub)
+    cli_sources.register(sub)
     return root
 
 

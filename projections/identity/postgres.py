@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from projections.db import Connection, Queryable, copy_insert
 from projections.identity.graph import IdentityGraph
@@ -48,32 +49,51 @@ CREATE TABLE IF NOT EXISTS identity_not_matched (
 );
 """
 
-# From the given customers up their merged_into chains to the survivors.
-_CHAINS = """
-WITH RECURSIVE chain(customer_id) AS (
-    SELECT unnest($1::text[])
-    UNION
-    SELECT c.merged_into FROM identity_customers c JOIN chain ON c.customer_id = chain.customer_id
-    WHERE c.merged_into IS NOT NULL
+# Merge chains are short (a merge of a merge is rare), so they are followed with a few
+# indexed look-ups rather than a recursive CTE, whose row estimates (thousands per step)
+# lead PostgreSQL to sequential scans and JIT compilation: 0.8 s instead of 1 ms.
+_CUSTOMERS = (
+    "SELECT customer_id, born_at, born_from, merged_into FROM identity_customers "
+    "WHERE customer_id = ANY($1::text[])"
 )
-SELECT c.customer_id, c.born_at, c.born_from, c.merged_into
-FROM identity_customers c JOIN chain USING (customer_id)
-"""
+_MERGED_INTO = (
+    "SELECT customer_id, born_at, born_from, merged_into FROM identity_customers "
+    "WHERE merged_into = ANY($1::text[])"
+)
+
+
+async def _up_to_survivors(conn: Queryable, customer_ids: Iterable[str]) -> dict[str, Any]:
+    """The customers and every customer up their merge chains, by id."""
+    rows: dict[str, Any] = {}
+    frontier = set(customer_ids)
+    while frontier:
+        found = await conn.fetch(_CUSTOMERS, sorted(frontier))
+        rows.update((r["customer_id"], r) for r in found)
+        frontier = {r["merged_into"] for r in found if r["merged_into"]} - rows.keys()
+    return rows
+
+
+async def _down_from(conn: Queryable, survivors: Iterable[str]) -> dict[str, Any]:
+    """Every customer merged, directly or through a chain, into these, by id."""
+    rows: dict[str, Any] = {}
+    frontier = set(survivors)
+    while frontier:
+        found = await conn.fetch(_MERGED_INTO, sorted(frontier))
+        fresh = {r["customer_id"]: r for r in found if r["customer_id"] not in rows}
+        rows.update(fresh)
+        frontier = set(fresh)
+    return rows
+
+
+def _survivor(rows: dict[str, Any], customer_id: str) -> str:
+    current = customer_id
+    while rows[current]["merged_into"]:
+        current = rows[current]["merged_into"]
+    return current
 
 
 async def create_tables(conn: Connection) -> None:
     await conn.execute(SCHEMA)
-
-
-_FAMILIES = """
-WITH RECURSIVE family(customer_id) AS (
-    SELECT unnest($1::text[])
-    UNION
-    SELECT c.customer_id FROM identity_customers c JOIN family ON c.merged_into = family.customer_id
-)
-SELECT c.customer_id, c.born_at, c.born_from, c.merged_into
-FROM identity_customers c JOIN family USING (customer_id)
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,9 +117,9 @@ async def load_slice(
         sorted(set(identifier_keys)),
     )
     named = {r["customer_id"] for r in keyed} | set(customer_ids)
-    up = await conn.fetch(_CHAINS, sorted(named))
-    survivors = sorted(r["customer_id"] for r in up if r["merged_into"] is None)
-    rows = {r["customer_id"]: r for r in [*up, *await conn.fetch(_FAMILIES, survivors)]}
+    rows = await _up_to_survivors(conn, named)
+    survivors = [c for c, r in rows.items() if r["merged_into"] is None]
+    rows.update(await _down_from(conn, survivors))
     involved = sorted(rows)
     links = await conn.fetch(
         "SELECT identifier, customer_id FROM identity_links WHERE customer_id = ANY($1::text[])",
@@ -207,65 +227,32 @@ async def persist(
 
 async def survivor_of(conn: Queryable, customer_id: str) -> str | None:
     """The surviving customer of an id (itself if never merged); None if unknown."""
-    rows = await conn.fetch(_CHAINS, [customer_id])
-    by_id = {r["customer_id"]: r["merged_into"] for r in rows}
-    if customer_id not in by_id:
-        return None
-    current = customer_id
-    while by_id.get(current):
-        current = by_id[current]
-    return current
+    rows = await _up_to_survivors(conn, [customer_id])
+    return _survivor(rows, customer_id) if customer_id in rows else None
 
 
 async def customers_for(conn: Queryable, identifier_key: str) -> list[str]:
     """Surviving customers an identifier leads to, sorted."""
-    rows = await conn.fetch(
-        "SELECT customer_id FROM identity_links WHERE identifier = $1", identifier_key
-    )
-    survivors = {await survivor_of(conn, r["customer_id"]) for r in rows}
-    return sorted(s for s in survivors if s is not None)
+    return sorted(await candidates(conn, identifier_key))
 
 
 async def merged_ids(conn: Queryable, survivor: str) -> list[str]:
     """The survivor and every customer merged into it, directly or through a chain."""
-    rows = await conn.fetch(
-        """
-        WITH RECURSIVE family(customer_id) AS (
-            SELECT $1::text
-            UNION
-            SELECT c.customer_id FROM identity_customers c
-            JOIN family ON c.merged_into = family.customer_id
-        )
-        SELECT customer_id FROM family
-        """,
-        survivor,
-    )
-    return sorted(r["customer_id"] for r in rows)
-
-
-_CANDIDATES = """
-WITH RECURSIVE up(customer_id) AS (
-    SELECT customer_id FROM identity_links WHERE identifier = $1
-    UNION
-    SELECT c.merged_into FROM identity_customers c JOIN up USING (customer_id)
-    WHERE c.merged_into IS NOT NULL
-),
-family(survivor, customer_id) AS (
-    SELECT c.customer_id, c.customer_id FROM identity_customers c JOIN up USING (customer_id)
-    WHERE c.merged_into IS NULL
-    UNION
-    SELECT f.survivor, c.customer_id FROM identity_customers c
-    JOIN family f ON c.merged_into = f.customer_id
-)
-SELECT survivor, array_agg(customer_id ORDER BY customer_id) AS ids
-FROM family GROUP BY survivor ORDER BY survivor
-"""
+    return sorted({survivor, *await _down_from(conn, [survivor])})
 
 
 async def candidates(conn: Queryable, identifier_key: str) -> dict[str, list[str]]:
-    """Surviving customers an identifier leads to, each with every id merged into it.
-
-    One round trip: this is on the caller-lookup path.
-    """
-    rows = await conn.fetch(_CANDIDATES, identifier_key)
-    return {r["survivor"]: list(r["ids"]) for r in rows}
+    """Surviving customers an identifier leads to, each with every id merged into it."""
+    linked = await conn.fetch(
+        "SELECT customer_id FROM identity_links WHERE identifier = $1", identifier_key
+    )
+    if not linked:
+        return {}
+    rows = await _up_to_survivors(conn, [r["customer_id"] for r in linked])
+    survivors = {_survivor(rows, r["customer_id"]) for r in linked}
+    known = {**rows, **await _down_from(conn, survivors)}
+    result: dict[str, list[str]] = {survivor: [] for survivor in sorted(survivors)}
+    for customer_id in sorted(known):
+        if (survivor := _survivor(known, customer_id)) in result:
+            result[survivor].append(customer_id)
+    return result

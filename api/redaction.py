@@ -1,0 +1,64 @@
+"""Payloads cut down to the tiers a caller may read, field by field, from the schemas' tags.
+
+A field whose tier is not readable is dropped, with everything under it; a field nobody
+tagged (which the contracts forbid) is dropped too: unknown means not served.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from events import EVENT_TYPES, Tier, field_tiers
+
+
+@dataclass(slots=True)
+class Redacted:
+    payload: dict[str, Any]
+    served: set[str] = field(default_factory=set)
+    """Dotted paths served above the essential tier (for the access audit)."""
+    withheld: set[str] = field(default_factory=set)
+
+
+@functools.cache
+def _tiers(event_type: str) -> dict[str, Tier | None]:
+    payload: type[BaseModel] = EVENT_TYPES[event_type].model_fields["payload"].annotation  # type: ignore[assignment]
+    return field_tiers(payload)
+
+
+def redact(event_type: str, payload: dict[str, Any], readable: frozenset[Tier]) -> Redacted:
+    tiers = _tiers(event_type) if event_type in EVENT_TYPES else {}
+    nested = {path.rpartition(".")[0] for path in tiers if "." in path}
+    result = Redacted({})
+
+    def walk(value: Any, path: str) -> Any:
+        if isinstance(value, list):
+            return [walk(item, path) for item in value]
+        if isinstance(value, dict) and path in nested:
+            return {
+                k: v
+                for k, v in ((k, visit(v, f"{path}.{k}")) for k, v in value.items())
+                if v is not _DROP
+            }
+        return value
+
+    def visit(value: Any, path: str) -> Any:
+        tier = tiers.get(path)
+        if tier is None or tier not in readable:
+            result.withheld.add(path)
+            return _DROP
+        if tier is not Tier.ESSENTIAL:
+            result.served.add(path)
+        return walk(value, path)
+
+    for name, value in payload.items():
+        kept = visit(value, name)
+        if kept is not _DROP:
+            result.payload[name] = kept
+    return result
+
+
+_DROP = object()
