@@ -52,7 +52,7 @@ def _digest(token: str) -> str:
 _bearer = HTTPBearer(auto_error=False, description="An API token configured on the server.")
 
 
-def authenticate(
+async def authenticate(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
@@ -76,7 +76,7 @@ def refused(exc: Refused) -> HTTPException:
     return HTTPException(status_code=403, detail=str(exc))
 
 
-def representative(request: Request, caller: CurrentCaller) -> Caller:
+async def representative(request: Request, caller: CurrentCaller) -> Caller:
     """Agents and managers: the reps' tools (timelines, caller lookup, search)."""
     if caller.role not in (Role.AGENT, Role.MANAGER):
         raise refused(
@@ -91,7 +91,7 @@ def representative(request: Request, caller: CurrentCaller) -> Caller:
 Representative = Annotated[Caller, Depends(representative)]
 
 
-def manager(request: Request, caller: CurrentCaller) -> Caller:
+async def manager(request: Request, caller: CurrentCaller) -> Caller:
     if caller.role is not Role.MANAGER:
         raise refused(
             Refused(

@@ -30,10 +30,12 @@ import asyncpg
 import httpx
 
 from api import create_app
+from api.auth import Caller
 from benchmarks.timeline import _drop_database, _scratch_database
 from producers import Publisher
 from projections.db import SERVER_SETTINGS
 from projections.identity import IdentityRules
+from projections.profile.access import Role
 from projections.timeline.postgres import count_rows
 from tests.factories import _written_phone, identity_events
 from touchlog import bootstrap, embedded
@@ -61,7 +63,13 @@ async def _until(probe, done, every: float = 0.2, label: str = "") -> None:  # t
 
 
 async def bench(
-    bootstrap_servers: str, server_url: str, customers: int, n: int, lookups: int
+    bootstrap_servers: str,
+    server_url: str,
+    customers: int,
+    n: int,
+    lookups: int,
+    *,
+    keep: bool = False,
 ) -> None:
     run = uuid.uuid4().hex[:8]
     topics = {
@@ -112,6 +120,10 @@ async def bench(
         resolve_s = time.perf_counter() - t0
         stop.set()
         await task
+        print(
+            f"resolver (identity stage)     {n / resolve_s:>10,.0f} events/s  ({resolve_s:.1f} s)",
+            flush=True,
+        )
         customers_made = await pool.fetchval(
             "SELECT count(*) FROM identity_customers WHERE merged_into IS NULL"
         )
@@ -134,13 +146,18 @@ async def bench(
         timeline_s = time.perf_counter() - t0
         stop.set()
         await task
+        print(
+            f"timeline over resolved        {n / timeline_s:>10,.0f} events/s  "
+            f"({timeline_s:.1f} s)",
+            flush=True,
+        )
         if (rows := await count_rows(pool)) != n:
             raise SystemExit(f"expected {n:,} timeline rows, found {rows:,}")
 
         port = embedded.free_port()
         server = EmbeddedServer(
             __import__("uvicorn").Config(
-                create_app(url, rules),
+                create_app(url, rules, {"bench-token": Caller("bench", Role.AGENT)}),
                 host="127.0.0.1",
                 port=port,
                 log_config=None,
@@ -152,18 +169,24 @@ async def bench(
         rng = random.Random(3)
         latencies = []
         found = 0
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", headers={"Authorization": "Bearer bench-token"}
+        ) as http:
             for _ in range(lookups):
                 phone = _written_phone(rng, f"6{rng.randrange(customers):08d}")
                 t = time.perf_counter()
                 response = await http.get("/lookup", params={"phone": phone})
                 latencies.append((time.perf_counter() - t) * 1000)
+                response.raise_for_status()
                 found += bool(response.json()["candidates"])
         server.should_exit = True
         await serving
     finally:
         await pool.close()
-        await _drop_database(server_url, url)
+        if keep:
+            print(f"kept database {url}")
+        else:
+            await _drop_database(server_url, url)
 
     latencies.sort()
     print()
@@ -186,6 +209,7 @@ async def main() -> None:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--lookups", type=int, default=2_000)
+    parser.add_argument("--keep-database", action="store_true", help="for inspection")
     args = parser.parse_args()
     configure_logging("console", "warning")
     with contextlib.ExitStack() as stack:
@@ -196,7 +220,9 @@ async def main() -> None:
         server_url = os.environ.get("DATABASE_URL") or stack.enter_context(
             embedded.embedded_postgres(Path(tempfile.mkdtemp(prefix="touchlog-bench-")))
         )
-        await bench(servers, server_url, args.customers, args.events, args.lookups)
+        await bench(
+            servers, server_url, args.customers, args.events, args.lookups, keep=args.keep_database
+        )
 
 
 if __name__ == "__main__":

@@ -9,9 +9,11 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import asyncpg
 import structlog
@@ -22,14 +24,21 @@ from consumers import checkpoints
 from consumers.resolver import IdentityResolver
 from consumers.runner import ProjectionRunner, RunnerConfig
 from events.resolved import RESOLVED
+from producers.gateway import postgres as gateway_tables
 from projections.db import SCHEMA_LOCK
 from projections.identity import IdentityRules
 from projections.identity import postgres as identity_store
 from projections.identity import report as identity_report
+from projections.profile import audit_log
+from projections.profile.access import Role
+from projections.profile.postgres import ProfileView
 from projections.timeline.postgres import TimelineView
 from touchlog import embedded
 from touchlog.kafka_admin import ensure_topics
-from touchlog.settings import Settings
+from touchlog.settings import ApiToken, Settings
+
+if TYPE_CHECKING:
+    from api.auth import Caller
 
 log = structlog.get_logger()
 
@@ -146,6 +155,9 @@ async def create_tables(pool: asyncpg.Pool) -> None:
         await identity_store.create_tables(conn)
         await identity_report.create_tables(conn)
         await TimelineView().create(conn)
+        await gateway_tables.create_tables(conn)
+        await ProfileView().create(conn)
+        await audit_log.create_tables(conn)
 
 
 def identity_rules(settings: Settings) -> IdentityRules:
@@ -154,6 +166,27 @@ def identity_rules(settings: Settings) -> IdentityRules:
         return IdentityRules(default_region=settings.default_region)
     data = yaml.safe_load(settings.identity_rules.read_text()) or {}
     return IdentityRules.model_validate({"default_region": settings.default_region, **data})
+
+
+def api_tokens(settings: Settings) -> dict[str, Caller]:
+    """API tokens from ``TOUCHLOG_API_TOKENS`` (JSON) and ``TOUCHLOG_API_TOKENS_FILE`` (YAML)."""
+    from api.auth import Caller
+
+    tokens = dict(settings.api_tokens)
+    if settings.api_tokens_file is not None:
+        data = yaml.safe_load(settings.api_tokens_file.read_text()) or {}
+        if not isinstance(data, dict):
+            raise SystemExit(
+                f"touchlog: {settings.api_tokens_file}: expected token → {{role, name}}"
+            )
+        tokens |= {str(token): ApiToken.model_validate(who) for token, who in data.items()}
+    if not tokens:
+        log.warning(
+            "api_tokens_missing",
+            effect="every route but /healthz answers 401",
+            configure="TOUCHLOG_API_TOKENS or TOUCHLOG_API_TOKENS_FILE",
+        )
+    return {token: Caller(who.name, Role(who.role)) for token, who in tokens.items()}
 
 
 @contextlib.asynccontextmanager
@@ -227,12 +260,25 @@ def timeline_runner(
     return ProjectionRunner(config, pool, TimelineView(), RESOLVED)
 
 
+def profile_runner(
+    settings: Settings,
+    endpoints: Endpoints,
+    pool: asyncpg.Pool,
+    partitions: list[int] | None = None,
+) -> ProjectionRunner:
+    config = _config(settings, endpoints, settings.topic_resolved, "profile", partitions)
+    return ProjectionRunner(config, pool, ProfileView(settings.default_region), RESOLVED)
+
+
+STAGES = ("identity", "timeline", "profile")
+
+
 async def run_stages(
     settings: Settings,
     endpoints: Endpoints,
     pool: asyncpg.Pool,
     stop: asyncio.Event,
-    stages: Sequence[str] = ("identity", "timeline"),
+    stages: Sequence[str] = STAGES,
     partitions: list[int] | None = None,
     rules: IdentityRules | None = None,
 ) -> None:
@@ -245,6 +291,8 @@ async def run_stages(
             )
         if "timeline" in stages:
             runners.append(timeline_runner(settings, endpoints, pool, partitions))
+        if "profile" in stages:
+            runners.append(profile_runner(settings, endpoints, pool, partitions))
         tasks = [asyncio.create_task(r.run(stop), name=r.name) for r in runners]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
@@ -254,3 +302,14 @@ async def run_stages(
         finally:
             stop.set()
             await asyncio.gather(*tasks)
+
+
+def session_tokens() -> dict[str, Caller]:
+    """One fresh token per role, for a ``touchlog up`` with none configured (demo, trial):
+    printed at start, valid until the process stops."""
+    from api.auth import Caller
+
+    return {
+        secrets.token_urlsafe(18): Caller(f"{role.value} (this run)", role)
+        for role in (Role.AGENT, Role.MANAGER, Role.MARKETING)
+    }

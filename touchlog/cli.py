@@ -8,7 +8,7 @@ import signal
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import structlog
@@ -22,6 +22,9 @@ from touchlog.kafka_admin import ensure_topics
 from touchlog.logs import configure_logging
 from touchlog.process import tune_gc
 from touchlog.settings import Settings
+
+if TYPE_CHECKING:
+    from api.auth import Caller
 
 log = structlog.get_logger()
 
@@ -41,13 +44,15 @@ async def _up(settings: Settings, args: argparse.Namespace) -> int:
         )
         try:
             await bootstrap.create_tables(pool)
+            tokens = bootstrap.api_tokens(settings)
+            demo_tokens = {} if tokens else bootstrap.session_tokens()
             server = EmbeddedServer(
                 _api_config(
                     settings,
                     create_app(
                         endpoints.database_url,
                         bootstrap.identity_rules(settings),
-                        bootstrap.api_tokens(settings),
+                        tokens or demo_tokens,
                     ),
                 )
             )
@@ -64,7 +69,7 @@ async def _up(settings: Settings, args: argparse.Namespace) -> int:
             await asyncio.wait({ready, *tasks}, return_when=asyncio.FIRST_COMPLETED)
             ready.cancel()
             if server.started:
-                _print_endpoints(settings, endpoints)
+                _print_endpoints(settings, endpoints, demo_tokens)
                 if args.demo:
                     await _publish_demo(endpoints, settings, args.customers)
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -82,7 +87,13 @@ def _api_config(settings: Settings, app: FastAPI) -> uvicorn.Config:
     )
 
 
-def _print_endpoints(settings: Settings, endpoints: bootstrap.Endpoints) -> None:
+def _print_endpoints(
+    settings: Settings, endpoints: bootstrap.Endpoints, session_tokens: dict[str, Caller]
+) -> None:
+    tokens = "".join(
+        f"  {caller.role.value:<15} Authorization: Bearer {token}\n"
+        for token, caller in session_tokens.items()
+    )
     print(
         "touchlog is up\n"
         f"  API             http://{settings.api_host}:{settings.api_port}  (docs: /docs)\n"
@@ -90,7 +101,12 @@ def _print_endpoints(settings: Settings, endpoints: bootstrap.Endpoints) -> None
         f"{'  (embedded Tansu, memory only)' if endpoints.embedded_broker else ''}\n"
         f"  DATABASE_URL    {endpoints.database_url}"
         f"{'  (embedded PostgreSQL)' if endpoints.embedded_postgres else ''}\n"
-        "Stop with Ctrl-C.",
+        + (
+            "No API tokens configured (TOUCHLOG_API_TOKENS): tokens for this run only:\n" + tokens
+            if tokens
+            else ""
+        )
+        + "Stop with Ctrl-C.",
         flush=True,
     )
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, StringConstraints
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from events import topics
@@ -13,6 +13,15 @@ from events import topics
 # PostgresDsn rejects the unix-socket form (``postgresql://user@/db?host=/run/pg``) that
 # libpq, asyncpg and the embedded server use, so only the scheme is checked here.
 DatabaseUrl = Annotated[str, StringConstraints(pattern=r"^postgres(ql)?://")]
+
+
+class ApiToken(BaseModel):
+    """Who holds an API token, and their role."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    role: Literal["agent", "manager", "marketing"]
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
 class Settings(BaseSettings):
@@ -59,8 +68,27 @@ class Settings(BaseSettings):
         None, description="YAML file of identity rules: blocklist, shared_numbers, max_customers."
     )
 
+    api_tokens: dict[str, ApiToken] = Field(
+        default_factory=dict,
+        description="API tokens (JSON): token, or 'sha256:<hex>' of it → {role, name}.",
+    )
+    api_tokens_file: Path | None = Field(
+        None, description="YAML file of API tokens, same shape as api_tokens; both are used."
+    )
+
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=0, le=65535)
+
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = Field(8001, ge=0, le=65535)
+    gateway_track_mapping: Path | None = Field(
+        None, description="YAML rules: Segment track event name → touchpoint type and fields."
+    )
+    gateway_publish_timeout: float = Field(
+        5.0, gt=0, description="Seconds a request waits for the broker's acknowledgement."
+    )
+    gateway_retry_after: int = Field(5, ge=1, description="Retry-After of a 503 / 429, seconds.")
+    gateway_dedup_days: int = Field(7, ge=1, description="Days a message_id is remembered.")
 
     log_format: str = Field("json", pattern="^(json|console)$")
     log_level: str = Field("info", pattern="^(debug|info|warning|error)$")

@@ -17,6 +17,7 @@ from events.touchpoints import (
     loyalty,
     messages,
     profile,
+    tracked,
 )
 from events.touchpoints.aftercare import (
     ServiceCompleted,
@@ -168,6 +169,7 @@ from events.touchpoints.profile import (
     ProfileUpdated,
     ProfileUpdatedPayload,
 )
+from events.touchpoints.tracked import EventTracked, EventTrackedPayload, TrackedCall
 
 FAMILIES: dict[str, tuple[type[Touchpoint], ...]] = {
     module.__name__.rsplit(".", 1)[-1]: module.TYPES
@@ -184,6 +186,7 @@ FAMILIES: dict[str, tuple[type[Touchpoint], ...]] = {
         behaviour,
         profile,
         identity,
+        tracked,
     )
 }
 """Current touchpoint types by family (the module they live in)."""
@@ -243,6 +246,8 @@ __all__ = [
     "EnquiryReceived",
     "EnquiryReceivedPayload",
     "EscalationLevel",
+    "EventTracked",
+    "EventTrackedPayload",
     "FeedbackGiven",
     "FeedbackGivenPayload",
     "Household",
@@ -308,6 +313,7 @@ __all__ = [
     "SurveyRespondedPayload",
     "Title",
     "Touchpoint",
+    "TrackedCall",
     "UnsubscribeReason",
     "Url",
     "WarrantyRegistered",

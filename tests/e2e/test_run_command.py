@@ -46,8 +46,9 @@ def _read_until(
     raise AssertionError(f"process ended before {pattern!r}:\n{''.join(transcript)}")
 
 
-def _get(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310  # our own localhost API
+def _get(url: str, token: str) -> dict:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})  # noqa: S310  # our own localhost API
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
         return json.loads(response.read())
 
 
@@ -75,6 +76,10 @@ def test_up_with_demo_serves_timelines_and_stops_cleanly(data_dir: Path) -> None
         _read_until(process, r"touchlog is up", transcript)
         bootstrap = _read_until(process, r"Kafka bootstrap\s+(\S+)", transcript).group(1)
         database = _read_until(process, r"DATABASE_URL\s+(\S+)", transcript).group(1)
+        # No tokens configured: the banner prints one per role, valid for this run.
+        agent = _read_until(process, r"agent\s+Authorization: Bearer (\S+)", transcript).group(1)
+        manager = _read_until(process, r"manager\s+Authorization: Bearer (\S+)", transcript)
+        manager_token = manager.group(1)
         demo = _read_until(
             process, r"demo: published (\d+) events .* GET (/customers/\S+/timeline)", transcript
         )
@@ -86,14 +91,30 @@ def test_up_with_demo_serves_timelines_and_stops_cleanly(data_dir: Path) -> None
         assert endpoints["bootstrap_servers"] == bootstrap
 
         base = f"http://127.0.0.1:{port}"
-        assert _get(base + "/healthz") == {"status": "ok"}
+        assert _get(base + "/healthz", agent) == {"status": "ok"}
         # The runner joins its consumer group (seconds on the embedded broker), then projects.
         body = eventually_sync(
-            lambda: _get(base + path), lambda b: bool(b["items"]), timeout=90, what="demo timeline"
+            lambda: _get(base + path, manager_token),
+            lambda b: bool(b["items"]),
+            timeout=90,
+            what="demo timeline",
         )
         times = [item["occurred_at"] for item in body["items"]]
         assert times == sorted(times, reverse=True)
         assert all(item["summary"] for item in body["items"])
+        as_agent = _get(base + path, agent)["items"]
+        assert [i["message_id"] for i in as_agent] == [i["message_id"] for i in body["items"]]
+        assert all(i["summary"] is None for i in as_agent), "service tier withheld from agents"
+        # The profile stage runs too: the same customer's profile, every tier for a manager.
+        customer = path.split("/")[2]
+        profile = eventually_sync(
+            lambda: _get(f"{base}/customers/{customer}/profile", manager_token),
+            lambda p: p["service"]["customer_since"] is not None,
+            timeout=30,
+            what="demo profile",
+        )
+        assert profile["customer_id"] == customer
+        assert profile["withheld"] == {}
     finally:
         process.send_signal(signal.SIGINT)
         try:

@@ -11,8 +11,10 @@ import httpx
 import pytest
 
 from api import create_app
+from api.auth import Caller
 from producers import Publisher
 from projections.identity import IdentityRules
+from projections.profile.access import Role
 from projections.timeline.postgres import count_rows
 from tests.factories import BASE_TIME, event_dict
 from tests.integration.pipeline_support import endpoints, pipeline, pipeline_settings
@@ -78,10 +80,14 @@ async def client(
     ends = endpoints(broker.bootstrap_servers, database_url)
     async with pipeline(settings, ends, pool, rules=rules):
         await eventually(lambda: count_rows(pool), lambda n: n >= 6, what="6 rows")
-    app = create_app(database_url, rules)
+    app = create_app(database_url, rules, {"t-agent": Caller("Ann", Role.AGENT)})
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://test",
+            headers={"Authorization": "Bearer t-agent"},
+        ) as http,
     ):
         yield http
 

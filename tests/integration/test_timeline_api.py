@@ -1,4 +1,8 @@
-"""``GET /customers/{key}/timeline`` over a real database: paging, filters, errors."""
+"""``GET /customers/{key}/timeline`` over a real database: paging, filters, errors, tiers.
+
+The client holds a manager's token (every tier, each page audited); the tier tests use
+an agent's.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,16 @@ import httpx
 import pytest
 
 from api import create_app
+from api.auth import Caller
+from projections.profile.access import Role
 from projections.timeline.postgres import TimelineView
 from tests.factories import BASE_TIME, make_event
 from touchlog.bootstrap import create_tables
 
 pytestmark = pytest.mark.integration
+
+TOKENS = {"t-manager": Caller("Max", Role.MANAGER), "t-agent": Caller("Ann", Role.AGENT)}
+AGENT = {"Authorization": "Bearer t-agent"}
 
 
 @pytest.fixture
@@ -33,10 +42,14 @@ async def client(database_url: str, pool: asyncpg.Pool) -> AsyncIterator[httpx.A
     await create_tables(pool)
     async with pool.acquire() as conn, conn.transaction():
         await view.apply(conn, events)
-    app = create_app(database_url)
+    app = create_app(database_url, tokens=TOKENS)
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://test",
+            headers={"Authorization": "Bearer t-manager"},
+        ) as http,
     ):
         yield http
 
@@ -106,7 +119,58 @@ async def test_bad_query_is_a_422_naming_the_field(
 
 async def test_unknown_subject_has_an_empty_timeline(client: httpx.AsyncClient) -> None:
     body = (await client.get("/customers/nobody/timeline")).json()
-    assert body == {"subject_key": "nobody", "items": [], "next_cursor": None}
+    assert body == {
+        "subject_key": "nobody",
+        "items": [],
+        "next_cursor": None,
+        "withheld": [],
+        "audit_id": None,
+    }
+
+
+async def test_an_agent_sees_service_data_only_when_revealed_with_a_reason_and_audited(
+    client: httpx.AsyncClient,
+) -> None:
+    params = {"limit": 4}
+    plain = (await client.get("/customers/cust-api/timeline", params=params, headers=AGENT)).json()
+    assert [i["type"] for i in plain["items"]] == [
+        "call.logged",
+        "complaint.opened",
+        "purchase.completed",
+        "email.received",
+    ]
+    assert all(i["summary"] is None and i["payload"] == {} for i in plain["items"])
+    assert plain["withheld"] == ["restricted", "service"]
+    assert plain["audit_id"] is None
+    no_reason = await client.get(
+        "/customers/cust-api/timeline", params={"reveal": "service"}, headers=AGENT
+    )
+    assert no_reason.status_code == 422
+    restricted = await client.get(
+        "/customers/cust-api/timeline",
+        params={"reveal": "restricted", "reason": "curious"},
+        headers=AGENT,
+    )
+    assert restricted.status_code == 403
+    assert "restricted" in restricted.json()["detail"]
+    revealed = (
+        await client.get(
+            "/customers/cust-api/timeline",
+            params=params | {"reveal": "service", "reason": "refund dispute"},
+            headers=AGENT,
+        )
+    ).json()
+    assert revealed["items"][2]["summary"].startswith("Purchased 2 items")
+    assert revealed["items"][2]["payload"]["total"] == "59.80"
+    [record] = (await client.get("/audit/access")).json()["records"]
+    assert record["id"] == revealed["audit_id"]
+    assert (record["who"], record["role"], record["reason"]) == ("Ann", "agent", "refund dispute")
+    assert "purchase.completed.total" in record["fields"]
+
+
+async def test_without_a_token_the_timeline_is_401(client: httpx.AsyncClient) -> None:
+    response = await client.get("/customers/cust-api/timeline", headers={"Authorization": ""})
+    assert response.status_code == 401
 
 
 async def test_healthz_and_openapi(client: httpx.AsyncClient) -> None:
