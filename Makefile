@@ -34,6 +34,8 @@ schemas: install ## Regenerate schemas/ from the event models (refuses breaking 
 
 bench: install ## Benchmarks (print figures; not tests)
 	$(BIN)/python -m benchmarks.timeline
+	$(BIN)/python -m benchmarks.identity
+	$(BIN)/python -m benchmarks.profile
 
 clean: ## Remove the virtualenv and embedded data
 	rm -rf $(VENV) .touchlog
