@@ -36,6 +36,7 @@ bench: install ## Benchmarks (print figures; not tests)
 	$(BIN)/python -m benchmarks.timeline
 	$(BIN)/python -m benchmarks.identity
 	$(BIN)/python -m benchmarks.profile
+	$(BIN)/python -m benchmarks.gateway
 
 clean: ## Remove the virtualenv and embedded data
 	rm -rf $(VENV) .touchlog

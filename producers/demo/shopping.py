@@ -73,6 +73,17 @@ def browse(story: Story, unit: str = "retail") -> None:
         channel=channel,
         subject=subject,
     )
+    # A tracked event the catalogue has no type for: kept as sent (e.g. via the gateway).
+    story.emit(
+        t.EventTracked,
+        t.EventTrackedPayload(
+            name="Wishlist Added", properties={"sku": sku, "session_id": session}
+        ),
+        at=at + timedelta(seconds=15),
+        unit=unit,
+        channel=channel,
+        subject=subject,
+    )
     if story.chance(0.6):
         query = rng.choice(SEARCHES)
         filters = {"size": "M"} if "size" in query else {}
