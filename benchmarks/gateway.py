@@ -30,10 +30,10 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from benchmarks.support import drop_database, scratch_database
 from events import Channel, encode
 from producers.gateway import create_tables
 from producers.gateway import sources as gateway_sources
@@ -75,24 +75,6 @@ class Connection:
         if self.writer is not None:
             self.writer.close()
             await self.writer.wait_closed()
-
-
-async def _scratch_database(server_url: str) -> str:
-    name = f"gateway_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    return urlunsplit(urlsplit(server_url)._replace(path="/" + name))
-
-
-async def _drop_database(server_url: str, url: str) -> None:
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{urlsplit(url).path[1:]}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -168,7 +150,7 @@ async def bench(bootstrap: str, server_url: str, args: argparse.Namespace) -> No
     run = uuid.uuid4().hex[:6]
     topic = f"bench.gateway.{run}"
     await ensure_topics(bootstrap, [topic], partitions=6)
-    url = await _scratch_database(server_url)
+    url = await scratch_database(server_url)
     pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
     try:
         async with pool.acquire() as conn:
@@ -229,7 +211,7 @@ async def bench(bootstrap: str, server_url: str, args: argparse.Namespace) -> No
             )
     finally:
         await pool.close()
-        await _drop_database(server_url, url)
+        await drop_database(server_url, url)
 
     batch_events = args.batches * 1000
     segment_events = args.segment_batches * 100

@@ -31,7 +31,7 @@ import httpx
 
 from api import create_app
 from api.auth import Caller
-from benchmarks.timeline import _drop_database, _scratch_database
+from benchmarks.support import drop_database, scratch_database
 from producers import Publisher
 from projections.db import SERVER_SETTINGS
 from projections.identity import IdentityRules
@@ -95,7 +95,7 @@ async def bench(
     publish_s = time.perf_counter() - t0
     tune_gc()
 
-    url = await _scratch_database(server_url)
+    url = await scratch_database(server_url)
     pool = await asyncpg.create_pool(url, min_size=2, max_size=8, server_settings=SERVER_SETTINGS)
     settings = Settings(
         topic_touchpoints=topics["touchpoints"],
@@ -186,7 +186,7 @@ async def bench(
         if keep:
             print(f"kept database {url}")
         else:
-            await _drop_database(server_url, url)
+            await drop_database(server_url, url)
 
     latencies.sort()
     print()

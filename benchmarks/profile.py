@@ -37,7 +37,7 @@ from aiokafka import AIOKafkaProducer
 
 from api import create_app
 from api.auth import Caller
-from benchmarks.timeline import _drop_database, _scratch_database
+from benchmarks.support import drop_database, scratch_database
 from events import Touchpoint
 from events.resolved import encode_resolved
 from producers import Publisher
@@ -291,7 +291,7 @@ async def bench(
     await ensure_topics(bootstrap_servers, topics.values(), partitions=6)
     events = list(_events(run, rate, seconds, customers, probe_every))
     tune_gc()
-    url = await _scratch_database(server_url)
+    url = await scratch_database(server_url)
     pool = await asyncpg.create_pool(url, min_size=2, max_size=8, server_settings=SERVER_SETTINGS)
     settings = Settings(
         topic_touchpoints=topics["touchpoints"],
@@ -360,7 +360,7 @@ async def bench(
     finally:
         await pool.close()
         with contextlib.suppress(Exception):
-            await _drop_database(server_url, url)
+            await drop_database(server_url, url)
 
 
 async def main() -> None:

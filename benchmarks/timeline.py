@@ -22,38 +22,19 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from benchmarks.support import drop_database, scratch_database
 from consumers.runner import ProjectionRunner, RunnerConfig
 from producers import Publisher
 from projections.db import SERVER_SETTINGS
 from projections.timeline.postgres import TABLE, TimelineView, count_rows
-from projections.timeline.projection import project_all
 from tests.factories import random_events
 from touchlog import embedded
 from touchlog.kafka_admin import ensure_topics
 from touchlog.logs import configure_logging
 from touchlog.process import tune_gc
-
-
-async def _scratch_database(server_url: str) -> str:
-    name = f"touchlog_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    return urlunsplit(urlsplit(server_url)._replace(path="/" + name))
-
-
-async def _drop_database(server_url: str, url: str) -> None:
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'DROP DATABASE "{urlsplit(url).path[1:]}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 async def bench(bootstrap: str, server_url: str, n: int, subjects: int) -> None:
@@ -72,7 +53,7 @@ async def bench(bootstrap: str, server_url: str, n: int, subjects: int) -> None:
     del events  # the runner process does not hold the workload in memory
     tune_gc()  # as `touchlog runner` does at start
 
-    url = await _scratch_database(server_url)
+    url = await scratch_database(server_url)
     pool = await asyncpg.create_pool(url, min_size=1, max_size=2, server_settings=SERVER_SETTINGS)
     try:
         runner = ProjectionRunner(
@@ -101,21 +82,7 @@ async def bench(bootstrap: str, server_url: str, n: int, subjects: int) -> None:
             raise SystemExit(f"expected {n} timeline rows, found {rows_in_view}")
 
         events = random_events(n, subjects=subjects, seed=42)
-        rows = [
-            (
-                r.subject_key,
-                r.source_system,
-                r.message_id,
-                r.occurred_at,
-                r.type,
-                r.channel,
-                r.business_unit,
-                r.summary,
-                r.payload_json,
-                r.campaign_code,
-            )
-            for r in project_all(events)
-        ]
+        rows = TimelineView().changes(events)
         async with pool.acquire() as conn:
             await conn.execute(f"CREATE TABLE copy_bench (LIKE {TABLE} INCLUDING ALL)")
             t0 = time.perf_counter()
@@ -139,7 +106,7 @@ async def bench(bootstrap: str, server_url: str, n: int, subjects: int) -> None:
             copy_s = time.perf_counter() - t0
     finally:
         await pool.close()
-        await _drop_database(server_url, url)
+        await drop_database(server_url, url)
 
     print()
     print(f"events                      {n:>10,}  (~{size:.0f} bytes JSON each, 6 partitions)")
