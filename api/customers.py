@@ -156,8 +156,9 @@ async def lookup(
         return LookupResult(
             identifier=f"{kind.prefix}:{raw}", candidates=[], not_matched=accepted.reason
         )
-    cards = [
-        CallerCard.model_validate(await caller_card(pool, customer_id, ids))
-        for customer_id, ids in (await identity.candidates(pool, accepted.key)).items()
-    ]
+    async with pool.acquire() as conn:  # one connection for the few reads of a lookup
+        cards = [
+            CallerCard.model_validate(await caller_card(conn, customer_id, ids))
+            for customer_id, ids in (await identity.candidates(conn, accepted.key)).items()
+        ]
     return LookupResult(identifier=accepted.key, candidates=cards)
