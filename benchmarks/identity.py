@@ -150,6 +150,8 @@ async def bench(
             f"({timeline_s:.1f} s)",
             flush=True,
         )
+        # As autovacuum would after a load this size: fresh statistics for the planner.
+        await pool.execute("ANALYZE")
         if (rows := await count_rows(pool)) != n:
             raise SystemExit(f"expected {n:,} timeline rows, found {rows:,}")
 

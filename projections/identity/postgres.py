@@ -242,13 +242,20 @@ async def merged_ids(conn: Queryable, survivor: str) -> list[str]:
 
 
 async def candidates(conn: Queryable, identifier_key: str) -> dict[str, list[str]]:
-    """Surviving customers an identifier leads to, each with every id merged into it."""
+    """Surviving customers an identifier leads to, each with every id merged into it.
+
+    On the caller-lookup path: two round trips when nobody linked was merged away (the
+    usual case), one more per level of merge chain otherwise.
+    """
     linked = await conn.fetch(
-        "SELECT customer_id FROM identity_links WHERE identifier = $1", identifier_key
+        "SELECT c.customer_id, c.born_at, c.born_from, c.merged_into FROM identity_links l "
+        "JOIN identity_customers c USING (customer_id) WHERE l.identifier = $1",
+        identifier_key,
     )
     if not linked:
         return {}
-    rows = await _up_to_survivors(conn, [r["customer_id"] for r in linked])
+    rows: dict[str, Any] = {r["customer_id"]: r for r in linked}
+    rows.update(await _up_to_survivors(conn, {r["merged_into"] for r in linked} - {None}))
     survivors = {_survivor(rows, r["customer_id"]) for r in linked}
     known = {**rows, **await _down_from(conn, survivors)}
     result: dict[str, list[str]] = {survivor: [] for survivor in sorted(survivors)}
