@@ -124,7 +124,7 @@ async def _publish_demo(endpoints: bootstrap.Endpoints, settings: Settings, cust
         receipts = await publisher.publish_many(events)
     keys = sorted({e.subject.key() for e in events})
     print(
-        f"demo: published {len(receipts)} events for {len(keys)} customers, e.g. "
+        f"demo: published {len(receipts)} events about {customers} customers, e.g. "
         f"GET /customers/{keys[0]}/timeline",
         flush=True,
     )
