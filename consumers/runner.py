@@ -291,8 +291,8 @@ class ProjectionRunner:
             try:
                 async with conn.transaction():
                     await self.view.write(conn, changes)
-            except _DATA_ERRORS:
-                letters += await self._apply_one_by_one(conn, decoded)
+            except _DATA_ERRORS as exc:
+                letters += await self._isolate(conn, decoded, exc)
             if letters:
                 await self._publish_dead_letters(letters)
                 await checkpoints.record_dead_letters(conn, letters)
@@ -313,18 +313,37 @@ class ProjectionRunner:
             next_offsets=dict(next_offsets),
         )
 
-    async def _apply_one_by_one(
-        self, conn: Connection, decoded: Sequence[tuple[Record, Touchpoint]]
+    async def _isolate(
+        self, conn: Connection, decoded: Sequence[tuple[Record, Touchpoint]], exc: Exception
     ) -> list[DeadLetter]:
-        """Find the events the view rejects; apply all the others."""
+        """``decoded`` as a whole was rejected: find the events the view rejects and apply
+        all the others, in order.
+
+        Bisects: halves are retried in savepoints, so one bad event in a batch of 20,000
+        costs some 30 attempts, not 20,000 (which would also hold a revoke or a stop up).
+        """
+        if len(decoded) == 1:
+            return [self._dead_letter(decoded[0][0], f"view {self.name} rejected it: {exc}")]
+        middle = len(decoded) // 2
         letters = []
-        for record, event in decoded:
+        for half in (decoded[:middle], decoded[middle:]):
             try:
                 async with conn.transaction():
-                    await self.view.write(conn, self.view.changes([event]))
-            except _DATA_ERRORS as exc:
-                letters.append(self._dead_letter(record, f"view {self.name} rejected it: {exc}"))
+                    await self.view.write(conn, self.view.changes([e for _, e in half]))
+            except _DATA_ERRORS as rejected:
+                letters += await self._isolate(conn, half, rejected)
         return letters
+        try:
+            async with conn.transaction():
+                await self.view.write(conn, self.view.changes([event for _, event in decoded]))
+        except _DATA_ERRORS as exc:
+            if len(decoded) == 1:
+                record = decoded[0][0]
+                return [self._dead_letter(record, f"view {self.name} rejected it: {exc}")]
+            middle = len(decoded) // 2
+            first = await self._apply_isolating(conn, decoded[:middle])
+            return first + await self._apply_isolating(conn, decoded[middle:])
+        return []
 
     def _dead_letter(self, r: Record, reason: str) -> DeadLetter:
         log.warning(

@@ -10,7 +10,7 @@ from aiokafka import AIOKafkaProducer
 
 from consumers.deadletter import DeadLetter
 from events import encode
-from projections.timeline.postgres import count_rows, fetch_timeline
+from projections.timeline.postgres import TimelineView, count_rows, fetch_timeline
 from tests.factories import event_dict, make_event
 from tests.integration.kafka_support import read_topic
 from tests.integration.runner_support import make_runner, running
@@ -106,3 +106,43 @@ async def test_an_event_the_view_rejects_is_dead_lettered_and_its_batch_applied(
     assert letter.offset == 1
     assert letter.reason.startswith("view timeline_v1 rejected it:")
     assert await count_rows(pool) == 3
+
+
+class _CountingTimeline(TimelineView):
+    writes = 0
+
+    async def write(self, conn, rows):  # type: ignore[no-untyped-def]
+        type(self).writes += 1
+        await super().write(conn, rows)
+
+
+async def test_one_rejected_event_in_a_big_batch_is_found_by_bisection(
+    broker: EmbeddedBroker, topics: dict[str, str], pool: asyncpg.Pool
+) -> None:
+    nul = event_dict("web_form.submitted", customer="cust-big", message_id="nul-2")
+    nul["payload"]["message"] = "bad\u0000byte"
+    values = [encode(make_event(customer="cust-big", message_id=f"b-{i:04d}")) for i in range(2000)]
+    values.insert(1234, json.dumps(nul).encode())
+    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap_servers, acks="all")
+    await producer.start()
+    try:
+        for value in values:
+            await producer.send(topics["touchpoints"], value, key=b"cust-big")
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+    runner = make_runner(pool, broker.bootstrap_servers, topics)
+    runner.view = _CountingTimeline()
+    async with running(runner):
+        await eventually(lambda: count_rows(pool), lambda n: n >= 2000, what="2000 good events")
+        await eventually(lambda: _applied_and_dead(runner), lambda n: n == 2001, what="all read")
+    [letter] = await _read_all(broker.bootstrap_servers, topics["deadletter"])
+    assert letter.offset == 1234
+    assert await count_rows(pool) == 2000
+    # Per failing batch: one whole attempt, then two halves per level of bisection.
+    assert _CountingTimeline.writes < 60, _CountingTimeline.writes
+
+
+async def _applied_and_dead(runner) -> int:  # type: ignore[no-untyped-def]
+    return runner.applied + runner.dead_lettered
