@@ -100,9 +100,26 @@ def wrong_link_undone(story: Story) -> None:
     )
 
 
-def duplicate_merged(story: Story) -> t.CustomerMerged:
-    """A second record made at the box office turns out to be the same person."""
+def duplicate_merged(story: Story, email: str | None = None) -> t.CustomerMerged:
+    """A second record made at the box office turns out to be the same person.
+
+    The box office's own record comes first (a call under its customer number, with
+    ``email`` when given), so the resolver knows the customer a person then merges."""
     duplicate = f"C-9{story.customer.number:05d}"
+    rng = story.rng
+    first_call = story.emit(
+        t.CallLogged,
+        t.CallLoggedPayload(
+            direction=t.CallDirection.INBOUND,
+            dialled_number="+442079460000",
+            duration_seconds=rng.randint(60, 400),
+            reason="ticket collection",
+            outcome="tickets held at the box office",
+        ),
+        at=story.moment(),
+        unit="theatre",
+        subject=Subject(customer_id=duplicate, email=email),
+    )
     payload = t.CustomerMergedPayload(
         surviving_customer_id=story.customer.customer_id,
         merged_customer_ids=(duplicate,),
@@ -112,7 +129,7 @@ def duplicate_merged(story: Story) -> t.CustomerMerged:
     return story.emit(
         t.CustomerMerged,
         payload,
-        at=story.moment(),
+        at=story.moment(first_call.occurred_at, timedelta(days=60)),
         subject=_own(story),
         unit="group",
         system=RESOLVER,
@@ -121,10 +138,9 @@ def duplicate_merged(story: Story) -> t.CustomerMerged:
 
 def wrong_merge_split(story: Story) -> None:
     """A merge of two namesakes is undone: the other person's email moves back."""
-    merge = duplicate_merged(story)
-    other = t.Identifier(
-        type=t.IdentifierType.EMAIL, value=f"namesake{story.customer.number}@example.net"
-    )
+    namesake = f"namesake{story.customer.number}@example.net"
+    merge = duplicate_merged(story, email=namesake)
+    other = t.Identifier(type=t.IdentifierType.EMAIL, value=namesake)
     payload = t.CustomerSplitPayload(
         original_customer_id=story.customer.customer_id,
         new_customer_id=merge.payload.merged_customer_ids[0],
