@@ -206,7 +206,13 @@ def _apply_decision(
         graph.split(p.original_customer_id, p.new_customer_id, keys, _ref(event))
         return (p.original_customer_id, event)
     m = event.payload
-    merge = graph.merge(m.surviving_customer_id, list(m.merged_customer_ids), m.reason)
+    # What the named records have become: a person confirming that A and B are one
+    # person means A's and B's survivors are; if they already are one, nothing to do.
+    survivor = graph.survivor(m.surviving_customer_id)
+    others = sorted({graph.survivor(c) for c in m.merged_customer_ids} - {survivor})
+    if not others:
+        return (survivor, event)
+    merge = graph.merge(survivor, others, m.reason)
     merges += [(merge.survivor, merged, merge.reason, event.message_id) for merged in merge.merged]
     return (merge.survivor, event)
 

@@ -1,0 +1,48 @@
+"""A person's confirmed merge, applied to the graph by the resolver (pure, no services)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from consumers.resolver import resolve_batch
+from events import from_mapping
+from projections.identity import Customer, IdentityGraph, IdentityRules
+from tests.factories import event_dict
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _confirmed(survivor: str, merged: str):
+    data = event_dict(customer=survivor, message_id=f"m-{survivor}-{merged}")
+    data |= {
+        "type": "customer.merged",
+        "payload": {
+            "surviving_customer_id": survivor,
+            "merged_customer_ids": [merged],
+            "reason": "confirmed duplicate",
+            "merged_by": "rep-1",
+        },
+    }
+    data["source"]["channel"] = "app"
+    return from_mapping(data)
+
+
+def _graph(merged_into: dict[str, str]) -> IdentityGraph:
+    customers = [Customer(c, T0, f"born-{c}") for c in ("A", "B", "X")]
+    return IdentityGraph(IdentityRules(), customers=customers, merged_into=merged_into)
+
+
+def test_confirming_customers_already_merged_is_a_no_op() -> None:
+    graph = _graph({"B": "A"})
+    outgoing, merges, _ = resolve_batch(graph, [_confirmed("A", "B")])
+    assert merges == []
+    assert [cid for cid, _ in outgoing] == ["A"]
+    assert not graph.changes()
+
+
+def test_confirming_a_record_merged_elsewhere_merges_what_it_became() -> None:
+    graph = _graph({"B": "X"})
+    outgoing, merges, _ = resolve_batch(graph, [_confirmed("A", "B")])
+    assert [(s, m) for s, m, _, _ in merges] == [("A", "X")]
+    assert graph.survivor("B") == "A"
+    assert [cid for cid, _ in outgoing] == ["A"]
