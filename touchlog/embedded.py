@@ -14,6 +14,7 @@ import os
 import socket
 import subprocess
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,7 +116,11 @@ def embedded_broker(log_file: Path | None = None) -> Iterator[EmbeddedBroker]:
 @contextlib.contextmanager
 def embedded_postgres(data_dir: Path) -> Iterator[str]:
     """Start (or reuse) an embedded PostgreSQL in ``data_dir``; yield its DSN."""
-    import pgserver
+    with warnings.catch_warnings():
+        # pgserver asks platformdirs for a runtime dir at import; a root shell has no
+        # XDG_RUNTIME_DIR and the fallback it warns about is fine.
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        import pgserver
 
     data_dir.mkdir(parents=True, exist_ok=True)
     get_server = pgserver.get_server  # type: ignore[attr-defined]  # untyped re-export
