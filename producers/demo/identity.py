@@ -100,12 +100,12 @@ def wrong_link_undone(story: Story) -> None:
     )
 
 
-def duplicate_merged(story: Story, email: str | None = None) -> t.CustomerMerged:
+def duplicate_merged(story: Story, email: str | None = None, series: int = 9) -> t.CustomerMerged:
     """A second record made at the box office turns out to be the same person.
 
     The box office's own record comes first (a call under its customer number, with
     ``email`` when given), so the resolver knows the customer a person then merges."""
-    duplicate = f"C-9{story.customer.number:05d}"
+    duplicate = f"C-{series}{story.customer.number:05d}"
     rng = story.rng
     first_call = story.emit(
         t.CallLogged,
@@ -139,7 +139,7 @@ def duplicate_merged(story: Story, email: str | None = None) -> t.CustomerMerged
 def wrong_merge_split(story: Story) -> None:
     """A merge of two namesakes is undone: the other person's email moves back."""
     namesake = f"namesake{story.customer.number}@example.net"
-    merge = duplicate_merged(story, email=namesake)
+    merge = duplicate_merged(story, email=namesake, series=8)  # not the box office's duplicate
     other = t.Identifier(type=t.IdentifierType.EMAIL, value=namesake)
     payload = t.CustomerSplitPayload(
         original_customer_id=story.customer.customer_id,
