@@ -33,7 +33,7 @@ from pathlib import Path
 
 import asyncpg
 
-from benchmarks.support import drop_database, scratch_database
+from benchmarks.support import drop_database, infrastructure, scratch_database
 from events import Channel, encode
 from producers.gateway import create_tables
 from producers.gateway import sources as gateway_sources
@@ -245,14 +245,7 @@ async def main() -> None:
     parser.add_argument("--single-connections", type=int, default=64)
     args = parser.parse_args()
     configure_logging("console", "warning")
-    with contextlib.ExitStack() as stack:
-        bootstrap = (
-            os.environ.get("TOUCHLOG_KAFKA_BOOTSTRAP_SERVERS")
-            or stack.enter_context(embedded.embedded_broker()).bootstrap_servers
-        )
-        server_url = os.environ.get("DATABASE_URL") or stack.enter_context(
-            embedded.embedded_postgres(Path(tempfile.mkdtemp(prefix="touchlog-bench-")))
-        )
+    with infrastructure() as (bootstrap, server_url):
         await bench(bootstrap, server_url, args)
 
 

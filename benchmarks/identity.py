@@ -17,22 +17,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import random
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
 import asyncpg
 import httpx
 
-from benchmarks.support import drop_database, scratch_database
+from benchmarks.support import drop_database, infrastructure, scratch_database
 from producers import Publisher
 from projections.db import SERVER_SETTINGS
 from projections.identity import IdentityRules
@@ -238,14 +235,7 @@ async def main() -> None:
         latencies, found = await measure_lookups(args.lookups_only, args.customers, args.lookups)
         _print_lookups(sorted(latencies), found, args.lookups)
         return
-    with contextlib.ExitStack() as stack:
-        servers = (
-            os.environ.get("TOUCHLOG_KAFKA_BOOTSTRAP_SERVERS")
-            or stack.enter_context(embedded.embedded_broker()).bootstrap_servers
-        )
-        server_url = os.environ.get("DATABASE_URL") or stack.enter_context(
-            embedded.embedded_postgres(Path(tempfile.mkdtemp(prefix="touchlog-bench-")))
-        )
+    with infrastructure() as (servers, server_url):
         await bench(
             servers, server_url, args.customers, args.events, args.lookups, keep=args.keep_database
         )

@@ -20,15 +20,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import random
 import statistics
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -37,7 +34,7 @@ from aiokafka import AIOKafkaProducer
 
 from api import create_app
 from api.auth import Caller
-from benchmarks.support import drop_database, scratch_database
+from benchmarks.support import drop_database, infrastructure, scratch_database
 from events import Touchpoint
 from events.resolved import encode_resolved
 from producers import Publisher
@@ -45,7 +42,7 @@ from projections.db import SERVER_SETTINGS
 from projections.profile.access import Role
 from projections.profile.postgres import FACTS
 from tests.profile_support import ADDRESSES, EMAILS, NAMES, PHONES, touch
-from touchlog import bootstrap, embedded
+from touchlog import bootstrap
 from touchlog.kafka_admin import ensure_topics
 from touchlog.logs import configure_logging
 from touchlog.process import tune_gc
@@ -374,14 +371,7 @@ async def main() -> None:
     )
     args = parser.parse_args()
     configure_logging("console", "warning")
-    with contextlib.ExitStack() as stack:
-        bootstrap_servers = (
-            os.environ.get("TOUCHLOG_KAFKA_BOOTSTRAP_SERVERS")
-            or stack.enter_context(embedded.embedded_broker()).bootstrap_servers
-        )
-        server_url = os.environ.get("DATABASE_URL") or stack.enter_context(
-            embedded.embedded_postgres(Path(tempfile.mkdtemp(prefix="touchlog-bench-")))
-        )
+    with infrastructure() as (bootstrap_servers, server_url):
         await bench(
             bootstrap_servers,
             server_url,

@@ -1,11 +1,18 @@
-"""What every benchmark needs: a scratch database on the server it is given."""
+"""What every benchmark needs: a broker, a PostgreSQL server, scratch databases on it."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+
+from touchlog import embedded
 
 
 async def scratch_database(server_url: str, prefix: str = "touchlog_bench") -> str:
@@ -25,3 +32,18 @@ async def drop_database(server_url: str, url: str) -> None:
         await admin.execute(f'DROP DATABASE IF EXISTS "{urlsplit(url).path[1:]}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+@contextlib.contextmanager
+def infrastructure() -> Iterator[tuple[str, str]]:
+    """(bootstrap servers, PostgreSQL server URL): the configured ones
+    (``TOUCHLOG_KAFKA_BOOTSTRAP_SERVERS``, ``DATABASE_URL``) or embedded ones for the run."""
+    with contextlib.ExitStack() as stack:
+        bootstrap = (
+            os.environ.get("TOUCHLOG_KAFKA_BOOTSTRAP_SERVERS")
+            or stack.enter_context(embedded.embedded_broker()).bootstrap_servers
+        )
+        server_url = os.environ.get("DATABASE_URL") or stack.enter_context(
+            embedded.embedded_postgres(Path(tempfile.mkdtemp(prefix="touchlog-bench-")))
+        )
+        yield bootstrap, server_url

@@ -16,22 +16,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import os
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
 import asyncpg
 
-from benchmarks.support import drop_database, scratch_database
+from benchmarks.support import drop_database, infrastructure, scratch_database
 from consumers.runner import ProjectionRunner, RunnerConfig
 from producers import Publisher
 from projections.db import SERVER_SETTINGS
 from projections.timeline.postgres import TABLE, TimelineView, count_rows
 from tests.factories import random_events
-from touchlog import embedded
 from touchlog.kafka_admin import ensure_topics
 from touchlog.logs import configure_logging
 from touchlog.process import tune_gc
@@ -122,14 +117,7 @@ async def main() -> None:
     parser.add_argument("--subjects", type=int, default=20_000)
     args = parser.parse_args()
     configure_logging("console", "warning")
-    with contextlib.ExitStack() as stack:
-        bootstrap = (
-            os.environ.get("TOUCHLOG_KAFKA_BOOTSTRAP_SERVERS")
-            or stack.enter_context(embedded.embedded_broker()).bootstrap_servers
-        )
-        server_url = os.environ.get("DATABASE_URL") or stack.enter_context(
-            embedded.embedded_postgres(Path(tempfile.mkdtemp(prefix="touchlog-bench-")))
-        )
+    with infrastructure() as (bootstrap, server_url):
         await bench(bootstrap, server_url, args.events, args.subjects)
 
 

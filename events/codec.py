@@ -6,7 +6,6 @@ call it before sending, consumers call it on every record.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -125,8 +124,3 @@ def from_mapping(data: Mapping[str, Any]) -> Touchpoint:
 def encode(event: Touchpoint) -> bytes:
     """The canonical JSON form of an event, as stored in the log."""
     return event.model_dump_json(exclude_none=True).encode()
-
-
-def to_json_dict(event: Touchpoint) -> dict[str, Any]:
-    result: dict[str, Any] = json.loads(encode(event))
-    return result

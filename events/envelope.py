@@ -7,7 +7,6 @@ name must be an error rather than silently dropped data.
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -179,10 +178,3 @@ def correct_clock_skew(
     if sent_at is None:
         return original_timestamp
     return received_at - (sent_at - original_timestamp)
-
-
-_TYPE_PATTERN = re.compile(r"^[a-z_]+\.[a-z_]+$")
-
-
-def is_type_name(value: str) -> bool:
-    return bool(_TYPE_PATTERN.match(value))

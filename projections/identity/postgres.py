@@ -7,9 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from projections.db import Connection, Queryable, copy_insert
-from projections.identity.graph import IdentityGraph
 from projections.identity.records import Customer, GraphChanges
-from projections.identity.rules import IdentityRules
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS identity_customers (
@@ -134,23 +132,6 @@ async def load_slice(
         customers=[Customer(r["customer_id"], r["born_at"], r["born_from"]) for r in rows.values()],
         merged_into={c: r["merged_into"] for c, r in rows.items() if r["merged_into"]},
         kept_apart=[(r["a"], r["b"]) for r in apart],
-    )
-
-
-async def load_graph(
-    conn: Connection,
-    rules: IdentityRules,
-    identifier_keys: Iterable[str],
-    customer_ids: Iterable[str] = (),
-) -> IdentityGraph:
-    """The slice of the graph that resolving events with these identifiers can touch."""
-    rows = await load_slice(conn, identifier_keys, customer_ids)
-    return IdentityGraph(
-        rules,
-        links=rows.links,
-        customers=rows.customers,
-        merged_into=rows.merged_into,
-        kept_apart=rows.kept_apart,
     )
 
 
