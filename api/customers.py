@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 
 from api.auth import Representative
 from api.deps import Pool, Rules
-from projections.caller.postgres import caller_card
+from projections.caller.postgres import caller_cards
 from projections.db import Queryable
 from projections.identity import IdentifierKind, IdentityRules, Rejected
 from projections.identity import postgres as identity
@@ -114,6 +114,12 @@ async def customer(customer_id: str, pool: Pool, request: Request, caller: Repre
     )
 
 
+def _json(result: LookupResult) -> Response:
+    """Serialised once, by the model itself: what FastAPI would send for ``response_model``
+    without validating the model it was given again."""
+    return Response(result.model_dump_json(), media_type="application/json")
+
+
 @router.get("/lookup", response_model=LookupResult)
 async def lookup(
     pool: Pool,
@@ -122,7 +128,7 @@ async def lookup(
     phone: Annotated[str | None, Query(description="Any written form.")] = None,
     email: str | None = None,
     external_id: Annotated[str | None, Query(description="TYPE:ID")] = None,
-) -> LookupResult:
+) -> Response:
     """Who is calling? The essential card of every customer the identifier leads to."""
     given = {
         name: value
@@ -153,12 +159,14 @@ async def lookup(
                 status_code=422,
                 detail=[{"loc": ["query", field], "msg": accepted.reason, "type": "value_error"}],
             )
-        return LookupResult(
-            identifier=f"{kind.prefix}:{raw}", candidates=[], not_matched=accepted.reason
+        return _json(
+            LookupResult(
+                identifier=f"{kind.prefix}:{raw}", candidates=[], not_matched=accepted.reason
+            )
         )
-    async with pool.acquire() as conn:  # one connection for the few reads of a lookup
-        cards = [
-            CallerCard.model_validate(await caller_card(conn, customer_id, ids))
-            for customer_id, ids in (await identity.candidates(conn, accepted.key)).items()
-        ]
-    return LookupResult(identifier=accepted.key, candidates=cards)
+    cards = await caller_cards(pool, accepted.key)  # one round trip
+    return _json(
+        LookupResult(
+            identifier=accepted.key, candidates=[CallerCard.model_validate(c) for c in cards]
+        )
+    )

@@ -10,6 +10,7 @@ earlier one: each holds a fetched record, or has been read to its high watermark
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
@@ -40,18 +41,27 @@ class TimestampMerge:
         self, assigned: Iterable[Any], caught_up: Callable[[Any], bool], limit: int
     ) -> list[Any]:
         """Pop up to ``limit`` records in (timestamp, partition, offset) order."""
-        assigned = list(assigned)
+        assigned = set(assigned)
         out: list[Any] = []
-        while len(out) < limit:
-            if any(not self._buffers.get(tp) and not caught_up(tp) for tp in assigned):
+        buffers = self._buffers
+        if any(not buffers.get(tp) and not caught_up(tp) for tp in assigned):
+            return out  # that partition may still hold an earlier record
+        # The head of each buffer, smallest first; ``n`` (buffer order) breaks ties.
+        heads = [
+            (b[0].timestamp, b[0].partition, b[0].offset, n, tp)
+            for n, (tp, b) in enumerate(buffers.items())
+            if b
+        ]
+        heapq.heapify(heads)
+        while len(out) < limit and heads:
+            *_, n, tp = heads[0]
+            buffer = buffers[tp]
+            out.append(buffer.popleft())
+            if buffer:
+                head = buffer[0]
+                heapq.heapreplace(heads, (head.timestamp, head.partition, head.offset, n, tp))
+                continue
+            heapq.heappop(heads)
+            if tp in assigned and not caught_up(tp):
                 break  # that partition may still hold an earlier record
-            heads = [
-                (b[0].timestamp, b[0].partition, b[0].offset, tp)
-                for tp, b in self._buffers.items()
-                if b
-            ]
-            if not heads:
-                break
-            *_, tp = min(heads, key=lambda h: h[:3])
-            out.append(self._buffers[tp].popleft())
         return out

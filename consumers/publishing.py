@@ -4,18 +4,25 @@
 futures); a stage that forwards every event it reads spends more time there than
 in its own logic. Building the batches directly keeps the default partitioner's
 choice (murmur2 of the key), so keys land where any Kafka client would put them.
+The hash is pure Python (~8 µs a key); a stage keyed by customer meets the same keys
+again and again, so it is remembered.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.partitioner import murmur2
 
-_partition = DefaultPartitioner()
+
+@functools.lru_cache(maxsize=1 << 18)
+def _key_hash(key: bytes) -> int:
+    """What the default partitioner reduces modulo the partition count."""
+    return int(murmur2(key)) & 0x7FFFFFFF
 
 
 async def publish_all(
@@ -28,7 +35,7 @@ async def publish_all(
     builders: dict[int, Any] = {}  # aiokafka BatchBuilder (untyped)
     sent = []
     for key, value in records:
-        partition = _partition(key, partitions, partitions)
+        partition = partitions[_key_hash(key) % len(partitions)]
         builder = builders.get(partition)
         if builder is None:
             builder = builders[partition] = producer.create_batch()

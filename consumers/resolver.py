@@ -8,12 +8,16 @@ every merge — and waits for the broker's acknowledgement *before* the graph
 changes and offsets commit. A batch replayed after a crash resolves to the same
 customers and republishes identical records (same bytes, same message ids),
 which downstream deduplication by message id absorbs.
+
+An event is forwarded as the record value it was read from, not re-encoded: the bytes in
+the log are the event (encoding it again costs more than resolving it).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import structlog
 from aiokafka import AIOKafkaProducer
@@ -22,7 +26,7 @@ from consumers.publishing import publish_all
 from consumers.view import Unapplicable
 from events import Touchpoint
 from events.envelope import Channel, Source
-from events.resolved import encode_resolved
+from events.resolved import encode_resolved, resolved_value
 from events.touchpoints import CustomerMerged, CustomerMergedPayload, CustomerSplit
 from events.touchpoints.identity import Identifier as PayloadIdentifier
 from projections.db import Connection
@@ -30,13 +34,29 @@ from projections.identity import EventRef, IdentityGraph, IdentityRules, Merge, 
 from projections.identity import postgres as store
 from projections.identity.identifiers import Identifier, IdentifierKind
 from projections.identity.records import TOUCHLOG_NAMESPACE
-from projections.identity.rules import identifiers_of
 
 log = structlog.get_logger()
 
 RESOLVER_SYSTEM = "touchlog-identity"
 Outgoing = tuple[str, Touchpoint]  # (customer id, event) for touchlog.resolved
 Identified = tuple[Touchpoint, tuple[list[Identifier], list[Rejected]]]
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedBatch:
+    """A batch as ``changes`` prepares it for ``write``."""
+
+    events: list[Identified]
+    values: list[bytes] | None
+    """The record value each event was decoded from, when the runner gives them."""
+
+    def values_by_event(self) -> dict[int, bytes]:
+        """Each event's record value, by the identity of the event object."""
+        if self.values is None:
+            return {}
+        return {
+            id(event): value for (event, _), value in zip(self.events, self.values, strict=True)
+        }
 
 
 def merge_event(merge: Merge, cause: Touchpoint) -> CustomerMerged:
@@ -137,13 +157,23 @@ class IdentityResolver:
     async def create(self, conn: Connection) -> None:
         await store.create_tables(conn)
 
-    def changes(self, events: Sequence[Touchpoint]) -> list[Identified]:
+    # The runner gives ``changes`` each event's record value too.
+    reads_values = True
+
+    def changes(
+        self, events: Sequence[Touchpoint], values: Sequence[bytes] | None = None
+    ) -> ParsedBatch:
         """Resolution needs the graph: it happens in ``write``, in order. Parsing the
         identifiers (a phone number costs ~50 µs) is done here, while the previous batch
         is being written."""
-        return [(event, identifiers_of(event.subject, self.rules)) for event in events]
+        identified = self.rules.identifiers_of_each(event.subject for event in events)
+        return ParsedBatch(
+            list(zip(events, identified, strict=True)),
+            None if values is None else list(values),
+        )
 
-    async def write(self, conn: Connection, events: Sequence[Identified]) -> None:
+    async def write(self, conn: Connection, batch: ParsedBatch) -> None:
+        events = batch.events
         if not events:
             return
         keys: set[str] = set()
@@ -155,10 +185,19 @@ class IdentityResolver:
         graph = await self._graph_for(conn, keys, customer_ids)
         outgoing, merges, not_matched = resolve_batch(graph, events)
         # Acknowledged by the broker before the graph and the offsets commit.
+        read = batch.values_by_event()
         await publish_all(
             self.producer,
             self.topic,
-            [(cid.encode(), encode_resolved(cid, event)) for cid, event in outgoing],
+            [
+                (
+                    cid.encode(),
+                    resolved_value(cid, value)
+                    if (value := read.get(id(event))) is not None
+                    else encode_resolved(cid, event),
+                )
+                for cid, event in outgoing
+            ],
         )
         await store.persist(conn, graph.changes(), merges, not_matched)
         graph.clear_changes()

@@ -17,7 +17,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, TypeAlias, TypeVar, cast
 
 import asyncpg
 import structlog
@@ -28,7 +28,7 @@ from aiokafka.errors import KafkaError
 from consumers import checkpoints
 from consumers.deadletter import DeadLetter
 from consumers.ordering import TimestampMerge
-from consumers.view import Unapplicable, View
+from consumers.view import Unapplicable, ValuesView, View
 from events import InvalidEvent, Touchpoint
 from events.codec import TOUCHPOINTS, Codec
 from projections.db import SCHEMA_LOCK, Connection
@@ -262,8 +262,15 @@ class ProjectionRunner:
                 letters.append(self._dead_letter(r, f"invalid event: {outcome}"))
             else:
                 decoded.append((r, outcome))
-        changes = self.view.changes([event for _, event in decoded])
+        changes = self._changes(decoded)
         return PreparedBatch(self._generation, records, decoded, letters, changes)
+
+    def _changes(self, decoded: Sequence[tuple[Record, Touchpoint]]) -> Any:
+        """The view's changes for these events (and their record values, if it reads them)."""
+        events = [event for _, event in decoded]
+        if getattr(self.view, "reads_values", False):
+            return cast(ValuesView, self.view).changes(events, [r.value for r, _ in decoded])
+        return self.view.changes(events)
 
     async def commit_batch(self, batch: PreparedBatch) -> None:
         """View changes, dead letters and next offsets: one transaction."""
@@ -284,9 +291,7 @@ class ProjectionRunner:
             decoded = [(r, e) for r, e in batch.decoded if fresh(r)]
             letters = [d for d in batch.dead_letters if d.offset >= stored[d.partition]]
             changes = (
-                batch.changes
-                if len(decoded) == len(batch.decoded)
-                else self.view.changes([event for _, event in decoded])
+                batch.changes if len(decoded) == len(batch.decoded) else self._changes(decoded)
             )
             try:
                 async with conn.transaction():
@@ -329,7 +334,7 @@ class ProjectionRunner:
         for half in (decoded[:middle], decoded[middle:]):
             try:
                 async with conn.transaction():
-                    await self.view.write(conn, self.view.changes([e for _, e in half]))
+                    await self.view.write(conn, self._changes(half))
             except _DATA_ERRORS as rejected:
                 letters += await self._isolate(conn, half, rejected)
         return letters

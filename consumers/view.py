@@ -18,6 +18,9 @@ class View(Protocol):
     ``changes`` is pure and runs while the previous batch is being written;
     ``write`` runs inside the runner's transaction and must be idempotent:
     writing the changes of an event already applied changes nothing.
+
+    A view that sets ``reads_values = True`` is called ``changes(events, values)``,
+    ``values`` being the record value each event was decoded from.
     """
 
     name: str
@@ -27,3 +30,9 @@ class View(Protocol):
     def changes(self, events: Sequence[Any]) -> Any: ...
 
     async def write(self, conn: Connection, changes: Any) -> None: ...
+
+
+class ValuesView(Protocol):
+    """``changes`` of a view that sets ``reads_values = True``."""
+
+    def changes(self, events: Sequence[Any], values: Sequence[bytes]) -> Any: ...

@@ -27,6 +27,10 @@ RESOLVED: Codec[Resolved] = Codec(TypeAdapter(Resolved), TypeAdapter(list[Resolv
 
 def encode_resolved(customer_id: str, event: Touchpoint) -> bytes:
     """Deterministic bytes: the same resolution of the same event encodes identically."""
-    return (
-        b'{"customer_id":' + json.dumps(customer_id).encode() + b',"event":' + encode(event) + b"}"
-    )
+    return resolved_value(customer_id, encode(event))
+
+
+def resolved_value(customer_id: str, event_json: bytes) -> bytes:
+    """``event_json`` (one JSON object: the event as encoded, or the record value it was
+    decoded from, forwarded as read) stamped with its customer."""
+    return b'{"customer_id":' + json.dumps(customer_id).encode() + b',"event":' + event_json + b"}"

@@ -4,3 +4,5 @@ TOUCHPOINTS = "touchlog.touchpoints"
 RESOLVED = "touchlog.resolved"
 DEADLETTER = "touchlog.deadletter"
 TRIGGERS = "touchlog.triggers"
+TRIGGERS_SUPPRESSED = "touchlog.triggers.suppressed"
+TRIGGER_COMMANDS = "touchlog.trigger-commands"  # internal to the triggers app: clock, merges

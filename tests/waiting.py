@@ -25,7 +25,9 @@ async def eventually(
         if done(result):
             return result
         if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s; last value: {result!r}")
+            raise AssertionError(
+                f"{what} not reached within {timeout}s; last value: {_brief(result)}"
+            )
         await asyncio.sleep(interval)
 
 
@@ -44,5 +46,15 @@ def eventually_sync(
         if done(result):
             return result
         if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s; last value: {result!r}")
+            raise AssertionError(
+                f"{what} not reached within {timeout}s; last value: {_brief(result)}"
+            )
         time.sleep(interval)
+
+
+def _brief(value: object, limit: int = 2000) -> str:
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    size = f" ({len(value)} items)" if isinstance(value, list | dict | set | tuple) else ""
+    return f"{text[:limit]}…{size}"

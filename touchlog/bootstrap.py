@@ -23,6 +23,10 @@ from aiokafka import AIOKafkaProducer
 from consumers import checkpoints
 from consumers.resolver import IdentityResolver
 from consumers.runner import ProjectionRunner, RunnerConfig
+from consumers.triggers.app import TriggerAppConfig
+from consumers.triggers.worker import TriggerTopics
+from consumers.webhook_config import Subscriber, load_subscribers
+from consumers.webhooks import WebhookDispatcher
 from events.resolved import RESOLVED
 from producers.gateway import postgres as gateway_tables
 from projections.db import SCHEMA_LOCK
@@ -33,6 +37,9 @@ from projections.profile import audit_log
 from projections.profile.access import Role
 from projections.profile.postgres import ProfileView
 from projections.timeline.postgres import TimelineView
+from projections.triggers import DEFAULT_RULES, TriggerRules, load_rules
+from projections.triggers import postgres as trigger_tables
+from projections.triggers.postgres import TRIGGERS, TriggerStore
 from touchlog import embedded
 from touchlog.kafka_admin import ensure_topics
 from touchlog.settings import ApiToken, Settings
@@ -67,19 +74,21 @@ def _published_endpoints(settings: Settings) -> dict[str, str]:
     return data
 
 
-def configured_endpoints(settings: Settings) -> Endpoints:
+def configured_endpoints(settings: Settings, *, database_needed: bool = True) -> Endpoints:
     """Endpoints from settings, else from a running ``touchlog up``; never starts anything."""
     published = _published_endpoints(settings)
     bootstrap = settings.kafka_bootstrap_servers or published.get("bootstrap_servers")
     database = (
         str(settings.database_url) if settings.database_url else published.get("database_url")
     )
-    if not bootstrap or not database:
+    if not database_needed:
+        database = database or ""
+    if not bootstrap or database is None:
         missing = [
             n
             for n, v in (
-                ("TOUCHLOG_KAFKA_BOOTSTRAP_SERVERS", bootstrap),
-                ("DATABASE_URL", database),
+                ("TOUCHLOG_KAFKA_BOOTSTRAP_SERVERS", bool(bootstrap)),
+                ("DATABASE_URL", database is not None),
             )
             if not v
         ]
@@ -124,12 +133,7 @@ async def infrastructure(settings: Settings, *, publish: bool = True) -> AsyncIt
         )
         await ensure_topics(
             bootstrap,
-            [
-                settings.topic_touchpoints,
-                settings.topic_resolved,
-                settings.topic_deadletter,
-                settings.topic_triggers,
-            ],
+            settings.topics(),
             settings.partitions,
             settings.replication_factor,
         )
@@ -158,6 +162,7 @@ async def create_tables(pool: asyncpg.Pool) -> None:
         await gateway_tables.create_tables(conn)
         await ProfileView().create(conn)
         await audit_log.create_tables(conn)
+        await trigger_tables.create_tables(conn)
 
 
 def identity_rules(settings: Settings) -> IdentityRules:
@@ -166,6 +171,32 @@ def identity_rules(settings: Settings) -> IdentityRules:
         return IdentityRules(default_region=settings.default_region)
     data = yaml.safe_load(settings.identity_rules.read_text()) or {}
     return IdentityRules.model_validate({"default_region": settings.default_region, **data})
+
+
+def trigger_rules(settings: Settings) -> TriggerRules:
+    """Rules from ``TOUCHLOG_TRIGGER_RULES`` (YAML), else the built-in ones."""
+    if settings.trigger_rules is None:
+        return DEFAULT_RULES
+    return load_rules(settings.trigger_rules)
+
+
+def trigger_app_config(
+    settings: Settings, endpoints: Endpoints, *, manual_clock: bool = False
+) -> TriggerAppConfig:
+    return TriggerAppConfig(
+        bootstrap_servers=endpoints.bootstrap_servers,
+        topics=TriggerTopics(
+            source=settings.topic_resolved,
+            commands=settings.topic_trigger_commands,
+            triggers=settings.topic_triggers,
+            suppressed=settings.topic_triggers_suppressed,
+            deadletter=settings.topic_deadletter,
+        ),
+        partitions=settings.partitions,
+        data_dir=settings.data_dir / "triggers",
+        app_id=settings.triggers_app_id,
+        manual_clock=manual_clock,
+    )
 
 
 def api_tokens(settings: Settings) -> dict[str, Caller]:
@@ -270,7 +301,33 @@ def profile_runner(
     return ProjectionRunner(config, pool, ProfileView(settings.default_region), RESOLVED)
 
 
-STAGES = ("identity", "timeline", "profile")
+def trigger_store_runners(
+    settings: Settings,
+    endpoints: Endpoints,
+    pool: asyncpg.Pool,
+    subscribers: Sequence[Subscriber],
+    partitions: list[int] | None = None,
+) -> list[ProjectionRunner]:
+    """The triggers the faust app published (and those it suppressed) → PostgreSQL, with
+    a webhook delivery enqueued for each matching subscriber."""
+    store = TriggerStore([s.subscription() for s in subscribers])
+    return [
+        ProjectionRunner(
+            _config(settings, endpoints, topic, stage, partitions), pool, store, TRIGGERS
+        )
+        for topic, stage in (
+            (settings.topic_triggers, "triggers"),
+            (settings.topic_triggers_suppressed, "triggers-suppressed"),
+        )
+    ]
+
+
+def webhook_subscribers(settings: Settings) -> list[Subscriber]:
+    """Subscribers from ``TOUCHLOG_WEBHOOKS_FILE`` (YAML); none when unset."""
+    return [] if settings.webhooks_file is None else load_subscribers(settings.webhooks_file)
+
+
+STAGES = ("identity", "timeline", "profile", "triggers")
 
 
 async def run_stages(
@@ -293,7 +350,13 @@ async def run_stages(
             runners.append(timeline_runner(settings, endpoints, pool, partitions))
         if "profile" in stages:
             runners.append(profile_runner(settings, endpoints, pool, partitions))
-        tasks = [asyncio.create_task(r.run(stop), name=r.name) for r in runners]
+        tasks = []
+        if "triggers" in stages:
+            subscribers = webhook_subscribers(settings)
+            runners += trigger_store_runners(settings, endpoints, pool, subscribers, partitions)
+            dispatcher = WebhookDispatcher(pool, subscribers)
+            tasks.append(asyncio.create_task(dispatcher.run(stop), name="webhooks"))
+        tasks += [asyncio.create_task(r.run(stop), name=r.name) for r in runners]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
             for task in done:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine
@@ -16,7 +17,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from projections.db import SERVER_SETTINGS
-from touchlog import bootstrap, cli_identity, cli_schemas, cli_sources
+from touchlog import bootstrap, cli_identity, cli_schemas, cli_sources, cli_triggers
 from touchlog.http_server import EmbeddedServer
 from touchlog.kafka_admin import ensure_topics
 from touchlog.logs import configure_logging
@@ -63,6 +64,7 @@ async def _up(settings: Settings, args: argparse.Namespace) -> int:
                     bootstrap.run_stages(settings, endpoints, pool, stop), name="stages"
                 ),
                 asyncio.create_task(server.serve(), name="api"),
+                asyncio.create_task(_trigger_worker(settings, endpoints, stop), name="triggers"),
                 stopping := asyncio.create_task(stop.wait(), name="signal"),
             }
             ready = asyncio.create_task(server.ready.wait())
@@ -79,6 +81,34 @@ async def _up(settings: Settings, args: argparse.Namespace) -> int:
             return 0 if stopping in done else 1
         finally:
             await pool.close()
+
+
+async def _trigger_worker(
+    settings: Settings, endpoints: bootstrap.Endpoints, stop: asyncio.Event
+) -> None:
+    """The faust triggers app, as a child process (faust runs its own event loop and
+    signal handling) on the same broker; stopped with ``touchlog up``."""
+    env = os.environ | {
+        "TOUCHLOG_KAFKA_BOOTSTRAP_SERVERS": endpoints.bootstrap_servers,
+        "TOUCHLOG_DATA_DIR": str(settings.data_dir),
+    }
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "touchlog.cli", "triggers", "worker", env=env
+    )
+    exited = asyncio.create_task(child.wait())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({exited, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if not exited.done():
+        child.terminate()
+        try:
+            await asyncio.wait_for(exited, timeout=30)
+        except TimeoutError:
+            child.kill()
+            await exited
+        stopping.cancel()
+        return
+    stopping.cancel()
+    raise RuntimeError(f"the triggers worker exited with code {child.returncode}")
 
 
 def _api_config(settings: Settings, app: FastAPI) -> uvicorn.Config:
@@ -158,6 +188,13 @@ async def _publish(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _runner(settings: Settings, args: argparse.Namespace) -> int:
     endpoints = bootstrap.configured_endpoints(settings)
+    # Missing topics would leave a stage waiting on partitions that do not exist.
+    await ensure_topics(
+        endpoints.bootstrap_servers,
+        settings.topics(),
+        settings.partitions,
+        settings.replication_factor,
+    )
     pool = await asyncpg.create_pool(
         endpoints.database_url, min_size=1, max_size=2, server_settings=SERVER_SETTINGS
     )
@@ -269,6 +306,7 @@ def parser() -> argparse.ArgumentParser:
     cli_schemas.register(sub)
     cli_identity.register(sub)
     cli_sources.register(sub)
+    cli_triggers.register(sub)
     return root
 
 

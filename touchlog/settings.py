@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     topic_resolved: str = topics.RESOLVED
     topic_deadletter: str = topics.DEADLETTER
     topic_triggers: str = topics.TRIGGERS
+    topic_triggers_suppressed: str = topics.TRIGGERS_SUPPRESSED
+    topic_trigger_commands: str = topics.TRIGGER_COMMANDS
     partitions: int = Field(6, ge=1, le=1000)
     replication_factor: int = Field(1, ge=1)
 
@@ -66,6 +68,17 @@ class Settings(BaseSettings):
     )
     identity_rules: Path | None = Field(
         None, description="YAML file of identity rules: blocklist, shared_numbers, max_customers."
+    )
+
+    trigger_rules: Path | None = Field(
+        None, description="YAML file of trigger rules; unset → the built-in rules."
+    )
+    triggers_app_id: str = Field(
+        "touchlog-triggers",
+        description="The faust app id: its consumer group and the prefix of its changelog topic.",
+    )
+    webhooks_file: Path | None = Field(
+        None, description="YAML file of webhook subscribers: name, url, secret, filters."
     )
 
     api_tokens: dict[str, ApiToken] = Field(
@@ -100,4 +113,6 @@ class Settings(BaseSettings):
             self.topic_resolved,
             self.topic_deadletter,
             self.topic_triggers,
+            self.topic_triggers_suppressed,
+            self.topic_trigger_commands,
         ]

@@ -71,12 +71,20 @@ class _Accepted:
         self._graph, self._rules = graph, rules
         self.customers: set[str] = set()
         self.keys: list[str] = []  # the event's, in priority order: linked at the end
-        self._held: dict[str, Counter[_Group]] = {}  # per customer: its groups, cached
+        # Per customer, cached: the links do not change until the resolution ends.
+        self._keys_of: dict[str, set[str]] = {}
+        self._held: dict[str, Counter[_Group]] = {}
+
+    def keys_of(self, customer_id: str) -> set[str]:
+        keys = self._keys_of.get(customer_id)
+        if keys is None:
+            keys = self._keys_of[customer_id] = self._graph.identifier_keys_of(customer_id)
+        return keys
 
     def held(self, customer_id: str) -> Counter[_Group]:
         counts = self._held.get(customer_id)
         if counts is None:
-            counts = self._held[customer_id] = _groups(self._graph.identifier_keys_of(customer_id))
+            counts = self._held[customer_id] = _groups(self.keys_of(customer_id))
         return counts
 
     def over_limit(self, key: str, found: set[str]) -> str | None:
@@ -84,9 +92,29 @@ class _Accepted:
         limit, or None. A customer already over a limit (e.g. two emails after a confirmed
         merge) keeps what it holds: the limit is then what the largest holder holds."""
         customers = self.customers | found
+        if len(customers) > 1:
+            return self._over_limit_joining(key, found, customers)
+        # One customer (or none): only the groups of keys it does not hold yet can grow,
+        # each from what it holds; the others stay within what the customer already holds.
+        (customer_id,) = customers or (None,)
+        held_keys = self.keys_of(customer_id) if customer_id is not None else set()
+        new = {k for k in (*self.keys, key) if k not in held_keys}
+        if not new:
+            return None
+        held = self.held(customer_id) if customer_id is not None else Counter[_Group]()
+        for group, added in sorted(_groups(new).items()):
+            limit = self._rules.per_customer_limit(group[0])
+            if limit is None:
+                continue
+            count = held[group] + added
+            if count > max(limit, held[group]):
+                return _over_limit_reason(found or self.customers, group, count, limit)
+        return None
+
+    def _over_limit_joining(self, key: str, found: set[str], customers: set[str]) -> str | None:
         keys = set(self.keys) | {key}
         for customer_id in customers:
-            keys |= self._graph.identifier_keys_of(customer_id)
+            keys |= self.keys_of(customer_id)
         for group, count in sorted(_groups(keys).items()):
             limit = self._rules.per_customer_limit(group[0])
             if limit is None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,6 +85,12 @@ def _sensible(limits: dict[IdentifierKind, int], what: str) -> dict[IdentifierKi
     return limits
 
 
+# Written values remembered with what they stand for (an entry is ~250 bytes). The
+# working set of a large log (a few written forms of each person's phone and email) must
+# fit: past the limit the memo starts over, and a phone number parses in ~40 µs.
+REMEMBERED_VALUES = 500_000
+
+
 @functools.lru_cache(maxsize=1 << 18)
 def limit_group(identifier_key: str) -> tuple[IdentifierKind, str] | None:
     """What a per-customer limit counts an identifier key in: its kind, and for an external
@@ -126,9 +132,7 @@ class IdentityRules(BaseModel):
     _any_pattern: re.Pattern[str] | None = PrivateAttr(default=None)
     # Written values seen before, and what they stand for. Resolution meets the same
     # people's phones and emails again and again; parsing a phone number costs ~50 µs.
-    _written: dict[tuple[IdentifierKind, str], Identifier | Rejected] = PrivateAttr(
-        default_factory=dict
-    )
+    _written: dict[tuple[Any, ...], Identifier | Rejected] = PrivateAttr(default_factory=dict)
 
     def model_post_init(self, context: Any, /) -> None:
         self._patterns = tuple(re.compile(p, re.IGNORECASE) for p in self.blocklist)
@@ -204,8 +208,9 @@ class IdentityRules(BaseModel):
         values = [v for v in (raw.strip(), normalised) if v is not None]
         if kind is IdentifierKind.EXTERNAL_ID:
             values = [v.partition(":")[2].strip() for v in values]
+        any_pattern = self._any_pattern
         for value in values:
-            if self._any_pattern is None or not self._any_pattern.search(value):
+            if any_pattern is None or not any_pattern.search(value):
                 continue
             for pattern in self._patterns:
                 if pattern.search(value):
@@ -227,41 +232,85 @@ class IdentityRules(BaseModel):
 
     def identifier(self, kind: IdentifierKind, raw: str) -> Identifier | Rejected:
         """What a written value (e.g. a phone typed into a lookup) stands for, under these rules."""
-        known = self._written.get((kind, raw))
+        written = self._written
+        known = written.get((kind, raw))
         if known is None:
-            if len(self._written) >= 200_000:
-                self._written.clear()
-            known = self.accept(kind, raw, normalise(kind, raw, self.default_region))
-            self._written[(kind, raw)] = known
+            normalised = normalise(kind, raw, self.default_region)
+            known = self._remember(written, (kind, raw), kind, raw, normalised)
         return known
+
+    def identifiers_of(self, subject: Subject) -> tuple[list[Identifier], list[Rejected]]:
+        """A subject's usable identifiers, deduplicated, highest priority first; and the rejects."""
+        return self._identifiers_of(subject, self._written)
+
+    def identifiers_of_each(
+        self, subjects: Iterable[Subject]
+    ) -> list[tuple[list[Identifier], list[Rejected]]]:
+        """``identifiers_of`` for many subjects."""
+        # The memo is looked up once: each read of a private attribute goes through
+        # pydantic's ``__getattr__`` (~1 µs), and the resolver reads every event's subject.
+        written = self._written
+        return [self._identifiers_of(subject, written) for subject in subjects]
+
+    def _identifiers_of(
+        self, subject: Subject, written: dict[tuple[Any, ...], Identifier | Rejected]
+    ) -> tuple[list[Identifier], list[Rejected]]:
+        found: set[Identifier] = set()
+        rejected: list[Rejected] = []
+        for kind, raw in (
+            (IdentifierKind.CUSTOMER_ID, subject.customer_id),
+            (IdentifierKind.EMAIL, subject.email),
+            (IdentifierKind.PHONE, subject.phone),
+            (IdentifierKind.ANONYMOUS_ID, subject.anonymous_id),
+        ):
+            if raw is None:
+                continue
+            outcome = written.get((kind, raw))
+            if outcome is None:
+                normalised = normalise(kind, raw, self.default_region)
+                outcome = self._remember(written, (kind, raw), kind, raw, normalised)
+            if isinstance(outcome, Rejected):
+                rejected.append(outcome)
+            else:
+                found.add(outcome)
+        for e in subject.external_ids:
+            # Remembered by (kind, type, id): unlike identifier()'s (kind, "type:id"), a type
+            # containing ':' must be refused, not split elsewhere.
+            outcome = written.get((IdentifierKind.EXTERNAL_ID, e.type, e.id))
+            if outcome is None:
+                outcome = self._remember(
+                    written,
+                    (IdentifierKind.EXTERNAL_ID, e.type, e.id),
+                    IdentifierKind.EXTERNAL_ID,
+                    f"{e.type}:{e.id}",
+                    normalise_external_id(e.type, e.id),
+                )
+            if isinstance(outcome, Rejected):
+                rejected.append(outcome)
+            else:
+                found.add(outcome)
+        return sorted(found), sorted(rejected, key=_kind_of)
+
+    def _remember(
+        self,
+        written: dict[tuple[Any, ...], Identifier | Rejected],
+        memo_key: tuple[Any, ...],
+        kind: IdentifierKind,
+        raw: str,
+        normalised: str | None,
+    ) -> Identifier | Rejected:
+        if len(written) >= REMEMBERED_VALUES:
+            written.clear()
+        outcome = written[memo_key] = self.accept(kind, raw, normalised)
+        return outcome
+
+
+def _kind_of(rejected: Rejected) -> IdentifierKind:
+    return rejected.identifier_kind
 
 
 def identifiers_of(
     subject: Subject, rules: IdentityRules
 ) -> tuple[list[Identifier], list[Rejected]]:
     """A subject's usable identifiers, deduplicated, highest priority first; and the rejects."""
-    outcomes = [
-        rules.identifier(kind, raw)
-        for kind, raw in (
-            (IdentifierKind.CUSTOMER_ID, subject.customer_id),
-            (IdentifierKind.EMAIL, subject.email),
-            (IdentifierKind.PHONE, subject.phone),
-            (IdentifierKind.ANONYMOUS_ID, subject.anonymous_id),
-        )
-        if raw is not None
-    ]
-    # Not through normalise(): a type containing ':' must be refused, not split elsewhere.
-    outcomes.extend(
-        rules.accept(
-            IdentifierKind.EXTERNAL_ID, f"{e.type}:{e.id}", normalise_external_id(e.type, e.id)
-        )
-        for e in subject.external_ids
-    )
-    found: set[Identifier] = set()
-    rejected: list[Rejected] = []
-    for outcome in outcomes:
-        if isinstance(outcome, Rejected):
-            rejected.append(outcome)
-        else:
-            found.add(outcome)
-    return sorted(found), sorted(rejected, key=lambda r: r.identifier_kind)
+    return rules.identifiers_of(subject)

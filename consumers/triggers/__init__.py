@@ -1,0 +1,1 @@
+"""The triggers app (faust-streaming): touchlog.resolved → touchlog.triggers."""

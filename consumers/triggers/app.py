@@ -1,0 +1,158 @@
+"""The triggers app on faust-streaming: per-customer rule state in a table, timers, output.
+
+One agent reads ``touchlog.resolved`` and the app's own command topic (same
+partition count, so a customer's events, ticks and state share a partition).
+The table ``customer_state`` (keyed by ``customer_id``) is backed by a compacted
+changelog topic; on start or after a rebalance faust restores it from there,
+then the index of pending timers is rebuilt from it, so no timer is lost.
+
+Settings tuned for the embedded broker (DESIGN.md: faust's defaults take ~30 s
+to get a first record there) are in ``faust_settings``; the README lists them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import faust
+from faust.serializers import codecs
+
+from consumers.triggers.clock import Clock
+from consumers.triggers.worker import TriggerTopics, TriggerWorker
+from projections.triggers import CustomerState, TriggerEngine, TriggerRules
+
+APP_ID = "touchlog-triggers"
+TABLE = "customer_state"
+
+
+class _StateCodec(codecs.Codec):  # faust is untyped
+    def _dumps(self, obj: Any) -> bytes:
+        encoded: bytes = obj.encode()
+        return encoded
+
+    def _loads(self, s: bytes) -> Any:
+        return CustomerState.decode(s)
+
+
+codecs.register("touchlog_state", _StateCodec())
+
+
+class _StateTable(faust.Table[bytes, CustomerState]):
+    """customer_id (bytes) → CustomerState, in its own compact encoding in the changelog.
+
+    faust takes a table's serializers from its key and value types (a faust Record,
+    else JSON) when the table is created; the state is a plain dataclass."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.active_partitions: set[int] = set()
+
+    def _serializer_from_type(self, typ: Any) -> Any:
+        return "raw" if typ is bytes else "touchlog_state"
+
+    async def on_recovery_completed(self, active_tps: Any, standby_tps: Any) -> None:
+        self.active_partitions = {tp.partition for tp in active_tps}
+        await super().on_recovery_completed(active_tps, standby_tps)  # then on_recover
+
+
+@dataclass(frozen=True)
+class TriggerAppConfig:
+    bootstrap_servers: str
+    topics: TriggerTopics
+    partitions: int
+    data_dir: Path
+    app_id: str = APP_ID
+    manual_clock: bool = False  # time moves only with ``tick`` commands (tests, replays)
+    tick_interval: float = 1.0  # seconds between checks for due timers
+    commit_interval: float = 1.0
+    published_tail: int = 10_000  # records read back per output partition after a restart
+
+
+def faust_settings(config: TriggerAppConfig) -> dict[str, Any]:
+    """faust settings for a small cluster or the embedded broker (see the README)."""
+    return {
+        "broker": [f"kafka://{server}" for server in config.bootstrap_servers.split(",")],
+        "store": "memory://",  # rebuilt from the changelog at start; no RocksDB to install
+        "datadir": str(config.data_dir),
+        "web_enabled": False,
+        "topic_partitions": config.partitions,
+        "topic_disable_leader": True,  # no leader-election topic: timers tick per partition
+        "consumer_auto_offset_reset": "earliest",
+        # A new group gets its partitions in ~5 s on the embedded broker instead of ~30 s;
+        # a dead worker's partitions move after 10 s instead of 60.
+        "broker_session_timeout": 10.0,
+        "broker_heartbeat_interval": 1.0,
+        "broker_rebalance_timeout": 10.0,
+        "stream_recovery_delay": 0.0,
+        "broker_commit_interval": config.commit_interval,
+        "broker_commit_every": 1000,
+        "producer_acks": -1,  # acks=all
+        "table_standby_replicas": 0,
+        "processing_guarantee": "at_least_once",  # exactly_once needs Kafka transactions
+    }
+
+
+def build_app(
+    config: TriggerAppConfig, rules: TriggerRules, published: set[str] | None = None
+) -> tuple[faust.App, TriggerWorker]:
+    """The app and its worker logic. ``published``: trigger ids already in the output
+    topics that the restored state may not remember (see ``tail``)."""
+    app = faust.App(config.app_id, **faust_settings(config))
+    topics = config.topics
+    inputs = app.topic(
+        topics.source,
+        topics.commands,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=config.partitions,
+    )
+    states = _StateTable(app, name=TABLE, partitions=config.partitions, key_type=bytes)
+    app.tables.add(states)
+    clock = Clock(manual=config.manual_clock)
+
+    async def send(topic: str, key: bytes | None, value: bytes, partition: int | None) -> None:
+        await app.producer.send(topic, key, value, partition, None, None)
+
+    worker = TriggerWorker(TriggerEngine(rules), states, send, clock=clock, topics=topics)
+    worker.published = published or set()
+
+    @app.agent(inputs, name="evaluate")
+    async def evaluate(stream: Any) -> None:
+        async for event in stream.events():
+            message = event.message
+            if message.topic == topics.commands:
+                await worker.on_command(message.partition, event.key, event.value)
+            else:
+                await worker.on_resolved(message.partition, message.offset, event.key, event.value)
+
+    @states.on_recover
+    async def _recovered() -> None:
+        """Before the partitions resume: every pending timer, from the restored state."""
+        worker.rebuild_index(states.active_partitions)
+
+    @app.timer(interval=config.tick_interval)  # type: ignore[untyped-decorator]
+    async def _tick() -> None:
+        """Ask each of our partitions with a timer due to fire it (through the agent:
+        only an agent's step may change the table)."""
+        if clock.manual:
+            return
+        now = datetime.now(UTC)
+        for partition in _active(app, topics.commands):
+            earliest = worker.index.earliest(partition)
+            if earliest is not None and earliest <= now:
+                await send(topics.commands, None, tick_command(now), partition)
+
+    return app, worker
+
+
+def tick_command(now: datetime) -> bytes:
+    return b'{"kind":"tick","now":"' + now.isoformat().encode() + b'"}'
+
+
+def _active(app: faust.App, topic: str) -> set[int]:
+    return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}

@@ -1,0 +1,67 @@
+"""Time for the trigger rules, and which customers have a timer due.
+
+The worker's clock is the wall clock, or — with ``manual`` time, for scenario
+tests and replays — the latest ``tick`` command read from the command topic,
+so that a test moves time forward by publishing a message, never by waiting.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+
+class Clock:
+    def __init__(self, *, manual: bool = False) -> None:
+        self.manual = manual
+        self._ticked: datetime | None = None
+
+    def tick(self, now: datetime) -> None:
+        if self._ticked is None or now > self._ticked:
+            self._ticked = now
+
+    def now(self, fallback: datetime) -> datetime:
+        """The current time; ``fallback`` (an event's time) when manual time has not started."""
+        if not self.manual:
+            return datetime.now(UTC)
+        return self._ticked or fallback
+
+
+class DueIndex:
+    """Per partition, customers by their next timer (a heap with lazy deletion)."""
+
+    def __init__(self) -> None:
+        self._heaps: dict[int, list[tuple[datetime, str]]] = {}
+        self._next: dict[str, tuple[int, datetime]] = {}
+
+    def note(self, partition: int, customer_id: str, due: datetime | None) -> None:
+        if due is None:
+            self._next.pop(customer_id, None)
+            return
+        if self._next.get(customer_id) == (partition, due):
+            return
+        self._next[customer_id] = (partition, due)
+        heapq.heappush(self._heaps.setdefault(partition, []), (due, customer_id))
+
+    def earliest(self, partition: int) -> datetime | None:
+        heap = self._heaps.get(partition, [])
+        while heap and self._next.get(heap[0][1]) != (partition, heap[0][0]):
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
+
+    def pop_due(self, partition: int, now: datetime) -> Iterator[str]:
+        """Customers of ``partition`` with a timer due by ``now``; forgotten until noted again."""
+        heap = self._heaps.get(partition, [])
+        while heap and heap[0][0] <= now:
+            due, customer = heapq.heappop(heap)
+            if self._next.get(customer) == (partition, due):
+                del self._next[customer]
+                yield customer
+
+    def partitions(self) -> list[int]:
+        return sorted(self._heaps)
+
+    def clear(self) -> None:
+        self._heaps.clear()
+        self._next.clear()

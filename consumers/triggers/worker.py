@@ -1,0 +1,176 @@
+"""What the triggers app does with each record, apart from faust's plumbing.
+
+``touchlog.resolved`` events fold into the customer's state and may fire at
+once; ``tick`` commands fire due timers; ``merge_out`` / ``absorb`` commands
+move a merged customer's state to its survivor (two hops through the command
+topic, because the two customers may live in different partitions).
+
+Order within a step: triggers are sent *before* the state that remembers them
+is saved, so a crash in between re-sends (the ``trigger_id`` is the same, and
+every consumer deduplicates by it) rather than loses a trigger.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from consumers.deadletter import DeadLetter
+from consumers.triggers.clock import Clock, DueIndex
+from events.codec import InvalidEvent
+from events.resolved import RESOLVED
+from projections.triggers import CustomerState, Trigger, TriggerEngine
+
+log = structlog.get_logger()
+
+
+@dataclass(frozen=True)
+class TriggerTopics:
+    source: str  # touchlog.resolved
+    commands: str  # internal: ticks of the clock, merges; co-partitioned with the source
+    triggers: str
+    suppressed: str
+    deadletter: str
+
+
+Send = Callable[[str, bytes | None, bytes, int | None], Awaitable[None]]  # topic, key, value, p
+
+
+class TriggerWorker:
+    def __init__(
+        self,
+        engine: TriggerEngine,
+        states: MutableMapping[bytes, CustomerState],
+        send: Send,
+        *,
+        clock: Clock,
+        topics: TriggerTopics,
+    ) -> None:
+        self.engine = engine
+        self.states = states
+        self.send = send
+        self.clock = clock
+        self.index = DueIndex()
+        self.topics = topics
+        self.published: set[str] = set()  # read back after a restart: never publish again
+        self.evaluated = 0
+        self.emitted = 0
+        self.suppressed = 0
+
+    async def on_resolved(
+        self, partition: int, offset: int, key: bytes | None, value: bytes | None
+    ) -> None:
+        try:
+            resolved = RESOLVED.decode(value or b"")
+        except InvalidEvent as exc:
+            await self._dead_letter(partition, offset, key, value, f"invalid event: {exc}")
+            return
+        customer = resolved.customer_id
+        event = resolved.event
+        state = self.states.get(customer.encode()) or CustomerState()
+        state.partition = partition
+        decided = self.engine.apply(
+            state, customer, event, self.clock.now(event.occurred_at), offset
+        )
+        self.evaluated += 1
+        if event.type == "customer.merged":
+            for merged in event.payload.merged_customer_ids:
+                command = {"kind": "merge_out", "survivor": customer, "merge": event.message_id}
+                await self._command(merged.encode(), command)
+        await self._emit(decided)
+        self._save(partition, customer, state)
+
+    async def on_command(self, partition: int, key: bytes | None, value: bytes | None) -> None:
+        command: dict[str, Any] = json.loads(value or b"{}")
+        match command.get("kind"):
+            case "tick":
+                now = datetime.fromisoformat(command["now"])
+                self.clock.tick(now)
+                await self.advance(partition, now)
+            case "merge_out" if key is not None:
+                await self._merge_out(partition, key.decode(), command)
+            case "absorb" if key is not None:
+                self._absorb(partition, key.decode(), command)
+            case other:
+                log.warning("trigger_command_unknown", kind=other, partition=partition)
+
+    async def advance(self, partition: int, now: datetime) -> None:
+        """Fire the timers of ``partition`` due by ``now``."""
+        for customer in list(self.index.pop_due(partition, now)):
+            state = self.states.get(customer.encode())
+            if state is None:
+                continue
+            decided = self.engine.advance(state, customer, now)
+            await self._emit(decided)
+            self._save(partition, customer, state)
+
+    def rebuild_index(self, partitions: set[int]) -> None:
+        """After a rebalance and the table's recovery: every pending timer, from the states."""
+        self.index.clear()
+        for key, state in self.states.items():
+            if state.partition in partitions:
+                self.index.note(state.partition, key.decode(), state.next_due())
+
+    async def _merge_out(self, partition: int, merged: str, command: dict[str, Any]) -> None:
+        state = self.states.get(merged.encode())
+        if state is None or state.merged_into is not None:
+            return
+        absorb = {
+            "kind": "absorb",
+            "merged": merged,
+            "merge": command["merge"],
+            "state": state.encode().decode(),
+        }
+        await self._command(command["survivor"].encode(), absorb)
+        state.merged_into, state.timers = command["survivor"], []
+        self._save(partition, merged, state)
+
+    def _absorb(self, partition: int, survivor: str, command: dict[str, Any]) -> None:
+        state = self.states.get(survivor.encode()) or CustomerState(partition=partition)
+        if state.seen(f"absorb/{command['merge']}/{command['merged']}"):
+            return
+        self.engine.absorb(state, CustomerState.decode(command["state"]))
+        self._save(partition, survivor, state)
+
+    def _save(self, partition: int, customer: str, state: CustomerState) -> None:
+        self.states[customer.encode()] = state
+        self.index.note(partition, customer, state.next_due())
+
+    async def _emit(self, decided: list[Trigger]) -> None:
+        for trigger in decided:
+            if trigger.trigger_id in self.published:
+                log.info("trigger_already_published", trigger_id=trigger.trigger_id)
+                continue
+            held = trigger.suppressed is not None
+            self.suppressed += held
+            self.emitted += not held
+            await self.send(
+                self.topics.suppressed if held else self.topics.triggers,
+                trigger.customer_id.encode(),
+                trigger.encode(),
+                None,
+            )
+            log.info(
+                "trigger_suppressed" if held else "trigger_emitted",
+                trigger_id=trigger.trigger_id,
+                rule=trigger.rule,
+                customer_id=trigger.customer_id,
+                reason=trigger.suppressed_reason if held else None,
+            )
+
+    async def _command(self, key: bytes, command: dict[str, Any]) -> None:
+        await self.send(self.topics.commands, key, json.dumps(command).encode(), None)
+
+    async def _dead_letter(
+        self, partition: int, offset: int, key: bytes | None, value: bytes | None, reason: str
+    ) -> None:
+        letter = DeadLetter.of(
+            "triggers", self.topics.source, partition, offset, key, value, reason
+        )
+        await self.send(self.topics.deadletter, letter.kafka_key(), letter.to_json(), None)
+        log.warning("trigger_dead_letter", partition=partition, offset=offset, reason=reason)

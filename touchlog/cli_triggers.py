@@ -1,0 +1,92 @@
+"""``touchlog triggers``: the faust worker that evaluates trigger rules, and a rules check."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from touchlog import bootstrap
+from touchlog.kafka_admin import ensure_topics
+from touchlog.logs import configure_logging
+from touchlog.settings import Settings
+
+if TYPE_CHECKING:
+    from consumers.triggers.app import TriggerAppConfig
+
+
+def _worker(args: argparse.Namespace) -> int:
+    import faust
+
+    from consumers.triggers.app import build_app
+    from projections.triggers import RulesError
+
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+    try:
+        rules = bootstrap.trigger_rules(settings)
+    except RulesError as exc:
+        print(f"touchlog triggers: {exc}", file=sys.stderr)
+        return 2
+    endpoints = bootstrap.configured_endpoints(settings, database_needed=False)
+    config = bootstrap.trigger_app_config(settings, endpoints, manual_clock=args.manual_clock)
+    published = asyncio.run(_prepare(settings, config))
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    app, _ = build_app(config, rules, published)
+    worker = faust.Worker(app, loglevel=settings.log_level.upper(), quiet=True)
+    worker.execute_from_commandline()  # runs until SIGINT / SIGTERM
+    return 0
+
+
+async def _prepare(settings: Settings, config: TriggerAppConfig) -> set[str]:
+    """Topics exist; the trigger ids most recently published (a crash may have sent
+    some that the state restored from the changelog does not remember)."""
+    from consumers.triggers.tail import published_trigger_ids
+
+    await ensure_topics(
+        config.bootstrap_servers,
+        settings.topics(),
+        settings.partitions,
+        settings.replication_factor,
+    )
+    return await published_trigger_ids(
+        config.bootstrap_servers,
+        (config.topics.triggers, config.topics.suppressed),
+        range(config.partitions),
+        config.published_tail,
+    )
+
+
+def _check(args: argparse.Namespace) -> int:
+    from projections.triggers import RulesError, load_rules
+
+    try:
+        rules = load_rules(args.file)
+    except RulesError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    for rule in rules.rules:
+        print(f"{rule.name:<40} {rule.type:<22} {rule.kind}")
+    print(f"{args.file}: {len(rules.rules)} rules, valid")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    triggers = sub.add_parser("triggers", help="Trigger rules: the faust worker, a rules check.")
+    commands = triggers.add_subparsers(dest="triggers_command", required=True)
+    worker = commands.add_parser(
+        "worker",
+        help="Run the faust app: touchlog.resolved → touchlog.triggers (rules from "
+        "TOUCHLOG_TRIGGER_RULES, else the built-in ones).",
+    )
+    worker.add_argument(
+        "--manual-clock",
+        action="store_true",
+        help="Time moves only with tick commands on the command topic (simulations, tests).",
+    )
+    worker.set_defaults(func=_worker)
+    check = commands.add_parser("check", help="Validate a trigger rules file and list its rules.")
+    check.add_argument("file", type=Path)
+    check.set_defaults(func=_check)
