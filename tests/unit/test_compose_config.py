@@ -33,7 +33,7 @@ def test_services_and_dependencies_exist(compose: dict) -> None:
 def test_touchlog_services_run_real_commands_with_real_settings(compose: dict) -> None:
     fields = {name.upper() for name in Settings.model_fields}
     touchlog_services = {n: s for n, s in compose["services"].items() if "build" in s}
-    assert set(touchlog_services) == {"init", "runner", "api", "gateway"}
+    assert set(touchlog_services) == {"init", "runner", "triggers", "api", "gateway"}
     for name, service in touchlog_services.items():
         command = service["command"]
         assert command[0] == "touchlog"
