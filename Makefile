@@ -37,6 +37,7 @@ bench: install ## Benchmarks (print figures; not tests)
 	$(BIN)/python -m benchmarks.identity
 	$(BIN)/python -m benchmarks.profile
 	$(BIN)/python -m benchmarks.gateway
+	$(BIN)/python -m benchmarks.triggers
 
 clean: ## Remove the virtualenv and embedded data
 	rm -rf $(VENV) .touchlog

@@ -1,6 +1,6 @@
 """Trigger evaluation throughput and latency of the faust triggers app (issue 7, acceptance 5).
 
-    python -m benchmarks.triggers [--customers 6000] [--partitions 6] [--rate 500] [--seconds 20]
+    python -m benchmarks.triggers [--customers 5000] [--partitions 6] [--rate 500] [--seconds 20]
 
 Starts the embedded broker (or uses TOUCHLOG_KAFKA_BOOTSTRAP_SERVERS), publishes the
 demo histories of ``--customers`` people (~35 events each, every touchpoint type) to
@@ -256,7 +256,8 @@ async def throughput(worker: Worker, admin: AIOKafkaAdminClient, n: int) -> tupl
 class Latency:
     sent: int
     rate: float
-    millis: list[float]
+    millis: list[float]  # sorted
+    halves: tuple[float, float]  # p50 of the first and second half sent: growing = backlog
 
 
 async def latency(
@@ -313,8 +314,10 @@ async def latency(
                 if trigger["rule"] == SURVEY_RULE and trigger["evidence"][0] in ids:
                     fired[trigger["evidence"][0]] = ts
             await asyncio.sleep(0.2)
-    millis = sorted(float(ts - published[m]) for m, ts in fired.items())
-    return Latency(len(events), achieved, millis)
+    in_order = [float(fired[m] - published[m]) for _, _, m in events if m in fired]
+    half = len(in_order) // 2
+    halves = (_pct(sorted(in_order[:half]), 0.5), _pct(sorted(in_order[half:]), 0.5))
+    return Latency(len(events), achieved, sorted(in_order), halves)
 
 
 def _pct(ordered: list[float], q: float) -> float:
@@ -382,13 +385,16 @@ async def bench(servers: str, customers: int, partitions: int, rate: float, seco
         f"p99 {_pct(ms, 0.99):.0f} ms, max {ms[-1]:.0f} ms "
         f"({len(ms):,} of {measured.sent:,} triggers, at {measured.rate:,.0f} events/s)"
     )
+    print(
+        f"  p50 of the 1st / 2nd half    {measured.halves[0]:.0f} ms / {measured.halves[1]:.0f} ms"
+    )
     print("commits every 1 s or 1000 records: the rate is over the commits seen, not per record.")
     print(f"command: python -m benchmarks.triggers {' '.join(sys.argv[1:])}".rstrip())
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("--customers", type=int, default=6000, help="~35 events each")
+    parser.add_argument("--customers", type=int, default=5000, help="~35 events each")
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument("--rate", type=float, default=500, help="latency events per second")
     parser.add_argument("--seconds", type=float, default=20, help="of the latency phase")

@@ -364,7 +364,24 @@ async def run_stages(
                     stop.set()
         finally:
             stop.set()
-            await asyncio.gather(*tasks)
+            await _drain(tasks)
+
+
+SHUTDOWN_GRACE = 30.0  # seconds the stages get to finish their batch once asked to stop
+
+
+async def _drain(tasks: Sequence[asyncio.Task[None]]) -> None:
+    """Wait for the stages to stop; cancel any still running after the grace period (one
+    stuck on an unreachable broker must not keep the process alive); re-raise the first
+    failure."""
+    _, stuck = await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE)
+    for task in stuck:
+        log.error("stage_stop_timeout", stage=task.get_name(), grace_s=SHUTDOWN_GRACE)
+        task.cancel()
+    await asyncio.wait(tasks)
+    for task in tasks:
+        if task not in stuck and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
 
 
 def session_tokens() -> dict[str, Caller]:
