@@ -102,13 +102,21 @@ def test_up_with_demo_serves_timelines_and_stops_cleanly(data_dir: Path) -> None
         times = [item["occurred_at"] for item in body["items"]]
         assert times == sorted(times, reverse=True)
         assert all(item["summary"] for item in body["items"])
-        # The demo is still being projected: the timeline only grows, so the agent's read lies
-        # between two manager reads, item for item.
-        as_agent = _get(base + path, agent)["items"]
-        after = _get(base + path, manager_token)["items"]
-        seen_by_agent = {i["message_id"] for i in as_agent}
-        assert {i["message_id"] for i in body["items"]} <= seen_by_agent
-        assert seen_by_agent <= {i["message_id"] for i in after}
+
+        # The demo is still being projected (merges add to this timeline, the demo's split
+        # takes from it): compare an agent's read with a manager's read on either side of it.
+        def reads() -> tuple[list[str], list[dict], list[str]]:
+            before = [i["message_id"] for i in _get(base + path, manager_token)["items"]]
+            agent_items = _get(base + path, agent)["items"]
+            after = [i["message_id"] for i in _get(base + path, manager_token)["items"]]
+            return before, agent_items, after
+
+        _, as_agent, _ = eventually_sync(
+            reads,
+            lambda r: r[0] == [i["message_id"] for i in r[1]] == r[2],
+            timeout=60,
+            what="agent and manager see the same items",
+        )
         assert all(i["summary"] is None for i in as_agent), "service tier withheld from agents"
         # The profile stage runs too: the same customer's profile, every tier for a manager.
         customer = path.split("/")[2]
@@ -120,8 +128,9 @@ def test_up_with_demo_serves_timelines_and_stops_cleanly(data_dir: Path) -> None
         )
         # The showcase customer's records may have been merged meanwhile: the API redirects
         # a merged id to its survivor.
-        survivor = _get(f"{base}/customers/{customer}", manager_token)["customer_id"]
-        assert profile["customer_id"] in {customer, survivor}
+        if profile["customer_id"] != customer:
+            survivor = _get(f"{base}/customers/{customer}", manager_token)["customer_id"]
+            assert profile["customer_id"] == survivor
         assert profile["withheld"] == {}
         # The faust triggers worker runs too: the demo's unhappy surveys, SLAs, offers.
         triggers = eventually_sync(
