@@ -303,7 +303,12 @@ async def bench(
         await bootstrap.create_tables(pool)
         stages = asyncio.create_task(
             bootstrap.run_stages(
-                settings, ends, pool, stop_stages, bootstrap.STAGES, list(range(6))
+                settings,
+                ends,
+                pool,
+                stop_stages,
+                ("identity", "timeline", "profile"),
+                list(range(6)),
             )
         )
         watcher = asyncio.create_task(probes.watch(pool, stop_watch))

@@ -352,6 +352,14 @@ async def run_stages(
             runners.append(profile_runner(settings, endpoints, pool, partitions))
         tasks = []
         if "triggers" in stages:
+            # Written by the faust app, which may not have run yet: a stage reading a missing
+            # topic would wait for partitions that never come.
+            await ensure_topics(
+                endpoints.bootstrap_servers,
+                [settings.topic_triggers, settings.topic_triggers_suppressed],
+                settings.partitions,
+                settings.replication_factor,
+            )
             subscribers = webhook_subscribers(settings)
             runners += trigger_store_runners(settings, endpoints, pool, subscribers, partitions)
             dispatcher = WebhookDispatcher(pool, subscribers)

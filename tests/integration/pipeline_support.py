@@ -34,11 +34,20 @@ async def pipeline(
     pool: asyncpg.Pool,
     rules: IdentityRules | None = None,
 ) -> AsyncIterator[None]:
-    """Identity resolver + timeline, reading all 6 partitions directly."""
+    """Identity resolver, timeline and profile, reading all 6 partitions directly (the
+    triggers stage reads topics these tests do not create)."""
     await bootstrap.create_tables(pool)
     stop = asyncio.Event()
     task = asyncio.create_task(
-        bootstrap.run_stages(settings, ends, pool, stop, partitions=list(range(6)), rules=rules)
+        bootstrap.run_stages(
+            settings,
+            ends,
+            pool,
+            stop,
+            stages=("identity", "timeline", "profile"),
+            partitions=list(range(6)),
+            rules=rules,
+        )
     )
     try:
         yield
