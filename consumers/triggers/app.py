@@ -90,6 +90,7 @@ def faust_settings(config: TriggerAppConfig) -> dict[str, Any]:
         "broker_commit_interval": config.commit_interval,
         "broker_commit_every": 1000,
         "producer_acks": -1,  # acks=all
+        "producer_linger": 0.005,  # a changelog record per event: batch them per request
         "table_standby_replicas": 0,
         "processing_guarantee": "at_least_once",  # exactly_once needs Kafka transactions
     }
