@@ -24,12 +24,12 @@ def _worker(args: argparse.Namespace) -> int:
     from projections.triggers import RulesError
 
     settings = Settings()
-    configure_logging(settings.log_format, settings.log_level)
     try:
         rules = bootstrap.trigger_rules(settings)
-    except RulesError as exc:
+    except RulesError as exc:  # before anything starts
         print(f"touchlog triggers: {exc}", file=sys.stderr)
         return 2
+    configure_logging(settings.log_format, settings.log_level)
     endpoints = bootstrap.configured_endpoints(settings, database_needed=False)
     config = bootstrap.trigger_app_config(settings, endpoints, manual_clock=args.manual_clock)
     published = asyncio.run(_prepare(settings, config))
