@@ -339,7 +339,16 @@ async def run_stages(
     partitions: list[int] | None = None,
     rules: IdentityRules | None = None,
 ) -> None:
-    """Run the given stages until ``stop``; the first to fail stops the others."""
+    """Run the given stages until ``stop``; the first to fail stops the others.
+
+    Creates missing topics first: a stage reading a topic nobody has written yet (the
+    trigger topics before the faust app ran) would wait for partitions that never come."""
+    await ensure_topics(
+        endpoints.bootstrap_servers,
+        settings.topics(),
+        settings.partitions,
+        settings.replication_factor,
+    )
     async with producer(endpoints, "touchlog-resolver") as kafka:
         runners = []
         if "identity" in stages:
@@ -352,14 +361,6 @@ async def run_stages(
             runners.append(profile_runner(settings, endpoints, pool, partitions))
         tasks = []
         if "triggers" in stages:
-            # Written by the faust app, which may not have run yet: a stage reading a missing
-            # topic would wait for partitions that never come.
-            await ensure_topics(
-                endpoints.bootstrap_servers,
-                [settings.topic_triggers, settings.topic_triggers_suppressed],
-                settings.partitions,
-                settings.replication_factor,
-            )
             subscribers = webhook_subscribers(settings)
             runners += trigger_store_runners(settings, endpoints, pool, subscribers, partitions)
             dispatcher = WebhookDispatcher(pool, subscribers)

@@ -188,13 +188,6 @@ async def _publish(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _runner(settings: Settings, args: argparse.Namespace) -> int:
     endpoints = bootstrap.configured_endpoints(settings)
-    # Missing topics would leave a stage waiting on partitions that do not exist.
-    await ensure_topics(
-        endpoints.bootstrap_servers,
-        settings.topics(),
-        settings.partitions,
-        settings.replication_factor,
-    )
     pool = await asyncpg.create_pool(
         endpoints.database_url, min_size=1, max_size=2, server_settings=SERVER_SETTINGS
     )

@@ -143,7 +143,7 @@ def build_app(
         if clock.manual:
             return
         now = datetime.now(UTC)
-        for partition in _active(app, topics.commands):
+        for partition in states.active_partitions:
             earliest = worker.index.earliest(partition)
             if earliest is not None and earliest <= now:
                 await send(topics.commands, None, tick_command(now), partition)
@@ -153,7 +153,3 @@ def build_app(
 
 def tick_command(now: datetime) -> bytes:
     return b'{"kind":"tick","now":"' + now.isoformat().encode() + b'"}'
-
-
-def _active(app: faust.App, topic: str) -> set[int]:
-    return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}

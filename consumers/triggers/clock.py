@@ -59,9 +59,6 @@ class DueIndex:
                 del self._next[customer]
                 yield customer
 
-    def partitions(self) -> list[int]:
-        return sorted(self._heaps)
-
     def clear(self) -> None:
         self._heaps.clear()
         self._next.clear()

@@ -58,9 +58,6 @@ class TriggerWorker:
         self.index = DueIndex()
         self.topics = topics
         self.published: set[str] = set()  # read back after a restart: never publish again
-        self.evaluated = 0
-        self.emitted = 0
-        self.suppressed = 0
 
     async def on_resolved(
         self, partition: int, offset: int, key: bytes | None, value: bytes | None
@@ -77,7 +74,6 @@ class TriggerWorker:
         decided = self.engine.apply(
             state, customer, event, self.clock.now(event.occurred_at), offset
         )
-        self.evaluated += 1
         if event.type == "customer.merged":
             for merged in event.payload.merged_customer_ids:
                 command = {"kind": "merge_out", "survivor": customer, "merge": event.message_id}
@@ -147,8 +143,6 @@ class TriggerWorker:
                 log.info("trigger_already_published", trigger_id=trigger.trigger_id)
                 continue
             held = trigger.suppressed is not None
-            self.suppressed += held
-            self.emitted += not held
             await self.send(
                 self.topics.suppressed if held else self.topics.triggers,
                 trigger.customer_id.encode(),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -77,7 +76,3 @@ class Trigger(BaseModel):
     @classmethod
     def decode(cls, raw: bytes | str) -> Trigger:
         return cls.model_validate_json(raw)
-
-
-def is_expired(trigger: Trigger, now: datetime) -> bool:
-    return trigger.expires_at <= now

@@ -148,9 +148,6 @@ class TriggerRules(BaseModel):
             seen.add(rule.name)
         return self
 
-    def of_type(self, rule_type: type[Any]) -> list[Any]:
-        return [r for r in self.rules if isinstance(r, rule_type)]
-
 
 class RulesError(ValueError):
     """The rules file is invalid; the message names each field and what is wrong."""

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
+from tests.integration.trigger_worker_support import TriggerWorld
 from touchlog import embedded
 from touchlog.kafka_admin import ensure_topics
 
@@ -108,3 +109,11 @@ async def topics(broker: embedded.EmbeddedBroker, unique: str) -> dict[str, str]
 @pytest.fixture(scope="session")
 def project_root() -> Path:
     return Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def world(broker: embedded.EmbeddedBroker, unique: str, tmp_path: Path) -> Iterator[TriggerWorld]:
+    """Topics, an app id and a data dir for faust trigger workers; stopped after the test."""
+    world = TriggerWorld(broker.bootstrap_servers, unique, tmp_path)
+    yield world
+    world.stop()

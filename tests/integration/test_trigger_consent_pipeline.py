@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import asyncpg
 import pytest
@@ -20,7 +19,7 @@ from tests.integration.test_webhooks import FAST, Receiver, serving, subscriber
 from tests.integration.trigger_worker_support import PARTITIONS, TriggerWorld
 from tests.triggers_support import consent, purchase, survey, touchpoint
 from tests.waiting import eventually
-from touchlog import bootstrap, embedded
+from touchlog import bootstrap
 from touchlog.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -30,14 +29,6 @@ rules:
   - {name: jumper-to-jacket, type: cross_sell, bought: jumpers, offer: jackets, within_days: 30}
   - {name: unhappy-call-back, type: survey_follow_up}
 """
-
-
-@pytest.fixture
-def world(broker: embedded.EmbeddedBroker, unique: str, tmp_path: Path) -> Iterator[TriggerWorld]:
-    (tmp_path / "rules.yaml").write_text(RULES)
-    world = TriggerWorld(broker.bootstrap_servers, unique, tmp_path)
-    yield world
-    world.stop()
 
 
 @contextlib.asynccontextmanager
@@ -89,7 +80,7 @@ async def test_revoked_consent_reaches_neither_topic_nor_webhook_and_is_recorded
             ev("bob", 2, "survey.responded", survey(1, 2)),
         ]
     )
-    world.start(rules=world.data_dir / "rules.yaml")
+    world.start(RULES)
     async with serving(Receiver()) as receiver, delivering(world, pool, receiver):
         await eventually(world.triggers, lambda ts: len(ts) == 1, timeout=90, what="call-back")
         await world.tick(t0 + timedelta(days=31, hours=1))

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import shutil
 from collections import Counter
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -19,7 +17,6 @@ from tests.factories import BASE_TIME
 from tests.integration.trigger_worker_support import TriggerWorld
 from tests.triggers_support import complaint, consent, purchase, survey, touchpoint
 from tests.waiting import eventually
-from touchlog import embedded
 
 pytestmark = pytest.mark.integration
 
@@ -32,19 +29,10 @@ rules:
 """
 
 
-@pytest.fixture
-def world(broker: embedded.EmbeddedBroker, unique: str, tmp_path: Path) -> Iterator[TriggerWorld]:
-    (tmp_path / "rules.yaml").write_text(RULES)
-    world = TriggerWorld(broker.bootstrap_servers, unique, tmp_path)
-    yield world
-    world.stop()
-
-
 async def test_revoked_consent_keeps_the_offer_off_the_topic_and_records_why(
     world: TriggerWorld,
 ) -> None:
     await world.create_topics()
-    rules = world.data_dir / "rules.yaml"
     t0 = BASE_TIME
     events = [
         ("ann", touchpoint("consent.changed", "ann", t0, consent("granted"), email="a@x.com")),
@@ -61,7 +49,7 @@ async def test_revoked_consent_keeps_the_offer_off_the_topic_and_records_why(
         ("bob", touchpoint("survey.responded", "bob", t0 + timedelta(days=2), survey(1, 3))),
     ]
     await world.publish(events)
-    world.start(rules=rules)
+    world.start(RULES)
     # Day 2: only the immediate call-back, a service task, which needs no marketing consent.
     [call_back] = await eventually(
         world.triggers, lambda ts: len(ts) >= 1, timeout=90, what="the survey call-back"
@@ -86,7 +74,6 @@ async def test_killed_and_restarted_worker_loses_no_timer_and_repeats_no_trigger
     world: TriggerWorld,
 ) -> None:
     await world.create_topics()
-    rules = world.data_dir / "rules.yaml"
     customers = [f"c{i:04d}" for i in range(1500)]
     t0 = BASE_TIME
     events = []
@@ -101,7 +88,7 @@ async def test_killed_and_restarted_worker_loses_no_timer_and_repeats_no_trigger
             )
     await world.publish(events)
 
-    world.start(rules=rules)
+    world.start(RULES)
     seen = await eventually(
         world.triggers, lambda ts: len(ts) >= 100, timeout=90, what="first call-backs"
     )
@@ -110,7 +97,7 @@ async def test_killed_and_restarted_worker_loses_no_timer_and_repeats_no_trigger
 
     # A new worker with an empty data dir: its state can only come from the changelog.
     shutil.rmtree(world.data_dir / "triggers", ignore_errors=True)
-    world.start(rules=rules)
+    world.start(RULES)
     await eventually(
         world.triggers,
         lambda ts: len({t.trigger_id for t in ts}) >= len(customers),

@@ -57,9 +57,12 @@ class TriggerWorld:
             "TOUCHLOG_LOG_LEVEL": "info",
         }
 
-    def start(self, *, rules: Path | None = None) -> None:
+    def start(self, rules: str) -> None:
+        """A worker with these rules (YAML), as a separate process."""
         assert self.process is None or self.process.poll() is not None
-        env = self.env() | ({"TOUCHLOG_TRIGGER_RULES": str(rules)} if rules else {})
+        path = self.data_dir / "rules.yaml"
+        path.write_text(rules)
+        env = self.env() | {"TOUCHLOG_TRIGGER_RULES": str(path)}
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "touchlog.cli", "triggers", "worker", "--manual-clock"],
