@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,9 +36,20 @@ def _worker(args: argparse.Namespace) -> int:
     published = asyncio.run(_prepare(settings, config))
     config.data_dir.mkdir(parents=True, exist_ok=True)
     app, _ = build_app(config, rules, published)
-    worker = faust.Worker(app, loglevel=settings.log_level.upper(), quiet=True)
+    worker = faust.Worker(app, loglevel=_faust_log_level(settings.log_level), quiet=True)
     worker.execute_from_commandline()  # runs until SIGINT / SIGTERM
     return 0
+
+
+def _faust_log_level(level: str) -> str:
+    """faust's own logs (start-up banners, assignment tables, the producer buffer filling
+    during a burst) only when debugging; touchlog's structlog events keep their level."""
+    if level == "debug":
+        return "INFO"
+    logging.getLogger("faust.transport.producer").addFilter(
+        lambda record: not record.getMessage().startswith("producer buffer full")
+    )
+    return "WARNING"
 
 
 async def _prepare(settings: Settings, config: TriggerAppConfig) -> set[str]:
