@@ -29,7 +29,8 @@ import uuid
 import asyncpg
 import httpx
 
-from benchmarks.support import drop_database, infrastructure, scratch_database
+from benchmarks.support import CpuShare, drop_database, infrastructure, scratch_database
+from consumers.process import tune_gc
 from producers import Publisher
 from projections.db import SERVER_SETTINGS
 from projections.identity import IdentityRules
@@ -38,7 +39,6 @@ from tests.factories import _written_phone, identity_events
 from touchlog import bootstrap, embedded
 from touchlog.kafka_admin import ensure_topics
 from touchlog.logs import configure_logging
-from touchlog.process import tune_gc
 from touchlog.settings import Settings
 
 
@@ -105,6 +105,7 @@ async def bench(
         await bootstrap.create_tables(pool)
         stop = asyncio.Event()
         t0 = time.perf_counter()
+        cpu = CpuShare()
         task = asyncio.create_task(
             bootstrap.run_stages(
                 settings, ends, pool, stop, ("identity",), list(range(6)), rules=rules
@@ -114,12 +115,14 @@ async def bench(
             lambda: _committed(pool, topics["touchpoints"]), lambda v: v >= n, label="resolved"
         )
         resolve_s = time.perf_counter() - t0
+        resolve_cpu = cpu.report()
         stop.set()
         await task
         print(
             f"resolver (identity stage)     {n / resolve_s:>10,.0f} events/s  ({resolve_s:.1f} s)",
             flush=True,
         )
+        print(f"  {resolve_cpu}", flush=True)
         customers_made = await pool.fetchval(
             "SELECT count(*) FROM identity_customers WHERE merged_into IS NULL"
         )
@@ -168,6 +171,7 @@ async def bench(
     )
     print(f"publish (SDK, acks=all)       {n / publish_s:>10,.0f} events/s")
     print(f"resolver (identity stage)     {n / resolve_s:>10,.0f} events/s  ({resolve_s:.1f} s)")
+    print(f"  {resolve_cpu}")
     print(f"timeline over resolved        {n / timeline_s:>10,.0f} events/s  ({timeline_s:.1f} s)")
     _print_lookups(latencies, found, lookups)
 

@@ -35,6 +35,7 @@ from aiokafka import AIOKafkaProducer
 from api import create_app
 from api.auth import Caller
 from benchmarks.support import drop_database, infrastructure, scratch_database
+from consumers.process import tune_gc
 from events import Touchpoint
 from events.resolved import encode_resolved
 from producers import Publisher
@@ -45,7 +46,6 @@ from tests.profile_support import ADDRESSES, EMAILS, NAMES, PHONES, touch
 from touchlog import bootstrap
 from touchlog.kafka_admin import ensure_topics
 from touchlog.logs import configure_logging
-from touchlog.process import tune_gc
 from touchlog.settings import Settings
 
 TICK = 0.01

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,3 +48,28 @@ def infrastructure() -> Iterator[tuple[str, str]]:
             embedded.embedded_postgres(Path(tempfile.mkdtemp(prefix="touchlog-bench-")))
         )
         yield bootstrap, server_url
+
+
+class CpuShare:
+    """Where a phase's CPU went: this process vs the rest of the machine (broker, PostgreSQL,
+    anything else running), in cores busy on average. Linux only (``/proc/stat``)."""
+
+    def __init__(self) -> None:
+        self._start = self._sample()
+
+    @staticmethod
+    def _sample() -> tuple[float, float, float]:
+        with open("/proc/stat") as stat:
+            fields = [int(v) for v in stat.readline().split()[1:]]
+        ticks = os.sysconf("SC_CLK_TCK")
+        busy = (sum(fields) - fields[3] - fields[4]) / ticks  # all but idle and iowait
+        own = os.times()
+        return time.perf_counter(), busy, own.user + own.system
+
+    def report(self) -> str:
+        wall0, busy0, own0 = self._start
+        wall1, busy1, own1 = self._sample()
+        elapsed = wall1 - wall0
+        own = (own1 - own0) / elapsed
+        rest = (busy1 - busy0) / elapsed - own
+        return f"CPU: this process {own:.2f} cores, rest of the machine {rest:.2f} cores"

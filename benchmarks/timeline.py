@@ -22,6 +22,7 @@ import uuid
 import asyncpg
 
 from benchmarks.support import drop_database, infrastructure, scratch_database
+from consumers.process import tune_gc
 from consumers.runner import ProjectionRunner, RunnerConfig
 from producers import Publisher
 from projections.db import SERVER_SETTINGS
@@ -29,7 +30,6 @@ from projections.timeline.postgres import TABLE, TimelineView, count_rows
 from tests.factories import random_events
 from touchlog.kafka_admin import ensure_topics
 from touchlog.logs import configure_logging
-from touchlog.process import tune_gc
 
 
 async def bench(bootstrap: str, server_url: str, n: int, subjects: int) -> None:

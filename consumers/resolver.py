@@ -9,22 +9,23 @@ changes and offsets commit. A batch replayed after a crash resolves to the same
 customers and republishes identical records (same bytes, same message ids),
 which downstream deduplication by message id absorbs.
 
-An event is forwarded as the record value it was read from, not re-encoded: the bytes in
-the log are the event (encoding it again costs more than resolving it).
+Records are decoded and their identifiers parsed in the stage's helper process
+(``consumers/arrivals.py``) while this process resolves and writes the batch before.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import structlog
 from aiokafka import AIOKafkaProducer
 
+from consumers.arrivals import Arrival, arrivals, arrivals_in_helper
+from consumers.helper_process import HelperProcess
 from consumers.publishing import publish_all
 from consumers.view import Unapplicable
-from events import Touchpoint
+from events import InvalidEvent
 from events.envelope import Channel, Source
 from events.resolved import encode_resolved, resolved_value
 from events.touchpoints import CustomerMerged, CustomerMergedPayload, CustomerSplit
@@ -32,43 +33,27 @@ from events.touchpoints.identity import Identifier as PayloadIdentifier
 from projections.db import Connection
 from projections.identity import EventRef, IdentityGraph, IdentityRules, Merge, Rejected
 from projections.identity import postgres as store
-from projections.identity.identifiers import Identifier, IdentifierKind
+from projections.identity.identifiers import IdentifierKind
 from projections.identity.records import TOUCHLOG_NAMESPACE
 
 log = structlog.get_logger()
 
 RESOLVER_SYSTEM = "touchlog-identity"
-Outgoing = tuple[str, Touchpoint]  # (customer id, event) for touchlog.resolved
-Identified = tuple[Touchpoint, tuple[list[Identifier], list[Rejected]]]
+# (customer id, what to publish): an event read (forwarded as read) or a merge decided here
+Outgoing = tuple[str, Arrival | CustomerMerged]
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedBatch:
-    """A batch as ``changes`` prepares it for ``write``."""
-
-    events: list[Identified]
-    values: list[bytes] | None
-    """The record value each event was decoded from, when the runner gives them."""
-
-    def values_by_event(self) -> dict[int, bytes]:
-        """Each event's record value, by the identity of the event object."""
-        if self.values is None:
-            return {}
-        return {
-            id(event): value for (event, _), value in zip(self.events, self.values, strict=True)
-        }
-
-
-def merge_event(merge: Merge, cause: Touchpoint) -> CustomerMerged:
+def merge_event(merge: Merge, cause: Arrival) -> CustomerMerged:
     """The ``customer.merged`` a resolution implies: id and time derived from its cause."""
     digest = (
-        f"merge/{cause.source.system}/{cause.message_id}/{merge.survivor}/{','.join(merge.merged)}"
+        f"merge/{cause.ref.source_system}/{cause.message_id}/{merge.survivor}/"
+        f"{','.join(merge.merged)}"
     )
     return CustomerMerged(
         message_id=str(uuid.uuid5(TOUCHLOG_NAMESPACE, digest)),
-        occurred_at=cause.occurred_at,
+        occurred_at=cause.ref.occurred_at,
         source=Source(
-            system=RESOLVER_SYSTEM, business_unit=cause.source.business_unit, channel=Channel.APP
+            system=RESOLVER_SYSTEM, business_unit=cause.business_unit, channel=Channel.APP
         ),
         subject={"customer_id": merge.survivor},
         causation_id=cause.message_id,
@@ -80,10 +65,6 @@ def merge_event(merge: Merge, cause: Touchpoint) -> CustomerMerged:
             merged_by=RESOLVER_SYSTEM,
         ),
     )
-
-
-def _ref(event: Touchpoint) -> EventRef:
-    return EventRef(event.source.system, event.message_id, event.occurred_at)
 
 
 def _split_keys(identifiers: Sequence[PayloadIdentifier], rules: IdentityRules) -> list[str]:
@@ -98,22 +79,21 @@ def _split_keys(identifiers: Sequence[PayloadIdentifier], rules: IdentityRules) 
 
 
 def resolve_batch(
-    graph: IdentityGraph, events: Sequence[Touchpoint | Identified]
+    graph: IdentityGraph, events: Sequence[Arrival]
 ) -> tuple[list[Outgoing], list[tuple[str, str, str, str]], list[tuple[str, str, str]]]:
     """Resolve events in order; pure given the graph. Returns what to publish, the merges
     to record and the identifiers reported as not matched."""
     outgoing: list[Outgoing] = []
     merges: list[tuple[str, str, str, str]] = []
     not_matched: list[tuple[str, str, str]] = []
-    for item in events:
-        event, identified = item if isinstance(item, tuple) else (item, None)
-        if isinstance(event, CustomerSplit | CustomerMerged):
+    for event in events:
+        if (decision := event.decision) is not None:
             try:
-                outgoing.append(_apply_decision(graph, event, merges))
+                outgoing.append((_apply_decision(graph, decision, event.ref, merges), event))
             except (LookupError, ValueError) as exc:
-                raise Unapplicable(f"{event.type} {event.message_id}: {exc}") from exc
+                raise Unapplicable(f"{decision.type} {event.message_id}: {exc}") from exc
             continue
-        resolution = graph.resolve(event.subject, _ref(event), identified)
+        resolution = graph.resolve_identified(event.identified, event.ref)
         for merge in resolution.merges:
             merged = merge_event(merge, event)
             merges += [(merge.survivor, m, merge.reason, merged.message_id) for m in merge.merged]
@@ -131,10 +111,19 @@ class IdentityResolver:
     # Links held in the cached graph before it is dropped and rebuilt from PostgreSQL.
     max_cached_links = 3_000_000
 
-    def __init__(self, rules: IdentityRules, producer: AIOKafkaProducer, topic: str) -> None:
+    def __init__(
+        self,
+        rules: IdentityRules,
+        producer: AIOKafkaProducer,
+        topic: str,
+        helper: HelperProcess | None = None,
+    ) -> None:
         self.rules = rules
         self.producer = producer
         self.topic = topic
+        # Where records are decoded and their identifiers parsed; None: in this process.
+        self.helper = helper
+        self._rules_json = rules.model_dump_json()
         # The committed graph, kept between batches so that a batch loads only what it
         # newly touches. The resolver is the graph's only writer; the cache is dropped
         # whenever a transaction does not commit and on every partition assignment.
@@ -157,43 +146,37 @@ class IdentityResolver:
     async def create(self, conn: Connection) -> None:
         await store.create_tables(conn)
 
-    # The runner gives ``changes`` each event's record value too.
-    reads_values = True
+    async def decode(self, values: Sequence[bytes | None]) -> list[Arrival | InvalidEvent]:
+        """Records → arrivals (decoded, identifiers parsed), in the helper process if any:
+        there it overlaps the resolution and writing of the batch before."""
+        if self.helper is None:
+            return arrivals(self.rules, values)
+        return await self.helper.run(arrivals_in_helper, self._rules_json, list(values))
 
-    def changes(
-        self, events: Sequence[Touchpoint], values: Sequence[bytes] | None = None
-    ) -> ParsedBatch:
-        """Resolution needs the graph: it happens in ``write``, in order. Parsing the
-        identifiers (a phone number costs ~50 µs) is done here, while the previous batch
-        is being written."""
-        identified = self.rules.identifiers_of_each(event.subject for event in events)
-        return ParsedBatch(
-            list(zip(events, identified, strict=True)),
-            None if values is None else list(values),
-        )
+    def changes(self, events: Sequence[Arrival]) -> Sequence[Arrival]:
+        """Resolution needs the graph: it happens in ``write``, in order."""
+        return events
 
-    async def write(self, conn: Connection, batch: ParsedBatch) -> None:
-        events = batch.events
+    async def write(self, conn: Connection, events: Sequence[Arrival]) -> None:
         if not events:
             return
         keys: set[str] = set()
         customer_ids: set[str] = set()
-        for event, (identifiers, _) in events:
-            keys.update(i.key for i in identifiers)
-            if isinstance(event, CustomerSplit | CustomerMerged):
-                customer_ids.update(_customers_named(event))
+        for event in events:
+            keys.update(i.key for i in event.identified[0])
+            if event.decision is not None:
+                customer_ids.update(_customers_named(event.decision))
         graph = await self._graph_for(conn, keys, customer_ids)
         outgoing, merges, not_matched = resolve_batch(graph, events)
         # Acknowledged by the broker before the graph and the offsets commit.
-        read = batch.values_by_event()
         await publish_all(
             self.producer,
             self.topic,
             [
                 (
                     cid.encode(),
-                    resolved_value(cid, value)
-                    if (value := read.get(id(event))) is not None
+                    resolved_value(cid, event.value)
+                    if isinstance(event, Arrival)
                     else encode_resolved(cid, event),
                 )
                 for cid, event in outgoing
@@ -236,24 +219,25 @@ async def _load_into(
 def _apply_decision(
     graph: IdentityGraph,
     event: CustomerSplit | CustomerMerged,
+    ref: EventRef,
     merges: list[tuple[str, str, str, str]],
-) -> Outgoing:
-    """A person's split or confirmed merge, applied to the graph."""
+) -> str:
+    """A person's split or confirmed merge, applied to the graph; the customer it is about."""
     if isinstance(event, CustomerSplit):
         p = event.payload
         keys = _split_keys(p.identifiers_moved, graph.rules)
-        graph.split(p.original_customer_id, p.new_customer_id, keys, _ref(event))
-        return (p.original_customer_id, event)
+        graph.split(p.original_customer_id, p.new_customer_id, keys, ref)
+        return p.original_customer_id
     m = event.payload
     # What the named records have become: a person confirming that A and B are one
     # person means A's and B's survivors are; if they already are one, nothing to do.
     survivor = graph.survivor(m.surviving_customer_id)
     others = sorted({graph.survivor(c) for c in m.merged_customer_ids} - {survivor})
     if not others:
-        return (survivor, event)
+        return survivor
     merge = graph.merge(survivor, others, m.reason)
     merges += [(merge.survivor, merged, merge.reason, event.message_id) for merged in merge.merged]
-    return (merge.survivor, event)
+    return merge.survivor
 
 
 def _customers_named(event: CustomerSplit | CustomerMerged) -> list[str]:

@@ -17,7 +17,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeAlias, TypeVar, cast
+from typing import Any, TypeAlias, TypeVar
 
 import asyncpg
 import structlog
@@ -28,8 +28,8 @@ from aiokafka.errors import KafkaError
 from consumers import checkpoints
 from consumers.deadletter import DeadLetter
 from consumers.ordering import TimestampMerge
-from consumers.view import Unapplicable, ValuesView, View
-from events import InvalidEvent, Touchpoint
+from consumers.view import Unapplicable, View
+from events import InvalidEvent
 from events.codec import TOUCHPOINTS, Codec
 from projections.db import SCHEMA_LOCK, Connection
 
@@ -80,7 +80,7 @@ _Client = TypeVar("_Client", AIOKafkaConsumer, AIOKafkaProducer)
 class PreparedBatch:
     generation: int
     records: Sequence[Record]
-    decoded: list[tuple[Record, Touchpoint]]
+    decoded: list[tuple[Record, Any]]
     dead_letters: list[DeadLetter]
     changes: Any
 
@@ -174,7 +174,7 @@ class ProjectionRunner:
         writing: asyncio.Task[None] | None = None
         while not stop.is_set() or writing is not None:
             records = [] if stop.is_set() else await self._next_records(consumer)
-            prepared = self.prepare_batch(records)
+            prepared = await self.prepare_batch(records)
             if writing is not None:
                 try:
                     await writing
@@ -249,15 +249,16 @@ class ProjectionRunner:
 
     async def apply_batch(self, records: Sequence[Record]) -> None:
         """Apply records of any partitions of ``topic`` in one transaction."""
-        await self.commit_batch(self.prepare_batch(records))
+        await self.commit_batch(await self.prepare_batch(records))
 
-    def prepare_batch(self, records: Sequence[Record]) -> PreparedBatch:
+    async def prepare_batch(self, records: Sequence[Record]) -> PreparedBatch:
         """Decode a batch (CPU only; runs while the previous batch is being written)."""
-        decoded: list[tuple[Record, Touchpoint]] = []
+        decoded: list[tuple[Record, Any]] = []
         letters: list[DeadLetter] = []
-        for r, outcome in zip(
-            records, self.codec.decode_many([r.value for r in records]), strict=True
-        ):
+        values = [r.value for r in records]
+        decode = getattr(self.view, "decode", None)
+        outcomes = await decode(values) if decode is not None else self.codec.decode_many(values)
+        for r, outcome in zip(records, outcomes, strict=True):
             if isinstance(outcome, InvalidEvent):
                 letters.append(self._dead_letter(r, f"invalid event: {outcome}"))
             else:
@@ -265,12 +266,8 @@ class ProjectionRunner:
         changes = self._changes(decoded)
         return PreparedBatch(self._generation, records, decoded, letters, changes)
 
-    def _changes(self, decoded: Sequence[tuple[Record, Touchpoint]]) -> Any:
-        """The view's changes for these events (and their record values, if it reads them)."""
-        events = [event for _, event in decoded]
-        if getattr(self.view, "reads_values", False):
-            return cast(ValuesView, self.view).changes(events, [r.value for r, _ in decoded])
-        return self.view.changes(events)
+    def _changes(self, decoded: Sequence[tuple[Record, Any]]) -> Any:
+        return self.view.changes([event for _, event in decoded])
 
     async def commit_batch(self, batch: PreparedBatch) -> None:
         """View changes, dead letters and next offsets: one transaction."""
@@ -319,7 +316,7 @@ class ProjectionRunner:
         )
 
     async def _isolate(
-        self, conn: Connection, decoded: Sequence[tuple[Record, Touchpoint]], exc: Exception
+        self, conn: Connection, decoded: Sequence[tuple[Record, Any]], exc: Exception
     ) -> list[DeadLetter]:
         """``decoded`` as a whole was rejected: find the events the view rejects and apply
         all the others, in order.
@@ -338,17 +335,6 @@ class ProjectionRunner:
             except _DATA_ERRORS as rejected:
                 letters += await self._isolate(conn, half, rejected)
         return letters
-        try:
-            async with conn.transaction():
-                await self.view.write(conn, self.view.changes([event for _, event in decoded]))
-        except _DATA_ERRORS as exc:
-            if len(decoded) == 1:
-                record = decoded[0][0]
-                return [self._dead_letter(record, f"view {self.name} rejected it: {exc}")]
-            middle = len(decoded) // 2
-            first = await self._apply_isolating(conn, decoded[:middle])
-            return first + await self._apply_isolating(conn, decoded[middle:])
-        return []
 
     def _dead_letter(self, r: Record, reason: str) -> DeadLetter:
         log.warning(

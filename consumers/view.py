@@ -19,8 +19,9 @@ class View(Protocol):
     ``write`` runs inside the runner's transaction and must be idempotent:
     writing the changes of an event already applied changes nothing.
 
-    A view that sets ``reads_values = True`` is called ``changes(events, values)``,
-    ``values`` being the record value each event was decoded from.
+    A view may decode records itself: ``async def decode(values)`` returns, for each
+    record value, what its ``changes`` takes or the ``InvalidEvent`` to dead-letter (the
+    resolver parses records in a helper process). Otherwise the runner's codec decodes.
     """
 
     name: str
@@ -30,9 +31,3 @@ class View(Protocol):
     def changes(self, events: Sequence[Any]) -> Any: ...
 
     async def write(self, conn: Connection, changes: Any) -> None: ...
-
-
-class ValuesView(Protocol):
-    """``changes`` of a view that sets ``reads_values = True``."""
-
-    def changes(self, events: Sequence[Any], values: Sequence[bytes]) -> Any: ...

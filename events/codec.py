@@ -38,6 +38,10 @@ class InvalidEvent(ValueError):
         self.errors = errors
         super().__init__("; ".join(str(e) for e in errors))
 
+    def __reduce__(self) -> tuple[type[InvalidEvent], tuple[list[FieldError]]]:
+        # Crosses to and from helper processes whole, errors and all.
+        return (type(self), (self.errors,))
+
 
 def _given(value: Any) -> str | None:
     if value is None or isinstance(value, dict | list):

@@ -21,6 +21,7 @@ import yaml
 from aiokafka import AIOKafkaProducer
 
 from consumers import checkpoints
+from consumers.helper_process import HELPER
 from consumers.resolver import IdentityResolver
 from consumers.runner import ProjectionRunner, RunnerConfig
 from consumers.triggers.app import TriggerAppConfig
@@ -274,7 +275,12 @@ def resolver_runner(
     rules: IdentityRules | None = None,
 ) -> ProjectionRunner:
     """touchpoints → identity graph → resolved. Run one: it orders events across partitions."""
-    resolver = IdentityResolver(rules or identity_rules(settings), kafka, settings.topic_resolved)
+    resolver = IdentityResolver(
+        rules or identity_rules(settings),
+        kafka,
+        settings.topic_resolved,
+        HELPER if settings.identity_helper_process else None,
+    )
     config = _config(
         settings, endpoints, settings.topic_touchpoints, "identity", partitions, ordered=True
     )

@@ -16,12 +16,12 @@ import structlog
 import uvicorn
 from fastapi import FastAPI
 
+from consumers.process import tune_gc
 from projections.db import SERVER_SETTINGS
 from touchlog import bootstrap, cli_identity, cli_schemas, cli_sources, cli_triggers
 from touchlog.http_server import EmbeddedServer
 from touchlog.kafka_admin import ensure_topics
 from touchlog.logs import configure_logging
-from touchlog.process import tune_gc
 from touchlog.settings import Settings
 
 if TYPE_CHECKING:

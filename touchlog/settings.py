@@ -62,6 +62,11 @@ class Settings(BaseSettings):
         description="Records per resolver transaction: its fixed costs per transaction (graph "
         "queries, the broker's acknowledgements) amortise over bigger batches.",
     )
+    identity_helper_process: bool = Field(
+        True,
+        description="Decode records and parse their identifiers in a helper process, beside "
+        "the resolver's own (it then resolves one batch while the next is parsed).",
+    )
 
     default_region: str = Field(
         "FR", description="Region for phone numbers written without a country code (ISO 3166)."

@@ -152,11 +152,12 @@ class IdentityGraph(GraphState):
         )
         self.rules = rules
 
-    def resolve(
-        self,
-        subject: Subject,
-        ref: EventRef,
-        identified: tuple[list[Identifier], list[Rejected]] | None = None,
+    def resolve(self, subject: Subject, ref: EventRef) -> Resolution:
+        """``resolve_identified`` with the subject's identifiers parsed under these rules."""
+        return self.resolve_identified(identifiers_of(subject, self.rules), ref)
+
+    def resolve_identified(
+        self, identified: tuple[list[Identifier], list[Rejected]], ref: EventRef
     ) -> Resolution:
         """Decide which customer the event is about, and apply that to the graph.
 
@@ -175,7 +176,7 @@ class IdentityGraph(GraphState):
         and a person writing two different emails stays two customers until a person
         confirms the duplicate: precision over recall.
         """
-        identifiers, rejected = identified or identifiers_of(subject, self.rules)
+        identifiers, rejected = identified
         not_matched = [(f"{r.identifier_kind.prefix}:{r.raw}", r.reason) for r in rejected]
         new_customer: Customer | None = None
         leads: list[_Lead] = []

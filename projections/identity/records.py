@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 # Fixed forever: every customer id born from an event is derived from it, so a replayed
 # batch stamps the same ids it stamped the first time.
@@ -23,6 +24,11 @@ class EventRef:
     source_system: str
     message_id: str
     occurred_at: datetime
+
+    def __reduce__(self) -> tuple[type[EventRef], tuple[Any, ...]]:
+        # Pickled as its fields: helper processes send thousands a batch, and a slots
+        # dataclass's default state (built by ``dataclasses.fields``) costs ~10x more.
+        return (EventRef, (self.source_system, self.message_id, self.occurred_at))
 
     def __post_init__(self) -> None:
         _aware(self.occurred_at, "occurred_at")

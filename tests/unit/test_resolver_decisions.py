@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from consumers.arrivals import arrivals
 from consumers.resolver import resolve_batch
-from events import from_mapping
+from events import encode, from_mapping
 from projections.identity import Customer, IdentityGraph, IdentityRules
 from tests.factories import event_dict
 
@@ -24,7 +25,8 @@ def _confirmed(survivor: str, merged: str):
         },
     }
     data["source"]["channel"] = "app"
-    return from_mapping(data)
+    (arrival,) = arrivals(IdentityRules(), [encode(from_mapping(data))])
+    return arrival
 
 
 def _graph(merged_into: dict[str, str]) -> IdentityGraph:
