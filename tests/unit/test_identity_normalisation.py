@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+
+import phonenumbers
 import pytest
 
 from projections.identity import (
@@ -222,3 +225,52 @@ def test_identifiers_sort_by_priority() -> None:
         "external_id",
         "anonymous_id",
     ]
+
+
+def _phonenumbers_reading(written: str, region: str) -> str | None:
+    """The oracle: phonenumbers itself, given the written form as it is."""
+    try:
+        number = phonenumbers.parse(written, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _written_variants(rng: random.Random, digits: str) -> str:
+    """``digits`` (maybe with a leading +) split at random points by random punctuation,
+    sometimes with a trunk prefix in brackets or a misplaced plus."""
+    out = []
+    for i, c in enumerate(digits):
+        if i and rng.random() < 0.4:
+            out.append(rng.choice([" ", ".", "-", "/", "(", ")", "  ", ") ", " ("]))
+        out.append(c)
+    written = "".join(out)
+    roll = rng.random()
+    if roll < 0.1:
+        written = written.replace("+33", "+33 (0)", 1)
+    elif roll < 0.15:
+        written = written[:3] + "+" + written[3:]
+    elif roll < 0.2:
+        written = "(" + written + ")"
+    return written
+
+
+def test_numbers_written_with_any_punctuation_read_as_phonenumbers_reads_them() -> None:
+    """Parsing is shared by written forms that dial the same (punctuation removed): the
+    outcome must be phonenumbers' reading of each written form, valid or not."""
+    rng = random.Random(7)
+    numbers = ["+33628230455", "0628230455", "0033628230455", "+442079460018", "02079460018"]
+    numbers += ["+3314000000", "0140000000", "+1 2025550123", "12025550123", "0612", "+999123"]
+    numbers += [f"0{rng.randrange(10**8, 10**9)}" for _ in range(40)]
+    seen = 0
+    for number in numbers:
+        for _ in range(25):
+            written = _written_variants(rng, number.replace(" ", ""))
+            for region in ("FR", "GB", "US"):
+                assert normalise_phone(written, region) == _phonenumbers_reading(
+                    written.strip(), region
+                ), (written, region)
+                seen += 1
+    assert seen > 3000
