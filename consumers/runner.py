@@ -168,34 +168,49 @@ class ProjectionRunner:
             )
 
     async def _loop(self, stop: asyncio.Event) -> None:
-        """Fetch and decode batch N+1 while batch N is being written to PostgreSQL."""
+        """A pipeline: batch N is written to PostgreSQL while batch N+1 is decoded (in the
+        view's helper process, if it has one, with N+2 queued behind it) and N+2 fetched."""
         consumer = self._started(self._consumer)
         failures = 0
         writing: asyncio.Task[None] | None = None
-        while not stop.is_set() or writing is not None:
-            records = [] if stop.is_set() else await self._next_records(consumer)
-            prepared = await self.prepare_batch(records)
-            if writing is not None:
-                try:
-                    await writing
-                    failures = 0
-                except _TRANSIENT_ERRORS as exc:
-                    failures += 1
-                    if failures > self.config.max_retries:
-                        raise
-                    delay = min(0.2 * 2**failures, 10.0)
-                    log.warning(
-                        "batch_failed_retrying",
-                        consumer=self.name,
-                        error=repr(exc),
-                        attempt=failures,
-                        retry_in_s=delay,
-                    )
-                    await asyncio.sleep(delay)
-                    await self._seek_to_stored(consumer.assignment())
-                writing = None
-            if prepared.records and prepared.generation == self._generation:
-                writing = asyncio.create_task(self.commit_batch(prepared))
+        decoding: asyncio.Task[PreparedBatch] | None = None
+        upcoming: asyncio.Task[PreparedBatch] | None = None
+        try:
+            while not stop.is_set() or writing is not None or decoding is not None:
+                records = [] if stop.is_set() else await self._next_records(consumer)
+                upcoming = (
+                    asyncio.create_task(self.prepare_batch(records, self._generation))
+                    if records
+                    else None
+                )
+                if writing is not None:
+                    try:
+                        await writing
+                        failures = 0
+                    except _TRANSIENT_ERRORS as exc:
+                        failures += 1
+                        if failures > self.config.max_retries:
+                            raise
+                        delay = min(0.2 * 2**failures, 10.0)
+                        log.warning(
+                            "batch_failed_retrying",
+                            consumer=self.name,
+                            error=repr(exc),
+                            attempt=failures,
+                            retry_in_s=delay,
+                        )
+                        await asyncio.sleep(delay)
+                        await self._seek_to_stored(consumer.assignment())
+                    writing = None
+                if decoding is not None:
+                    prepared = await decoding
+                    if prepared.generation == self._generation:
+                        writing = asyncio.create_task(self.commit_batch(prepared))
+                decoding, upcoming = upcoming, None
+        finally:
+            for task in (writing, decoding, upcoming):
+                if task is not None and not task.done():
+                    task.cancel()
 
     async def _next_records(self, consumer: AIOKafkaConsumer) -> list[Record]:
         limit = self.config.batch_max_records
@@ -251,8 +266,12 @@ class ProjectionRunner:
         """Apply records of any partitions of ``topic`` in one transaction."""
         await self.commit_batch(await self.prepare_batch(records))
 
-    async def prepare_batch(self, records: Sequence[Record]) -> PreparedBatch:
-        """Decode a batch (CPU only; runs while the previous batch is being written)."""
+    async def prepare_batch(
+        self, records: Sequence[Record], generation: int | None = None
+    ) -> PreparedBatch:
+        """Decode a batch (CPU only; runs while the previous batch is being written).
+        ``generation``: the runner's when the records were fetched (a seek since drops them)."""
+        generation = self._generation if generation is None else generation
         decoded: list[tuple[Record, Any]] = []
         letters: list[DeadLetter] = []
         values = [r.value for r in records]
@@ -264,7 +283,7 @@ class ProjectionRunner:
             else:
                 decoded.append((r, outcome))
         changes = self._changes(decoded)
-        return PreparedBatch(self._generation, records, decoded, letters, changes)
+        return PreparedBatch(generation, records, decoded, letters, changes)
 
     def _changes(self, decoded: Sequence[tuple[Record, Any]]) -> Any:
         return self.view.changes([event for _, event in decoded])
