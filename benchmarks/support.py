@@ -51,25 +51,60 @@ def infrastructure() -> Iterator[tuple[str, str]]:
 
 
 class CpuShare:
-    """Where a phase's CPU went: this process vs the rest of the machine (broker, PostgreSQL,
-    anything else running), in cores busy on average. Linux only (``/proc/stat``)."""
+    """Where a phase's CPU went, in cores busy on average: this process, each process it
+    started (by name: the resolver's helper, the embedded broker and PostgreSQL), and the
+    rest of the machine. Linux only (``/proc``)."""
 
     def __init__(self) -> None:
         self._start = self._sample()
 
     @staticmethod
-    def _sample() -> tuple[float, float, float]:
+    def _descendants() -> dict[int, str]:
+        parents: dict[int, int] = {}
+        names: dict[int, str] = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                text = stat.read_text()
+            except OSError:
+                continue  # gone meanwhile
+            name, rest = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :]
+            pid = int(stat.parent.name)
+            parents[pid], names[pid] = int(rest.split()[1]), name
+        family, found = {os.getpid()}, {}
+        while True:
+            more = {p for p, parent in parents.items() if parent in family and p not in family}
+            if not more:
+                return found
+            family |= more
+            found |= {p: names[p] for p in more}
+
+    @staticmethod
+    def _cpu_of(pid: int) -> float:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def _sample(self) -> tuple[float, float, dict[int, tuple[str, float]]]:
         with open("/proc/stat") as stat:
             fields = [int(v) for v in stat.readline().split()[1:]]
-        ticks = os.sysconf("SC_CLK_TCK")
-        busy = (sum(fields) - fields[3] - fields[4]) / ticks  # all but idle and iowait
-        own = os.times()
-        return time.perf_counter(), busy, own.user + own.system
+        busy = (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+        processes = {os.getpid(): ("this process", self._cpu_of(os.getpid()))}
+        processes |= {pid: (name, self._cpu_of(pid)) for pid, name in self._descendants().items()}
+        return time.perf_counter(), busy, processes
 
     def report(self) -> str:
-        wall0, busy0, own0 = self._start
-        wall1, busy1, own1 = self._sample()
+        wall0, busy0, before = self._start
+        wall1, busy1, after = self._sample()
         elapsed = wall1 - wall0
-        own = (own1 - own0) / elapsed
-        rest = (busy1 - busy0) / elapsed - own
-        return f"CPU: this process {own:.2f} cores, rest of the machine {rest:.2f} cores"
+        shares: dict[str, float] = {}
+        for pid, (name, cpu) in after.items():
+            used = (cpu - before.get(pid, (name, 0.0))[1]) / elapsed
+            if used >= 0.01:
+                shares[name] = shares.get(name, 0.0) + used
+        rest = (busy1 - busy0) / elapsed - sum(shares.values())
+        parts = [
+            f"{name} {share:.2f}" for name, share in sorted(shares.items(), key=lambda x: -x[1])
+        ]
+        return f"CPU (cores): {', '.join(parts)}, rest of the machine {rest:.2f}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 
@@ -43,8 +42,14 @@ def _merge_reason(ref: EventRef, leads: list[_Lead]) -> str:
     return f"event {ref.source_system}/{ref.message_id} shares identifiers: {found}"
 
 
-def _groups(keys: Iterable[str]) -> Counter[_Group]:
-    return Counter(group for key in keys if (group := limit_group(key)) is not None)
+def _groups(keys: Iterable[str]) -> dict[_Group, int]:
+    """How many keys each limit counts (a plain dict: a Counter costs more to make)."""
+    counts: dict[_Group, int] = {}
+    for key in keys:
+        group = limit_group(key)
+        if group is not None:
+            counts[group] = counts.get(group, 0) + 1
+    return counts
 
 
 def _over_limit_reason(customers: set[str], group: _Group, count: int, limit: int) -> str:
@@ -73,7 +78,7 @@ class _Accepted:
         self.keys: list[str] = []  # the event's, in priority order: linked at the end
         # Per customer, cached: the links do not change until the resolution ends.
         self._keys_of: dict[str, set[str]] = {}
-        self._held: dict[str, Counter[_Group]] = {}
+        self._held: dict[str, dict[_Group, int]] = {}
 
     def keys_of(self, customer_id: str) -> set[str]:
         keys = self._keys_of.get(customer_id)
@@ -81,7 +86,7 @@ class _Accepted:
             keys = self._keys_of[customer_id] = self._graph.identifier_keys_of(customer_id)
         return keys
 
-    def held(self, customer_id: str) -> Counter[_Group]:
+    def held(self, customer_id: str) -> dict[_Group, int]:
         counts = self._held.get(customer_id)
         if counts is None:
             counts = self._held[customer_id] = _groups(self.keys_of(customer_id))
@@ -101,14 +106,14 @@ class _Accepted:
         new = {k for k in (*self.keys, key) if k not in held_keys}
         if not new:
             return None
-        held = self.held(customer_id) if customer_id is not None else Counter[_Group]()
+        held = self.held(customer_id) if customer_id is not None else {}
         for group, added in sorted(_groups(new).items()):
             limit = self._rules.per_customer_limit(group[0])
             if limit is None:
                 continue
-            count = held[group] + added
-            if count > max(limit, held[group]):
-                return _over_limit_reason(found or self.customers, group, count, limit)
+            holds = held.get(group, 0)
+            if holds + added > max(limit, holds):
+                return _over_limit_reason(found or self.customers, group, holds + added, limit)
         return None
 
     def _over_limit_joining(self, key: str, found: set[str], customers: set[str]) -> str | None:
@@ -119,7 +124,7 @@ class _Accepted:
             limit = self._rules.per_customer_limit(group[0])
             if limit is None:
                 continue
-            allowed = max([limit, *(self.held(c)[group] for c in customers)])
+            allowed = max([limit, *(self.held(c).get(group, 0) for c in customers)])
             if count > allowed:
                 return _over_limit_reason(found or self.customers, group, count, limit)
         return None

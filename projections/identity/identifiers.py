@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
@@ -27,9 +28,10 @@ class IdentifierKind(IntEnum):
     @property
     def prefix(self) -> str:
         """The kind as written in an identifier key, e.g. ``external_id``."""
-        return self.name.lower()
+        return _PREFIXES[self]
 
 
+_PREFIXES = {kind: kind.name.lower() for kind in IdentifierKind}
 _KINDS = {kind.prefix: kind for kind in IdentifierKind}
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -119,21 +121,20 @@ class Identifier:
 
     kind: IdentifierKind
     value: str
-
-    def __reduce__(self) -> tuple[type[Identifier], tuple[Any, ...]]:
-        # Pickled as its fields: helper processes send thousands a batch, and a slots
-        # dataclass's default state (built by ``dataclasses.fields``) costs ~10x more.
-        return (Identifier, (self.kind, self.value))
+    key: str = field(init=False, compare=False, repr=False)
+    """``<kind>:<value>``, e.g. ``phone:+33628230455`` or ``external_id:loyalty:L9``."""
 
     def __post_init__(self) -> None:
         problem = _problem(self.kind, self.value)
         if problem:
             raise ValueError(f"not a normalised {self.kind.prefix} {self.value!r}: {problem}")
+        # Read for every identifier of every event resolved: made once.
+        object.__setattr__(self, "key", f"{self.kind.prefix}:{self.value}")
 
-    @property
-    def key(self) -> str:
-        """``<kind>:<value>``, e.g. ``phone:+33628230455`` or ``external_id:loyalty:L9``."""
-        return f"{self.kind.prefix}:{self.value}"
+    def __reduce__(self) -> tuple[Callable[..., Identifier], tuple[Any, ...]]:
+        # A helper process sends thousands a batch: pickled as its fields, and not
+        # checked again when unpickled (it was when made).
+        return (_unpickled, (self.kind, self.value, self.key))
 
     @classmethod
     def parse(cls, key: str) -> Identifier:
@@ -149,3 +150,11 @@ class Identifier:
         if problem:
             raise ValueError(f"{key!r} is not an identifier key: {problem}")
         return cls(kind, value)
+
+
+def _unpickled(kind: IdentifierKind, value: str, key: str) -> Identifier:
+    identifier = object.__new__(Identifier)
+    object.__setattr__(identifier, "kind", kind)
+    object.__setattr__(identifier, "value", value)
+    object.__setattr__(identifier, "key", key)
+    return identifier

@@ -103,8 +103,10 @@ class GraphState:
 
     def survivor(self, customer_id: str) -> str:
         """The customer this one was merged into, following chains; itself if not merged."""
-        current = customer_id
-        for _ in range(len(self._merged_into) + 1):
+        current = self._merged_into.get(customer_id)
+        if current is None:  # most are not merged
+            return customer_id
+        for _ in range(len(self._merged_into)):
             following = self._merged_into.get(current)
             if following is None:
                 return current
@@ -113,7 +115,10 @@ class GraphState:
 
     def customers_of(self, identifier_key: str) -> set[str]:
         """The surviving customers an identifier leads to."""
-        return {self.survivor(c) for c in self._links.get(identifier_key, ())}
+        linked = self._links.get(identifier_key)
+        if not linked:
+            return set()
+        return {self.survivor(c) for c in linked}
 
     def identifier_keys_of(self, customer_id: str) -> set[str]:
         """Every identifier leading to this customer's survivor: the links of the survivor and
