@@ -49,6 +49,13 @@ _TRANSIENT_ERRORS = (
     asyncio.TimeoutError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
+    # The server shut down, restarting, or our backend terminated by an operator; a
+    # connection lost mid-transaction can also fail its release with a protocol-state
+    # error (the pool then replaces the connection).
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.InternalClientError,
     asyncpg.DeadlockDetectedError,
     asyncpg.SerializationError,
     KafkaError,
