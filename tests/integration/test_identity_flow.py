@@ -42,8 +42,13 @@ async def _timeline(pool: asyncpg.Pool, customer_id: str) -> list[str]:
     return sorted(row["message_id"] for row in page.entries)
 
 
+@pytest.mark.parametrize("helper_process", [True, False], ids=["helper", "in-process"])
 async def test_written_forms_of_one_person_consolidate_and_merge_into_the_oldest(
-    broker: EmbeddedBroker, topics: dict[str, str], pool: asyncpg.Pool, database_url: str
+    broker: EmbeddedBroker,
+    topics: dict[str, str],
+    pool: asyncpg.Pool,
+    database_url: str,
+    helper_process: bool,
 ) -> None:
     events = [
         _event({"email": "Ann.Lee@Example.com"}, "e1", 1),
@@ -54,7 +59,7 @@ async def test_written_forms_of_one_person_consolidate_and_merge_into_the_oldest
         _event({"phone": "0033628230455"}, "e5", 5),
         _event({"email": "someone.else@example.com", "phone": "01 23 45 67 89"}, "e6", 6),
     ]
-    settings = pipeline_settings(topics)
+    settings = pipeline_settings(topics, identity_helper_process=helper_process)
     async with Publisher(
         broker.bootstrap_servers, topic=topics["touchpoints"], idempotence=False
     ) as publisher:
