@@ -50,6 +50,13 @@ def infrastructure() -> Iterator[tuple[str, str]]:
         yield bootstrap, server_url
 
 
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 class CpuShare:
     """Where a phase's CPU went, in cores busy on average: this process, each process it
     started (by name: the resolver's helper, the embedded broker and PostgreSQL), and the
@@ -70,6 +77,8 @@ class CpuShare:
             name, rest = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :]
             pid = int(stat.parent.name)
             parents[pid], names[pid] = int(rest.split()[1]), name
+            if name.startswith("python") and b"multiprocessing" in _cmdline(pid):
+                names[pid] = "helper process"
         family, found = {os.getpid()}, {}
         while True:
             more = {p for p, parent in parents.items() if parent in family and p not in family}
