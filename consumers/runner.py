@@ -31,7 +31,7 @@ from consumers.ordering import TimestampMerge
 from consumers.view import Unapplicable, View
 from events import InvalidEvent
 from events.codec import TOUCHPOINTS, Codec
-from projections.db import SCHEMA_LOCK, Connection
+from projections.db import DATABASE_UNAVAILABLE, SCHEMA_LOCK, Connection
 
 log = structlog.get_logger()
 
@@ -45,17 +45,7 @@ _DATA_ERRORS = (
     asyncpg.ProgramLimitExceededError,
 )
 _TRANSIENT_ERRORS = (
-    OSError,
-    asyncio.TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    # The server shut down, restarting, or our backend terminated by an operator; a
-    # connection lost mid-transaction can also fail its release with a protocol-state
-    # error (the pool then replaces the connection).
-    asyncpg.AdminShutdownError,
-    asyncpg.CrashShutdownError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.InternalClientError,
+    *DATABASE_UNAVAILABLE,
     asyncpg.DeadlockDetectedError,
     asyncpg.SerializationError,
     KafkaError,

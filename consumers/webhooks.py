@@ -25,6 +25,7 @@ import structlog
 
 from consumers.webhook_config import Subscriber
 from consumers.webhook_signature import ATTEMPT_HEADER, SIGNATURE_HEADER, TRIGGER_ID_HEADER, sign
+from projections.db import DATABASE_UNAVAILABLE
 from projections.triggers.deliveries import (
     Attempt,
     Claim,
@@ -35,13 +36,6 @@ from projections.triggers.deliveries import (
 from projections.triggers.postgres import WAKE_CHANNEL
 
 log = structlog.get_logger()
-
-_TRANSIENT_ERRORS = (
-    OSError,
-    asyncio.TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +50,9 @@ class DispatchConfig:
     batch_size: int = 50
     """Deliveries claimed, and sent concurrently, at a time."""
     max_db_retries: int = 8
+    lease_margin_s: float = 30.0
+    """A claimed delivery whose attempt was never recorded (the dispatcher lost its
+    database, or died) is claimed again this long after its request could have timed out."""
 
     def retry_in(self, attempt: int) -> float | None:
         """Seconds until the next try after attempt number ``attempt`` failed; None: give up.
@@ -117,7 +114,7 @@ class WebhookDispatcher:
                     self.pool,
                     names,
                     limit=self.config.batch_size,
-                    lease_s=self.config.request_timeout_s + 30.0,
+                    lease_s=self.config.request_timeout_s + self.config.lease_margin_s,
                 )
                 if claims:
                     sent = await asyncio.gather(
@@ -132,7 +129,7 @@ class WebhookDispatcher:
                     continue
                 due_in = await seconds_to_next_due(self.pool, names)
                 failures = 0
-            except _TRANSIENT_ERRORS as exc:
+            except DATABASE_UNAVAILABLE as exc:
                 failures += 1
                 if failures > self.config.max_db_retries:
                     raise
@@ -212,7 +209,9 @@ class WebhookDispatcher:
                 yield
             finally:
                 if listening:
-                    await conn.remove_listener(WAKE_CHANNEL, notified)
+                    # The connection may have been lost meanwhile (polling carried on).
+                    with contextlib.suppress(*DATABASE_UNAVAILABLE):
+                        await conn.remove_listener(WAKE_CHANNEL, notified)
 
 
 async def _set_when(stop: asyncio.Event, wake: asyncio.Event) -> None:

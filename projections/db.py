@@ -39,5 +39,20 @@ async def copy_insert(
 
 
 SERVER_SETTINGS = {"jit": "off"}
+
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    # The server shut down or is restarting, or an operator terminated our backend; a
+    # connection lost mid-transaction can also fail its release with a protocol-state
+    # error (the pool then replaces the connection).
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.InternalClientError,
+)
+"""PostgreSQL cannot be reached for now: a loop retries with backoff, then surfaces it."""
 """Session settings of every pool. JIT compilation pays off for long analytical queries;
 on touchlog's short indexed ones it added up to half a second when row estimates ran high."""

@@ -41,6 +41,7 @@ FAST = DispatchConfig(
     backoff_base_s=0.05,
     backoff_max_s=0.2,
     max_attempts=6,
+    lease_margin_s=1.0,
 )
 
 
@@ -252,3 +253,48 @@ async def test_a_new_delivery_wakes_an_idle_dispatcher(pool: asyncpg.Pool) -> No
                 what="the delivery, long before the next poll",
             )
     assert crm.accepted == [(offer.trigger_id, 1, offer)]
+
+
+async def test_the_dispatcher_outlives_its_database_connections_being_terminated(
+    database_url: str, pool: asyncpg.Pool
+) -> None:
+    """An operator's terminate (or a failover) drops the dispatcher's connections three
+    times while it works through retries: it carries on, and every trigger is delivered."""
+    offers = [make_trigger("cross-sell-tv", f"cust-{i}") for i in range(30)]
+    application = "touchlog-webhooks-under-test"
+    dispatcher_pool = await asyncpg.create_pool(
+        database_url, min_size=1, max_size=4, server_settings={"application_name": application}
+    )
+    terminated = []
+    try:
+        async with serving(Receiver(failures=3)) as crm:
+            subscribers = [subscriber("crm", crm.url)]
+            await store(pool, offers, TriggerStore([s.subscription() for s in subscribers]))
+            with capture_logs() as logs:
+                async with dispatching(dispatcher_pool, subscribers):
+                    for tries in (10, 40, 70):
+                        await eventually(
+                            lambda: asyncio.sleep(0, sum(crm.tries.values())),
+                            lambda n, t=tries: n >= t,
+                            timeout=30,
+                            interval=0.005,
+                            what=f"{tries} tries",
+                        )
+                        terminated.append(
+                            await pool.fetchval(
+                                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                "WHERE application_name = $1",
+                                application,
+                            )
+                        )
+                    await eventually(
+                        lambda: _statuses(pool),
+                        lambda s: len(s) == 30 and set(s.values()) == {"delivered"},
+                        timeout=60,
+                        what="every delivery made",
+                    )
+    finally:
+        await dispatcher_pool.close()
+    assert all(n > 0 for n in terminated), terminated
+    assert any(e["event"] == "webhooks_queue_unavailable" for e in logs)
+    assert {trigger_id for trigger_id, _, _ in crm.accepted} == {o.trigger_id for o in offers}
