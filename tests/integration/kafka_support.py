@@ -1,4 +1,4 @@
-"""Reading a whole topic back in tests.
+"""Reading a whole topic back in tests; publishing events in an order the resolver keeps.
 
 Measured quirk of the embedded broker: ListOffsets(latest) — aiokafka's
 ``end_offsets`` — answers the last *batch's* base offset + 1, not the partition's
@@ -8,7 +8,40 @@ right, so reads go by ``highwater``.
 
 from __future__ import annotations
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+
+from events import Touchpoint, encode
+from producers.publisher import prepare, record_headers
+
+
+async def publish_in_order(
+    bootstrap: str, topic: str, events: Sequence[Touchpoint | Mapping[str, Any]]
+) -> None:
+    """Publish as the SDK does, but with strictly increasing record timestamps.
+
+    The resolver interleaves partitions by (timestamp, partition, offset). Sent as fast as
+    ``Publisher.publish_many`` sends them, several records share a millisecond, and a tie
+    goes by partition: a test whose outcome depends on which event comes first (which
+    creates a customer, which merges) must say the order in the timestamps."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        start = int(time.time() * 1000)
+        for i, given in enumerate(events):
+            event = prepare(given)
+            await producer.send_and_wait(
+                topic,
+                encode(event),
+                key=event.subject.key().encode(),
+                headers=record_headers(event),
+                timestamp_ms=start + i,
+            )
+    finally:
+        await producer.stop()
 
 
 async def read_topic(

@@ -12,11 +12,11 @@ import pytest
 
 from api import create_app
 from api.auth import Caller
-from producers import Publisher
 from projections.identity import IdentityRules
 from projections.profile.access import Role
 from projections.timeline.postgres import count_rows
 from tests.factories import BASE_TIME, event_dict
+from tests.integration.kafka_support import publish_in_order
 from tests.integration.pipeline_support import endpoints, pipeline, pipeline_settings
 from tests.waiting import eventually
 from touchlog.embedded import EmbeddedBroker
@@ -73,10 +73,7 @@ async def client(
         _event("call.logged", {"customer_id": "C-200", "phone": "04.72.00.00.01"}, "k4", 6),
     ]
     settings = pipeline_settings(topics)
-    async with Publisher(
-        broker.bootstrap_servers, topic=topics["touchpoints"], idempotence=False
-    ) as publisher:
-        await publisher.publish_many(events)
+    await publish_in_order(broker.bootstrap_servers, topics["touchpoints"], events)
     ends = endpoints(broker.bootstrap_servers, database_url)
     async with pipeline(settings, ends, pool, rules=rules):
         await eventually(lambda: count_rows(pool), lambda n: n >= 6, what="6 rows")

@@ -15,7 +15,7 @@ from producers import Publisher
 from projections.identity import postgres as identity
 from projections.timeline.postgres import count_rows, fetch_timeline
 from tests.factories import BASE_TIME, event_dict
-from tests.integration.kafka_support import read_topic
+from tests.integration.kafka_support import publish_in_order, read_topic
 from tests.integration.pipeline_support import endpoints, pipeline, pipeline_settings
 from tests.waiting import eventually
 from touchlog import cli_identity
@@ -60,10 +60,7 @@ async def test_written_forms_of_one_person_consolidate_and_merge_into_the_oldest
         _event({"email": "someone.else@example.com", "phone": "01 23 45 67 89"}, "e6", 6),
     ]
     settings = pipeline_settings(topics, identity_helper_process=helper_process)
-    async with Publisher(
-        broker.bootstrap_servers, topic=topics["touchpoints"], idempotence=False
-    ) as publisher:
-        await publisher.publish_many(events)
+    await publish_in_order(broker.bootstrap_servers, topics["touchpoints"], events)
     async with pipeline(settings, endpoints(broker.bootstrap_servers, database_url), pool):
         await eventually(lambda: count_rows(pool), lambda n: n >= 6, what="6 timeline rows")
 
@@ -109,7 +106,7 @@ async def test_a_wrong_merge_undone_by_a_split_restores_both_timelines(
     async with Publisher(
         broker.bootstrap_servers, topic=topics["touchpoints"], idempotence=False
     ) as publisher:
-        await publisher.publish_many(first)
+        await publish_in_order(broker.bootstrap_servers, topics["touchpoints"], first)
         async with pipeline(settings, ends, pool):
             await eventually(lambda: count_rows(pool), lambda n: n >= 4, what="4 rows")
             [jo] = await identity.customers_for(pool, "email:jo.smith@example.com")
@@ -183,10 +180,7 @@ async def test_identity_split_command_undoes_an_automatic_merge(
             "kafka_idempotence": False,
         }
     )
-    async with Publisher(
-        broker.bootstrap_servers, topic=topics["touchpoints"], idempotence=False
-    ) as publisher:
-        await publisher.publish_many(events)
+    await publish_in_order(broker.bootstrap_servers, topics["touchpoints"], events)
     async with pipeline(settings, endpoints(broker.bootstrap_servers, database_url), pool):
         await eventually(lambda: count_rows(pool), lambda n: n >= 3, what="3 rows")
         survivor, merged = await pool.fetchrow("SELECT survivor, merged FROM identity_merges")

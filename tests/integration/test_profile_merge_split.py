@@ -27,6 +27,7 @@ from projections.identity import postgres as identity
 from projections.profile import FIELDS
 from projections.profile.access import Role
 from tests.factories import BASE_TIME
+from tests.integration.kafka_support import publish_in_order
 from tests.integration.pipeline_support import endpoints, pipeline, pipeline_settings
 from tests.profile_support import ADDRESSES, touch
 from tests.waiting import eventually
@@ -120,7 +121,7 @@ async def test_merge_then_split_gives_the_profiles_a_clean_rebuild_gives(
     async with Publisher(
         broker.bootstrap_servers, topic=topics["touchpoints"], idempotence=False
     ) as publisher:
-        await publisher.publish_many(EVENTS)
+        await publish_in_order(broker.bootstrap_servers, topics["touchpoints"], EVENTS)
         async with pipeline(settings, ends, pool):
             [jo] = await eventually(
                 lambda: identity.customers_for(pool, "email:jo.smith@example.com"), bool
