@@ -151,7 +151,8 @@ async def _publish_demo(endpoints: bootstrap.Endpoints, settings: Settings, cust
         topic=settings.topic_touchpoints,
         idempotence=endpoints.idempotence,
     ) as publisher:
-        receipts = await publisher.publish_many(events)
+        # In story order across customers too: the resolver then reads the history as told.
+        receipts = await publisher.publish_many(events, in_order=True)
     keys = sorted({e.subject.key() for e in events})
     print(
         f"demo: published {len(receipts)} events about {customers} customers, e.g. "

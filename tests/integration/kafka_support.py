@@ -8,40 +8,25 @@ right, so reads go by ``highwater``.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
-from events import Touchpoint, encode
-from producers.publisher import prepare, record_headers
+from events import Touchpoint
+from producers import Publisher
 
 
 async def publish_in_order(
     bootstrap: str, topic: str, events: Sequence[Touchpoint | Mapping[str, Any]]
 ) -> None:
-    """Publish as the SDK does, but with strictly increasing record timestamps.
+    """Publish so that the resolver reads ``events`` in this order, across partitions too.
 
-    The resolver interleaves partitions by (timestamp, partition, offset). Sent as fast as
-    ``Publisher.publish_many`` sends them, several records share a millisecond, and a tie
-    goes by partition: a test whose outcome depends on which event comes first (which
-    creates a customer, which merges) must say the order in the timestamps."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        start = int(time.time() * 1000)
-        for i, given in enumerate(events):
-            event = prepare(given)
-            await producer.send_and_wait(
-                topic,
-                encode(event),
-                key=event.subject.key().encode(),
-                headers=record_headers(event),
-                timestamp_ms=start + i,
-            )
-    finally:
-        await producer.stop()
+    For tests whose outcome depends on which event comes first (which creates a customer,
+    which merges): sent together without ``in_order``, records share a millisecond and a
+    tie goes by partition."""
+    async with Publisher(bootstrap, topic=topic, idempotence=False) as publisher:
+        await publisher.publish_many(events, in_order=True)
 
 
 async def read_topic(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 import asyncpg
@@ -84,6 +85,22 @@ async def test_publisher_rejects_an_invalid_event_naming_the_field_and_sends_not
     assert "greater than or equal to 0" in caught.value.errors[0].reason
     assert len(await read_topic(broker.bootstrap_servers, topics["touchpoints"])) == 1
     assert receipt.offset == 0
+
+
+async def test_published_in_order_the_record_timestamps_follow_the_given_order(
+    broker: EmbeddedBroker, topics: dict[str, str]
+) -> None:
+    """Across subjects (so across partitions), as the resolver interleaves them."""
+    events = [event_dict(customer=f"cust-{i % 7}", message_id=f"m-{i:03d}") for i in range(60)]
+    async with Publisher(
+        broker.bootstrap_servers, topic=topics["touchpoints"], idempotence=False
+    ) as publisher:
+        await publisher.publish_many(events, in_order=True)
+    records = await read_topic(broker.bootstrap_servers, topics["touchpoints"])
+    assert len({r.partition for r in records}) > 1
+    by_time = sorted(records, key=lambda r: r.timestamp)
+    assert [json.loads(r.value)["message_id"] for r in by_time] == [f"m-{i:03d}" for i in range(60)]
+    assert len({r.timestamp for r in records}) == 60
 
 
 async def test_group_member_resumes_from_offsets_stored_with_the_view(
