@@ -60,9 +60,6 @@ async def _up(settings: Settings, args: argparse.Namespace) -> int:
             stop = asyncio.Event()
             _stop_on_signals(stop)
             tasks = {
-                asyncio.create_task(
-                    bootstrap.run_stages(settings, endpoints, pool, stop), name="stages"
-                ),
                 asyncio.create_task(server.serve(), name="api"),
                 asyncio.create_task(_trigger_worker(settings, endpoints, stop), name="triggers"),
                 stopping := asyncio.create_task(stop.wait(), name="signal"),
@@ -73,7 +70,14 @@ async def _up(settings: Settings, args: argparse.Namespace) -> int:
             if server.started:
                 _print_endpoints(settings, endpoints, demo_tokens)
                 if args.demo:
+                    # Before the stages start: the resolver then reads the whole history in
+                    # its order, not the part of it that has arrived (see consumers/ordering.py).
                     await _publish_demo(endpoints, settings, args.customers)
+            tasks.add(
+                asyncio.create_task(
+                    bootstrap.run_stages(settings, endpoints, pool, stop), name="stages"
+                )
+            )
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             stop.set()
             server.should_exit = True
