@@ -31,7 +31,7 @@ from consumers.ordering import TimestampMerge
 from consumers.view import Unapplicable, View
 from events import InvalidEvent
 from events.codec import TOUCHPOINTS, Codec
-from projections.db import DATABASE_UNAVAILABLE, SCHEMA_LOCK, Connection
+from projections.db import DATABASE_UNAVAILABLE, SCHEMA_LOCK, Connection, retry_delay
 
 log = structlog.get_logger()
 
@@ -188,7 +188,7 @@ class ProjectionRunner:
                         failures += 1
                         if failures > self.config.max_retries:
                             raise
-                        delay = min(0.2 * 2**failures, 10.0)
+                        delay = retry_delay(failures)
                         log.warning(
                             "batch_failed_retrying",
                             consumer=self.name,

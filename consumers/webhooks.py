@@ -25,7 +25,7 @@ import structlog
 
 from consumers.webhook_config import Subscriber
 from consumers.webhook_signature import ATTEMPT_HEADER, SIGNATURE_HEADER, TRIGGER_ID_HEADER, sign
-from projections.db import DATABASE_UNAVAILABLE
+from projections.db import DATABASE_UNAVAILABLE, retry_delay
 from projections.triggers.deliveries import (
     Attempt,
     Claim,
@@ -133,7 +133,7 @@ class WebhookDispatcher:
                 failures += 1
                 if failures > self.config.max_db_retries:
                     raise
-                due_in = min(0.2 * 2**failures, 10.0)
+                due_in = retry_delay(failures)
                 log.warning("webhooks_queue_unavailable", error=repr(exc), attempt=failures)
             wait = self.config.poll_interval_s if due_in is None else max(0.01, due_in)
             with contextlib.suppress(TimeoutError):
