@@ -7,15 +7,19 @@ per stage process is enough (it only has to keep up with its caller); calls queu
 
 The function and its arguments must be picklable (a module-level function, plain
 data); so must what it returns. A helper that dies (killed, out of memory) is replaced
-once per call; a caller that is SIGKILLed takes its helper with it (the helper
-watches its parent).
+once per call; a caller that is SIGKILLed takes its helper with it: on Linux the kernel
+kills the helper when its parent dies (``PR_SET_PDEATHSIG``), elsewhere it watches its
+parent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -31,7 +35,8 @@ log = structlog.get_logger()
 
 R = TypeVar("R")
 
-_PARENT_CHECK_S = 1.0
+_PARENT_CHECK_S = 0.05
+_PR_SET_PDEATHSIG = 1
 
 
 def _start_helper(parent: int) -> None:
@@ -44,6 +49,13 @@ def _start_helper(parent: int) -> None:
 def _exit_with_parent(parent: int) -> None:
     """Leave as soon as the process that started this one is gone (a SIGKILLed parent
     cannot shut its helper down, and the helper would wait forever)."""
+
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0:
+            if os.getppid() != parent:  # died before the request took effect
+                os._exit(0)
+            return
 
     def watch() -> None:
         while os.getppid() == parent:

@@ -25,14 +25,26 @@ class _Record(Protocol):
 class TimestampMerge:
     def __init__(self) -> None:
         self._buffers: dict[Any, deque[Any]] = {}
+        self._added_to: dict[Any, int] = {}  # per partition, the last offset added
 
     def add(self, batch: Mapping[Any, Sequence[Any]]) -> None:
+        """Buffer records (per partition, in offset order); one already added is ignored,
+        so the merge never holds, nor releases, two copies of one (partition, offset)."""
         for tp, records in batch.items():
+            if not records:
+                continue
+            last = self._added_to.get(tp, -1)
+            if records[0].offset <= last:
+                records = [r for r in records if r.offset > last]
+                if not records:
+                    continue
             self._buffers.setdefault(tp, deque()).extend(records)
+            self._added_to[tp] = records[-1].offset
 
     def reset(self) -> None:
         """Forget buffered records (after a seek they will be fetched again)."""
         self._buffers.clear()
+        self._added_to.clear()
 
     def buffered(self) -> int:
         return sum(len(b) for b in self._buffers.values())

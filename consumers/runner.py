@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias, TypeVar
 
@@ -27,11 +27,13 @@ from aiokafka.errors import KafkaError
 
 from consumers import checkpoints
 from consumers.deadletter import DeadLetter
+from consumers.log_check import check_within_log
 from consumers.ordering import TimestampMerge
+from consumers.positions import Positions
 from consumers.view import Unapplicable, View
 from events import InvalidEvent
 from events.codec import TOUCHPOINTS, Codec
-from projections.db import DATABASE_UNAVAILABLE, SCHEMA_LOCK, Connection, retry_delay
+from projections.db import DATABASE_UNAVAILABLE, OUTAGE_TOLERANCE_S, SCHEMA_LOCK, Connection, Outage
 
 log = structlog.get_logger()
 
@@ -44,11 +46,18 @@ _DATA_ERRORS = (
     asyncpg.IntegrityConstraintViolationError,
     asyncpg.ProgramLimitExceededError,
 )
+
+
+class PositionGap(Exception):  # a reason to reposition, like a lost connection
+    """A batch would not start where the view's stored offset says: reposition and retry."""
+
+
 _TRANSIENT_ERRORS = (
     *DATABASE_UNAVAILABLE,
     asyncpg.DeadlockDetectedError,
     asyncpg.SerializationError,
     KafkaError,
+    PositionGap,
 )
 
 
@@ -62,7 +71,8 @@ class RunnerConfig:
     batch_max_records: int = 5000
     partitions: Sequence[int] | None = None
     """Read these partitions directly instead of joining the consumer group."""
-    max_retries: int = 8
+    outage_tolerance_s: float = OUTAGE_TOLERANCE_S
+    """How long an unreachable database or broker is waited out before the stage stops."""
     ordered_by_timestamp: bool = False
     """Apply records in (timestamp, partition, offset) order across partitions, so that a
     replay interleaves partitions exactly as the first run did (see consumers/ordering.py)."""
@@ -74,9 +84,19 @@ _Client = TypeVar("_Client", AIOKafkaConsumer, AIOKafkaProducer)
 
 
 @dataclass(frozen=True, slots=True)
+class Fetched:
+    records: list[Record]
+    generation: int
+    """The runner's generation when they were fetched: a seek since makes them void."""
+    starts: dict[int, int]
+    """Per partition, the offset the records start from (all before it were fetched)."""
+
+
+@dataclass(frozen=True, slots=True)
 class PreparedBatch:
     generation: int
     records: Sequence[Record]
+    starts: Mapping[int, int] | None
     decoded: list[tuple[Record, Any]]
     dead_letters: list[DeadLetter]
     changes: Any
@@ -96,7 +116,8 @@ class ProjectionRunner:
         self._batch_lock = asyncio.Lock()
         self._generation = 0
         self._merge = TimestampMerge()
-        self._fetched_to: dict[TopicPartition, int] = {}
+        self._positions = Positions()
+        self._seek_lock = asyncio.Lock()
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self.applied = 0
@@ -144,7 +165,6 @@ class ProjectionRunner:
             if cfg.partitions is not None:
                 tps = [TopicPartition(cfg.topic, p) for p in cfg.partitions]
                 self._consumer.assign(tps)
-                await self._seek_to_stored(tps)
             else:
                 self._consumer.subscribe([cfg.topic], listener=_SeekOnAssign(self))
             log.info(
@@ -166,96 +186,136 @@ class ProjectionRunner:
 
     async def _loop(self, stop: asyncio.Event) -> None:
         """A pipeline: batch N is written to PostgreSQL while batch N+1 is decoded (in the
-        view's helper process, if it has one, with N+2 queued behind it) and N+2 fetched."""
-        consumer = self._started(self._consumer)
-        failures = 0
+        view's helper process, if it has one, with N+2 queued behind it) and N+2 fetched.
+
+        An unreachable database or broker is waited out (``Outage``): whatever was in
+        flight is dropped, and reading resumes from the stored offsets once it is back."""
+        outage = Outage(self.config.outage_tolerance_s)
         writing: asyncio.Task[None] | None = None
         decoding: asyncio.Task[PreparedBatch] | None = None
         upcoming: asyncio.Task[PreparedBatch] | None = None
-        try:
-            while not stop.is_set() or writing is not None or decoding is not None:
-                records = [] if stop.is_set() else await self._next_records(consumer)
-                upcoming = (
-                    asyncio.create_task(self.prepare_batch(records, self._generation))
-                    if records
-                    else None
-                )
+        while not stop.is_set() or writing is not None or decoding is not None:
+            try:
+                if not stop.is_set():
+                    await self._settle()
+                fetched = None if stop.is_set() else await self._next_records()
+                if fetched is not None and fetched.records:
+                    upcoming = asyncio.create_task(
+                        self.prepare_batch(fetched.records, fetched.generation, fetched.starts)
+                    )
                 if writing is not None:
-                    try:
-                        await writing
-                        failures = 0
-                    except _TRANSIENT_ERRORS as exc:
-                        failures += 1
-                        if failures > self.config.max_retries:
-                            raise
-                        delay = retry_delay(failures)
-                        log.warning(
-                            "batch_failed_retrying",
-                            consumer=self.name,
-                            error=repr(exc),
-                            attempt=failures,
-                            retry_in_s=delay,
-                        )
-                        await asyncio.sleep(delay)
-                        await self._seek_to_stored(consumer.assignment())
-                    writing = None
+                    written, writing = writing, None
+                    await written
+                    outage.ended()
                 if decoding is not None:
                     prepared = await decoding
+                    decoding = None
                     if prepared.generation == self._generation:
                         writing = asyncio.create_task(self.commit_batch(prepared))
                 decoding, upcoming = upcoming, None
-        finally:
-            for task in (writing, decoding, upcoming):
-                if task is not None and not task.done():
-                    task.cancel()
+            except _TRANSIENT_ERRORS as exc:
+                for task in (writing, decoding, upcoming):
+                    if task is not None and not task.done():
+                        task.cancel()
+                writing = decoding = upcoming = None
+                self._invalidate()  # what was fetched will be read again from stored offsets
+                delay = outage.failed()
+                if delay is None:
+                    log.exception(
+                        "runner_gave_up",
+                        consumer=self.name,
+                        error=repr(exc),
+                        outage_s=round(outage.lasted(), 1),
+                    )
+                    raise
+                log.warning(
+                    "batch_failed_retrying",
+                    consumer=self.name,
+                    error=repr(exc),
+                    attempt=outage.failures,
+                    outage_s=round(outage.lasted(), 1),
+                    retry_in_s=delay,
+                )
+                await asyncio.sleep(delay)
+            except BaseException:
+                for task in (writing, decoding, upcoming):
+                    if task is not None and not task.done():
+                        task.cancel()
+                raise
 
-    async def _next_records(self, consumer: AIOKafkaConsumer) -> list[Record]:
+    async def _next_records(self) -> Fetched:
+        """The next records to apply: records of settled partitions only, each (partition,
+        offset) once, with the generation they belong to (see consumers/positions.py)."""
+        consumer = self._started(self._consumer)
         limit = self.config.batch_max_records
+        positions = self._positions
         if not self.config.ordered_by_timestamp:
             batch = await consumer.getmany(timeout_ms=200, max_records=limit)
-            return [r for rs in batch.values() for r in rs]
+            records = [r for rs in positions.accept(batch).values() for r in rs]
+            return Fetched(records, self._generation, positions.release(records))
 
         def caught_up(tp: TopicPartition) -> bool:
             highwater = consumer.highwater(tp)
-            return highwater is not None and self._fetched_to.get(tp, 0) >= highwater
+            fetched_to = positions.fetched_to(tp.partition)
+            return highwater is not None and fetched_to is not None and fetched_to >= highwater
 
         # The merge releases only as far as every partition has been fetched; keep fetching
         # (briefly) so that a batch is not cut short each time one partition's buffer empties.
-        records: list[Record] = []
+        fetched = Fetched([], self._generation, {})
         deadline = asyncio.get_running_loop().time() + 0.25
-        while len(records) < limit:
+        while len(fetched.records) < limit:
             batch = await consumer.getmany(timeout_ms=50, max_records=limit)
-            for tp, fetched in batch.items():
-                self._fetched_to[tp] = fetched[-1].offset + 1
-            self._merge.add(batch)
-            records += self._merge.release(consumer.assignment(), caught_up, limit - len(records))
+            if self._generation != fetched.generation:
+                # A seek settled while we waited: what was gathered before it is read again.
+                fetched = Fetched([], self._generation, {})
+            self._merge.add(positions.accept(batch))
+            settled = [tp for tp in consumer.assignment() if positions.settled(tp.partition)]
+            released = self._merge.release(settled, caught_up, limit - len(fetched.records))
+            for partition, start in positions.release(released).items():
+                fetched.starts.setdefault(partition, start)
+            fetched.records.extend(released)
             if not batch or asyncio.get_running_loop().time() > deadline:
                 break
-        return records
+        return fetched
 
-    async def _seek_to_stored(self, partitions: Iterable[TopicPartition]) -> None:
-        """Position the consumer at the offsets committed with the view."""
-        consumer = self._started(self._consumer)
-        tps = [tp for tp in partitions if tp.topic == self.config.topic]
-        if not tps:
-            return
-        stored = await checkpoints.stored_offsets(self.pool, self.name, self.config.topic)
-        self._generation += 1  # batches fetched before this seek are dropped, not applied
+    def _invalidate(self) -> None:
+        """Whatever was fetched, merged or prepared is void: a seek comes next."""
+        self._generation += 1
+        self._positions.unsettle()
         self._merge.reset()
         reset = getattr(self.view, "reset", None)
         if reset is not None:
             reset()
-        for tp in tps:
-            if tp.partition in stored:
-                consumer.seek(tp, stored[tp.partition])
-            else:
-                await consumer.seek_to_beginning(tp)
-            self._fetched_to[tp] = await consumer.position(tp)
-        log.info(
-            "runner_positioned",
-            consumer=self.name,
-            offsets={tp.partition: stored.get(tp.partition, 0) for tp in tps},
-        )
+
+    async def _settle(self, *, again: bool = False) -> None:
+        """Position every assigned partition not yet positioned (``again``: every assigned
+        partition) at its stored offset."""
+        consumer = self._started(self._consumer)
+        async with self._seek_lock:
+            tps = [tp for tp in consumer.assignment() if tp.topic == self.config.topic]
+            if not again and not self._positions.unsettled(tp.partition for tp in tps):
+                return
+            self._invalidate()
+            stored = await checkpoints.stored_offsets(self.pool, self.name, self.config.topic)
+            await check_within_log(
+                self.config.bootstrap_servers,
+                self.name,
+                self.config.topic,
+                {tp.partition: stored[tp.partition] for tp in tps if tp.partition in stored},
+            )
+            unread = [tp for tp in tps if tp.partition not in stored]
+            beginnings = await consumer.beginning_offsets(unread) if unread else {}
+            if set(consumer.assignment()) != set(tps):
+                return  # reassigned meanwhile: settle again
+            # Each seek and its settling with no ``await`` between them: a ``getmany`` running
+            # meanwhile could hand out records fetched at the new position, and drop them.
+            offsets = {}
+            for tp in tps:
+                offset = stored.get(tp.partition)
+                offsets[tp.partition] = offset if offset is not None else beginnings[tp]
+                consumer.seek(tp, offsets[tp.partition])
+                self._positions.settle(tp.partition, offsets[tp.partition])
+        log.info("runner_positioned", consumer=self.name, offsets=offsets)
 
     # --- one batch -------------------------------------------------------------------
 
@@ -264,10 +324,14 @@ class ProjectionRunner:
         await self.commit_batch(await self.prepare_batch(records))
 
     async def prepare_batch(
-        self, records: Sequence[Record], generation: int | None = None
+        self,
+        records: Sequence[Record],
+        generation: int | None = None,
+        starts: Mapping[int, int] | None = None,
     ) -> PreparedBatch:
         """Decode a batch (CPU only; runs while the previous batch is being written).
-        ``generation``: the runner's when the records were fetched (a seek since drops them)."""
+        ``generation``: the runner's when the records were fetched (a seek since drops them);
+        ``starts``: the offset each partition's records start from (checked at commit)."""
         generation = self._generation if generation is None else generation
         decoded: list[tuple[Record, Any]] = []
         letters: list[DeadLetter] = []
@@ -280,7 +344,7 @@ class ProjectionRunner:
             else:
                 decoded.append((r, outcome))
         changes = self._changes(decoded)
-        return PreparedBatch(generation, records, decoded, letters, changes)
+        return PreparedBatch(generation, records, starts, decoded, letters, changes)
 
     def _changes(self, decoded: Sequence[tuple[Record, Any]]) -> Any:
         return self.view.changes([event for _, event in decoded])
@@ -294,6 +358,15 @@ class ProjectionRunner:
             stored = await checkpoints.lock_offsets(
                 conn, self.name, self.config.topic, {r.partition for r in records}
             )
+            # Both ends: nothing below the stored offset is applied again (another worker
+            # applied it), and nothing between it and the batch's first record is skipped.
+            gaps = {
+                p: (start, stored[p])
+                for p, start in (batch.starts or {}).items()
+                if start > stored.get(p, start)
+            }
+            if gaps:
+                raise PositionGap(f"{self.name}: batch starts past the stored offsets: {gaps}")
 
             def fresh(r: Record) -> bool:
                 return bool(r.offset >= stored[r.partition])
@@ -378,11 +451,13 @@ class _SeekOnAssign(ConsumerRebalanceListener):  # type: ignore[misc]
         self.runner = runner
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        # Bounded drain: let the batch in flight commit before giving the partitions up.
+        # Bounded drain: let the batch in flight commit before giving the partitions up;
+        # nothing fetched so far is applied after that.
         async with (
             asyncio.timeout(self.runner.config.revoke_drain_timeout),
             self.runner._batch_lock,
         ):
+            self.runner._invalidate()
             log.info(
                 "partitions_revoked",
                 consumer=self.runner.name,
@@ -390,4 +465,10 @@ class _SeekOnAssign(ConsumerRebalanceListener):  # type: ignore[misc]
             )
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        await self.runner._seek_to_stored(assigned)
+        # aiokafka is already fetching (from offset 0 for a new group): nothing passes the
+        # runner's gate until this seek settles. If it fails (database down), the runner's
+        # loop settles the partitions itself once it can.
+        try:
+            await self.runner._settle(again=True)
+        except _TRANSIENT_ERRORS as exc:
+            log.warning("positioning_deferred", consumer=self.runner.name, error=repr(exc))

@@ -25,7 +25,7 @@ import structlog
 
 from consumers.webhook_config import Subscriber
 from consumers.webhook_signature import ATTEMPT_HEADER, SIGNATURE_HEADER, TRIGGER_ID_HEADER, sign
-from projections.db import DATABASE_UNAVAILABLE, retry_delay
+from projections.db import DATABASE_UNAVAILABLE, OUTAGE_TOLERANCE_S, Outage
 from projections.triggers.deliveries import (
     Attempt,
     Claim,
@@ -49,7 +49,8 @@ class DispatchConfig:
     max_attempts: int = 10
     batch_size: int = 50
     """Deliveries claimed, and sent concurrently, at a time."""
-    max_db_retries: int = 8
+    outage_tolerance_s: float = OUTAGE_TOLERANCE_S
+    """How long an unreachable database is waited out before the dispatcher stops."""
     lease_margin_s: float = 30.0
     """A claimed delivery whose attempt was never recorded (the dispatcher lost its
     database, or died) is claimed again this long after its request could have timed out."""
@@ -106,7 +107,7 @@ class WebhookDispatcher:
         self, session: aiohttp.ClientSession, stop: asyncio.Event, wake: asyncio.Event
     ) -> None:
         names = sorted(self.subscribers)
-        failures = 0
+        outage = Outage(self.config.outage_tolerance_s)
         while not stop.is_set():
             wake.clear()
             try:
@@ -125,16 +126,20 @@ class WebhookDispatcher:
                     for outcome in sent:
                         if isinstance(outcome, BaseException):
                             raise outcome
-                    failures = 0
+                    outage.ended()
                     continue
                 due_in = await seconds_to_next_due(self.pool, names)
-                failures = 0
+                outage.ended()
             except DATABASE_UNAVAILABLE as exc:
-                failures += 1
-                if failures > self.config.max_db_retries:
+                due_in = outage.failed()
+                if due_in is None:
                     raise
-                due_in = retry_delay(failures)
-                log.warning("webhooks_queue_unavailable", error=repr(exc), attempt=failures)
+                log.warning(
+                    "webhooks_queue_unavailable",
+                    error=repr(exc),
+                    attempt=outage.failures,
+                    outage_s=round(outage.lasted(), 1),
+                )
             wait = self.config.poll_interval_s if due_in is None else max(0.01, due_in)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), min(wait, self.config.poll_interval_s))
@@ -198,20 +203,26 @@ class WebhookDispatcher:
         def notified(*_: Any) -> None:
             wake.set()
 
-        async with self.pool.acquire() as conn:
-            listening = False
-            try:
-                await conn.add_listener(WAKE_CHANNEL, notified)
-                listening = True
-            except asyncpg.PostgresError as exc:
-                log.warning("webhooks_listen_unavailable", error=repr(exc), fallback="polling")
-            try:
-                yield
-            finally:
+        try:
+            conn = await self.pool.acquire()
+        except DATABASE_UNAVAILABLE as exc:  # the loop waits the outage out
+            log.warning("webhooks_listen_unavailable", error=repr(exc), fallback="polling")
+            yield
+            return
+        listening = False
+        try:
+            await conn.add_listener(WAKE_CHANNEL, notified)
+            listening = True
+        except asyncpg.PostgresError as exc:
+            log.warning("webhooks_listen_unavailable", error=repr(exc), fallback="polling")
+        try:
+            yield
+        finally:
+            # The connection may have been lost meanwhile (polling carried on).
+            with contextlib.suppress(*DATABASE_UNAVAILABLE):
                 if listening:
-                    # The connection may have been lost meanwhile (polling carried on).
-                    with contextlib.suppress(*DATABASE_UNAVAILABLE):
-                        await conn.remove_listener(WAKE_CHANNEL, notified)
+                    await conn.remove_listener(WAKE_CHANNEL, notified)
+                await self.pool.release(conn)
 
 
 async def _set_when(stop: asyncio.Event, wake: asyncio.Event) -> None:

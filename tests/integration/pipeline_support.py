@@ -18,8 +18,7 @@ def pipeline_settings(topics: dict[str, str], **overrides: object) -> Settings:
         topic_touchpoints=topics["touchpoints"],
         topic_resolved=topics["resolved"],
         topic_deadletter=topics["deadletter"],
-        consumer_group=f"g-{topics['touchpoints']}",
-        **overrides,  # type: ignore[arg-type]
+        **{"consumer_group": f"g-{topics['touchpoints']}", **overrides},  # type: ignore[arg-type]
     )
 
 
