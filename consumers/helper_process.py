@@ -15,13 +15,9 @@ parent.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import multiprocessing
 import os
-import signal
-import sys
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -29,40 +25,18 @@ from typing import Any, TypeVar
 
 import structlog
 
-from consumers.process import tune_gc
+from consumers.process import exit_with_parent, tune_gc
 
 log = structlog.get_logger()
 
 R = TypeVar("R")
-
-_PARENT_CHECK_S = 0.05
-_PR_SET_PDEATHSIG = 1
 
 
 def _start_helper(parent: int) -> None:
     """Runs in the helper first: the same collector settings as a stage (the helper
     allocates even more per event), and a watch on its parent."""
     tune_gc()
-    _exit_with_parent(parent)
-
-
-def _exit_with_parent(parent: int) -> None:
-    """Leave as soon as the process that started this one is gone (a SIGKILLed parent
-    cannot shut its helper down, and the helper would wait forever)."""
-
-    if sys.platform == "linux":
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0:
-            if os.getppid() != parent:  # died before the request took effect
-                os._exit(0)
-            return
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(_PARENT_CHECK_S)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+    exit_with_parent(parent)
 
 
 class HelperProcess:

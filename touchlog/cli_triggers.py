@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from consumers.process import exit_with_parent
 from touchlog import bootstrap
 from touchlog.kafka_admin import ensure_topics
 from touchlog.logs import configure_logging
@@ -24,6 +26,8 @@ def _worker(args: argparse.Namespace) -> int:
     from consumers.triggers.app import build_app
     from projections.triggers import RulesError
 
+    if args.exit_with_parent:
+        exit_with_parent(os.getppid())
     settings = Settings()
     try:
         rules = bootstrap.trigger_rules(settings)
@@ -97,6 +101,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--manual-clock",
         action="store_true",
         help="Time moves only with tick commands on the command topic (simulations, tests).",
+    )
+    worker.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="Stop at once when the process that started this one dies (`touchlog up` "
+        "starts its worker so: a SIGKILLed `up` leaves no worker behind).",
     )
     worker.set_defaults(func=_worker)
     check = commands.add_parser("check", help="Validate a trigger rules file and list its rules.")
