@@ -42,6 +42,7 @@ from projections.triggers import DEFAULT_RULES, TriggerRules, load_rules
 from projections.triggers import postgres as trigger_tables
 from projections.triggers.postgres import TRIGGERS, TriggerStore
 from touchlog import embedded
+from touchlog.durable_broker import durable_broker
 from touchlog.kafka_admin import ensure_topics
 from touchlog.settings import ApiToken, Settings
 
@@ -108,15 +109,22 @@ def configured_endpoints(settings: Settings, *, database_needed: bool = True) ->
 
 
 @contextlib.asynccontextmanager
-async def infrastructure(settings: Settings, *, publish: bool = True) -> AsyncIterator[Endpoints]:
-    """The configured broker and database, or embedded ones started for the duration."""
-    with contextlib.ExitStack() as stack:
+async def infrastructure(
+    settings: Settings, *, publish: bool = True, stop: asyncio.Event | None = None
+) -> AsyncIterator[Endpoints]:
+    """The configured broker and database, or embedded ones started for the duration.
+
+    The embedded broker's log is kept across restarts (``touchlog.durable_broker``):
+    restored before anything else runs, archived while it runs. ``stop`` is set if the
+    archive fails meanwhile, so that ``touchlog up`` stops rather than acknowledge
+    events its next start would not restore."""
+    async with contextlib.AsyncExitStack() as stack:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        if settings.kafka_bootstrap_servers:
+        if settings.kafka_bootstrap_servers:  # a real Kafka keeps its log: nothing to archive
             bootstrap, idempotence = settings.kafka_bootstrap_servers, settings.kafka_idempotence
         else:
-            broker = stack.enter_context(
-                embedded.embedded_broker(log_file=settings.data_dir / "broker.log")
+            broker = await stack.enter_async_context(
+                durable_broker(settings.data_dir, failed=stop.set if stop else lambda: None)
             )
             bootstrap, idempotence = broker.bootstrap_servers, False
         if settings.database_url:

@@ -16,11 +16,13 @@ import structlog
 import uvicorn
 from fastapi import FastAPI
 
+from consumers.log_check import StoredOffsetsBeyondLog
 from consumers.process import tune_gc
 from projections.db import SERVER_SETTINGS
-from touchlog import bootstrap, cli_identity, cli_schemas, cli_sources, cli_triggers
+from touchlog import bootstrap, cli_identity, cli_reset, cli_schemas, cli_sources, cli_triggers
 from touchlog.http_server import EmbeddedServer
 from touchlog.kafka_admin import ensure_topics
+from touchlog.log_tail import records_in
 from touchlog.logs import configure_logging
 from touchlog.settings import Settings
 
@@ -39,7 +41,8 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
 async def _up(settings: Settings, args: argparse.Namespace) -> int:
     from api import create_app
 
-    async with bootstrap.infrastructure(settings) as endpoints:
+    stop = asyncio.Event()
+    async with bootstrap.infrastructure(settings, stop=stop) as endpoints:
         pool = await asyncpg.create_pool(
             endpoints.database_url, min_size=1, max_size=4, server_settings=SERVER_SETTINGS
         )
@@ -57,7 +60,6 @@ async def _up(settings: Settings, args: argparse.Namespace) -> int:
                     ),
                 )
             )
-            stop = asyncio.Event()
             _stop_on_signals(stop)
             tasks = {
                 asyncio.create_task(server.serve(), name="api"),
@@ -70,9 +72,7 @@ async def _up(settings: Settings, args: argparse.Namespace) -> int:
             if server.started:
                 _print_endpoints(settings, endpoints, demo_tokens)
                 if args.demo:
-                    # Before the stages start: the resolver then reads the whole history in
-                    # its order, not the part of it that has arrived (see consumers/ordering.py).
-                    await _publish_demo(endpoints, settings, args.customers)
+                    await _demo_once(endpoints, settings, args.customers)
             tasks.add(
                 asyncio.create_task(
                     bootstrap.run_stages(settings, endpoints, pool, stop), name="stages"
@@ -97,7 +97,7 @@ async def _trigger_worker(
         "TOUCHLOG_DATA_DIR": str(settings.data_dir),
     }
     child = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "touchlog.cli", "triggers", "worker", env=env
+        sys.executable, "-m", "touchlog.cli", "triggers", "worker", "--exit-with-parent", env=env
     )
     exited = asyncio.create_task(child.wait())
     stopping = asyncio.create_task(stop.wait())
@@ -143,6 +143,23 @@ def _print_endpoints(
         + "Stop with Ctrl-C.",
         flush=True,
     )
+
+
+async def _demo_once(endpoints: bootstrap.Endpoints, settings: Settings, customers: int) -> None:
+    """The demo, unless the log holds events already (a restart of ``make run``): published
+    again, its events would be resolved anew against the graph they built, and land in the
+    views a second time under the customers they were merged into."""
+    held = await records_in(endpoints.bootstrap_servers, settings.topic_touchpoints)
+    if held:
+        print(
+            f"demo: not published again: the log holds {held} events already "
+            "(`touchlog reset` starts over)",
+            flush=True,
+        )
+        return
+    # Before the stages start: the resolver then reads the whole history in its order, not
+    # the part of it that has arrived (see consumers/ordering.py).
+    await _publish_demo(endpoints, settings, customers)
 
 
 async def _publish_demo(endpoints: bootstrap.Endpoints, settings: Settings, customers: int) -> None:
@@ -305,6 +322,7 @@ def parser() -> argparse.ArgumentParser:
     cli_identity.register(sub)
     cli_sources.register(sub)
     cli_triggers.register(sub)
+    cli_reset.register(sub)
     return root
 
 
@@ -315,6 +333,9 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `touchlog schemas list | head`: the reader had enough
         sys.stderr.close()
         return 0
+    except StoredOffsetsBeyondLog as exc:  # says what happened and the command that fixes it
+        print(f"touchlog: {exc}", file=sys.stderr)
+        return 1
     return code
 
 

