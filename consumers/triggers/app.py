@@ -119,7 +119,10 @@ def build_app(
     clock = Clock(manual=config.manual_clock)
 
     async def send(topic: str, key: bytes | None, value: bytes, partition: int | None) -> None:
-        await app.producer.send(topic, key, value, partition, None, None)
+        # Acknowledged before the step goes on: the changelog write that remembers a trigger
+        # goes to another partition and could otherwise land while the trigger is lost.
+        acknowledged = await app.producer.send(topic, key, value, partition, None, None)
+        await acknowledged
 
     worker = TriggerWorker(TriggerEngine(rules), states, send, clock=clock, topics=topics)
     worker.published = published or set()
