@@ -163,7 +163,12 @@ class IdentityResolver:
         keys: set[str] = set()
         customer_ids: set[str] = set()
         for event in events:
-            keys.update(i.key for i in event.identified[0])
+            for identifier in event.identified[0]:
+                keys.add(identifier.key)
+                # A customer a channel names is a customer row, not a link: load it (with
+                # its links) by id, or a process that has not met it yet takes it for new.
+                if identifier.kind is IdentifierKind.CUSTOMER_ID:
+                    customer_ids.add(identifier.value)
             if event.decision is not None:
                 customer_ids.update(_customers_named(event.decision))
         graph = await self._graph_for(conn, keys, customer_ids)
