@@ -119,10 +119,7 @@ def build_app(
     clock = Clock(manual=config.manual_clock)
 
     async def send(topic: str, key: bytes | None, value: bytes, partition: int | None) -> None:
-        # Acknowledged before the step goes on: the changelog write that remembers a trigger
-        # goes to another partition and could otherwise land while the trigger is lost.
-        acknowledged = await app.producer.send(topic, key, value, partition, None, None)
-        await acknowledged
+        await app.producer.send(topic, key, value, partition, None, None)
 
     worker = TriggerWorker(TriggerEngine(rules), states, send, clock=clock, topics=topics)
     worker.published = published or set()
