@@ -21,7 +21,6 @@ import faust
 from faust.serializers import codecs
 
 from consumers.triggers.clock import Clock
-from consumers.triggers.transport import SCHEME
 from consumers.triggers.worker import TriggerTopics, TriggerWorker
 from projections.triggers import CustomerState, TriggerEngine, TriggerRules
 
@@ -75,8 +74,7 @@ class TriggerAppConfig:
 def faust_settings(config: TriggerAppConfig) -> dict[str, Any]:
     """faust settings for a small cluster or the embedded broker (see the README)."""
     return {
-        # Our transport: high watermarks from fetch responses (see consumers/triggers/transport.py).
-        "broker": [f"{SCHEME}://{server}" for server in config.bootstrap_servers.split(",")],
+        "broker": [f"kafka://{server}" for server in config.bootstrap_servers.split(",")],
         "store": "memory://",  # rebuilt from the changelog at start; no RocksDB to install
         "datadir": str(config.data_dir),
         "web_enabled": False,
