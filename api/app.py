@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from api import audit, customers, health, profile, search, timeline, triggers
 from api.auth import Caller, TokenRegistry
-from projections.db import SERVER_SETTINGS
+from projections.db import create_pool
 from projections.identity import IdentityRules
 
 
@@ -31,12 +31,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.pool = await asyncpg.create_pool(
-            database_url,
-            min_size=1,
-            max_size=10,
-            server_settings=SERVER_SETTINGS,
-            reset=_nothing_to_reset,
+        app.state.pool = await create_pool(
+            database_url, min_size=1, max_size=10, reset=_nothing_to_reset
         )
         try:
             yield

@@ -35,8 +35,9 @@ import asyncpg
 
 from benchmarks.support import drop_database, infrastructure, scratch_database
 from events import Channel, encode
-from producers.gateway import create_tables
+from producers.gateway import SCHEMA
 from producers.gateway import sources as gateway_sources
+from projections.db import create_tables
 from tests.factories import random_events
 from tests.waiting import eventually
 from touchlog import embedded
@@ -154,7 +155,7 @@ async def bench(bootstrap: str, server_url: str, args: argparse.Namespace) -> No
     pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
     try:
         async with pool.acquire() as conn:
-            await create_tables(conn)
+            await create_tables(conn, SCHEMA)
         key, _ = await gateway_sources.add(pool, "test-system", "retail", Channel.WEB)
 
         total = args.batches * 1000 + args.requests

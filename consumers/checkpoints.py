@@ -33,10 +33,6 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 """
 
 
-async def create_tables(conn: Connection) -> None:
-    await conn.execute(SCHEMA)
-
-
 async def stored_offsets(
     conn: Queryable, consumer: str, topic: str, *, for_update: bool = False
 ) -> dict[int, int]:

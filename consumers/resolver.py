@@ -143,8 +143,7 @@ class IdentityResolver:
         """Forget the cache (partitions reassigned: another worker may have written)."""
         self._graph, self._known_keys, self._pending = None, set(), None
 
-    async def create(self, conn: Connection) -> None:
-        await store.create_tables(conn)
+    schema = (store.SCHEMA,)
 
     async def decode(self, values: Sequence[bytes | None]) -> list[Arrival | InvalidEvent]:
         """Records → arrivals (decoded, identifiers parsed), in the helper process if any:

@@ -29,11 +29,12 @@ from consumers import checkpoints
 from consumers.deadletter import DeadLetter
 from consumers.log_check import check_within_log
 from consumers.ordering import TimestampMerge
+from consumers.outage import OUTAGE_TOLERANCE_S, Outage
 from consumers.positions import Positions
 from consumers.view import Unapplicable, View
 from events import InvalidEvent
 from events.codec import TOUCHPOINTS, Codec
-from projections.db import DATABASE_UNAVAILABLE, OUTAGE_TOLERANCE_S, SCHEMA_LOCK, Connection, Outage
+from projections.db import DATABASE_UNAVAILABLE, Connection, create_tables
 
 log = structlog.get_logger()
 
@@ -132,10 +133,8 @@ class ProjectionRunner:
         return client
 
     async def prepare(self) -> None:
-        async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK)
-            await checkpoints.create_tables(conn)
-            await self.view.create(conn)
+        async with self.pool.acquire() as conn:
+            await create_tables(conn, checkpoints.SCHEMA, *self.view.schema)
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Consume until ``stop`` is set (or forever)."""

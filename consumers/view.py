@@ -26,7 +26,9 @@ class View(Protocol):
 
     name: str
 
-    async def create(self, conn: Connection) -> None: ...
+    @property
+    def schema(self) -> Sequence[str]:
+        """Its tables' idempotent DDL, run by ``projections.db.create_tables``."""
 
     def changes(self, events: Sequence[Any]) -> Any: ...
 

@@ -12,10 +12,8 @@ A filter left out matches every trigger; suppressed triggers are never delivered
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -27,13 +25,14 @@ from pydantic import (
     field_validator,
 )
 
+from events.documents import DocumentError
 from projections.triggers.model import Audience, Kind, RuleName
 from projections.triggers.subscriptions import Subscription
 
 SubscriberName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
 
 
-class WebhookConfigError(ValueError):  # names the file, the subscriber and the field
+class WebhookConfigError(DocumentError):  # names the file, the subscriber and the field
     """The webhook subscribers file is not valid."""
 
 
@@ -82,8 +81,11 @@ def parse_subscribers(data: Any, source: str = "webhooks") -> list[Subscriber]:
         return []
     if not isinstance(data, list):
         raise WebhookConfigError(
-            f"{source}: expected a list of subscribers ({{name, url, secret, ...}}), "
-            f"got a {type(data).__name__}"
+            source,
+            [
+                "expected a list of subscribers ({name, url, secret, ...}), "
+                f"got a {type(data).__name__}"
+            ],
         )
     subscribers: list[Subscriber] = []
     problems: list[str] = []
@@ -96,18 +98,9 @@ def parse_subscribers(data: Any, source: str = "webhooks") -> list[Subscriber]:
                 for e in exc.errors(include_url=False)
             ]
     if problems:
-        raise WebhookConfigError(f"{source}: " + "; ".join(problems))
+        raise WebhookConfigError(source, problems)
     names = [s.name for s in subscribers]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
-        raise WebhookConfigError(f"{source}: subscriber names must be unique: {', '.join(twice)}")
+        raise WebhookConfigError(source, [f"subscriber names must be unique: {', '.join(twice)}"])
     return subscribers
-
-
-def load_subscribers(path: Path) -> list[Subscriber]:
-    """Subscribers from a YAML file; ``WebhookConfigError`` if it cannot be used."""
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise WebhookConfigError(f"{path}: {exc}") from None
-    return parse_subscribers(data, str(path))

@@ -23,9 +23,10 @@ import aiohttp
 import asyncpg
 import structlog
 
+from consumers.outage import OUTAGE_TOLERANCE_S, Outage
 from consumers.webhook_config import Subscriber
 from consumers.webhook_signature import ATTEMPT_HEADER, SIGNATURE_HEADER, TRIGGER_ID_HEADER, sign
-from projections.db import DATABASE_UNAVAILABLE, OUTAGE_TOLERANCE_S, Outage
+from projections.db import DATABASE_UNAVAILABLE
 from projections.triggers.deliveries import (
     Attempt,
     Claim,

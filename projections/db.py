@@ -1,6 +1,6 @@
-"""The connection type adapters accept: a plain connection or one borrowed from a pool."""
+"""PostgreSQL for every adapter: the connection types, the one pool factory, the one way
+to create tables, and the errors that mean the database is unreachable for now."""
 
-import time
 from collections.abc import Sequence
 from typing import Any, TypeAlias
 
@@ -14,6 +14,15 @@ Queryable: TypeAlias = "Connection | asyncpg.Pool[Any]"
 SCHEMA_LOCK = 7_420_170
 """Advisory lock held while creating tables: concurrent ``CREATE TABLE IF NOT EXISTS``
 of the same table race in PostgreSQL's catalog (unique violation on pg_type)."""
+
+
+async def create_tables(conn: Connection, *schemas: str) -> None:
+    """Run each adapter's idempotent ``SCHEMA`` (``CREATE … IF NOT EXISTS``) in one
+    transaction that holds ``SCHEMA_LOCK``: the one way touchlog creates tables."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK)
+        for schema in schemas:
+            await conn.execute(schema)
 
 
 async def copy_insert(
@@ -43,6 +52,17 @@ SERVER_SETTINGS = {"jit": "off"}
 """Session settings of every pool. JIT compilation pays off for long analytical queries;
 on touchlog's short indexed ones it added up to half a second when row estimates ran high."""
 
+
+async def create_pool(
+    dsn: str, *, min_size: int = 1, max_size: int = 10, **options: Any
+) -> "asyncpg.Pool[Any]":
+    """The one pool factory: every pool gets ``SERVER_SETTINGS``."""
+    pool: asyncpg.Pool[Any] = await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, server_settings=SERVER_SETTINGS, **options
+    )
+    return pool
+
+
 DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
     OSError,
     TimeoutError,
@@ -57,40 +77,3 @@ DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
     asyncpg.InternalClientError,
 )
 """PostgreSQL cannot be reached for now: a loop retries with backoff, then surfaces it."""
-
-
-def retry_delay(failures: int) -> float:
-    """Seconds to wait after the ``failures``-th failure in a row: doubling, at most 10 s."""
-    return min(0.2 * 2.0**failures, 10.0)
-
-
-OUTAGE_TOLERANCE_S = 300.0
-"""How long a stage waits out an unreachable service before it gives up and surfaces the
-error: longer than a database restart or failover, short enough to be noticed."""
-
-
-class Outage:
-    """A run of failures of a service that should come back (PostgreSQL restarting, the
-    broker paused): the delay before each retry, until the run has lasted too long."""
-
-    def __init__(self, tolerance_s: float = OUTAGE_TOLERANCE_S) -> None:
-        self.tolerance_s = tolerance_s
-        self.failures = 0
-        self._since: float | None = None
-
-    def failed(self) -> float | None:
-        """One more failure: seconds to wait before retrying, or None to give up."""
-        now = time.monotonic()
-        if self._since is None:
-            self._since = now
-        self.failures += 1
-        if now - self._since > self.tolerance_s:
-            return None
-        return retry_delay(self.failures)
-
-    def lasted(self) -> float:
-        return 0.0 if self._since is None else time.monotonic() - self._since
-
-    def ended(self) -> None:
-        """A try succeeded: the next failure starts a new run."""
-        self.failures, self._since = 0, None

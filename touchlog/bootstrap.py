@@ -13,11 +13,10 @@ import secrets
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import structlog
-import yaml
 from aiokafka import AIOKafkaProducer
 
 from consumers import checkpoints
@@ -26,11 +25,12 @@ from consumers.resolver import IdentityResolver
 from consumers.runner import ProjectionRunner, RunnerConfig
 from consumers.triggers.app import TriggerAppConfig
 from consumers.triggers.worker import TriggerTopics
-from consumers.webhook_config import Subscriber, load_subscribers
+from consumers.webhook_config import Subscriber, parse_subscribers
 from consumers.webhooks import WebhookDispatcher
+from events.documents import validated
 from events.resolved import RESOLVED
 from producers.gateway import postgres as gateway_tables
-from projections.db import SCHEMA_LOCK
+from projections import db
 from projections.identity import IdentityRules
 from projections.identity import postgres as identity_store
 from projections.identity import report as identity_report
@@ -38,10 +38,10 @@ from projections.profile import audit_log
 from projections.profile.access import Role
 from projections.profile.postgres import ProfileView
 from projections.timeline.postgres import TimelineView
-from projections.triggers import DEFAULT_RULES, TriggerRules, load_rules
+from projections.triggers import DEFAULT_RULES, TriggerRules, parse_rules
 from projections.triggers import postgres as trigger_tables
 from projections.triggers.postgres import TRIGGERS, TriggerStore
-from touchlog import embedded
+from touchlog import config_files, embedded
 from touchlog.durable_broker import durable_broker
 from touchlog.kafka_admin import ensure_topics
 from touchlog.settings import ApiToken, Settings
@@ -161,32 +161,41 @@ async def infrastructure(
         yield endpoints
 
 
+SCHEMAS = (
+    checkpoints.SCHEMA,
+    identity_store.SCHEMA,
+    identity_report.SCHEMA,
+    *TimelineView.schema,
+    gateway_tables.SCHEMA,
+    *ProfileView.schema,
+    audit_log.SCHEMA,
+    trigger_tables.SCHEMA,
+)
+"""Every table touchlog keeps, in the order their DDL must run."""
+
+
 async def create_tables(pool: asyncpg.Pool) -> None:
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK)
-        await checkpoints.create_tables(conn)
-        await identity_store.create_tables(conn)
-        await identity_report.create_tables(conn)
-        await TimelineView().create(conn)
-        await gateway_tables.create_tables(conn)
-        await ProfileView().create(conn)
-        await audit_log.create_tables(conn)
-        await trigger_tables.create_tables(conn)
+    async with pool.acquire() as conn:
+        await db.create_tables(conn, *SCHEMAS)
 
 
 def identity_rules(settings: Settings) -> IdentityRules:
     """Rules from ``TOUCHLOG_IDENTITY_RULES`` (YAML), else defaults with the default region."""
     if settings.identity_rules is None:
         return IdentityRules(default_region=settings.default_region)
-    data = yaml.safe_load(settings.identity_rules.read_text()) or {}
-    return IdentityRules.model_validate({"default_region": settings.default_region, **data})
+    return config_files.load(
+        settings.identity_rules,
+        lambda data, origin: validated(
+            IdentityRules, {"default_region": settings.default_region, **(data or {})}, origin
+        ),
+    )
 
 
 def trigger_rules(settings: Settings) -> TriggerRules:
     """Rules from ``TOUCHLOG_TRIGGER_RULES`` (YAML), else the built-in ones."""
     if settings.trigger_rules is None:
         return DEFAULT_RULES
-    return load_rules(settings.trigger_rules)
+    return config_files.load(settings.trigger_rules, parse_rules)
 
 
 def trigger_app_config(
@@ -208,18 +217,18 @@ def trigger_app_config(
     )
 
 
+def _parse_tokens(data: Any, origin: str) -> dict[str, ApiToken]:
+    tokens = validated(dict[str, ApiToken], data or {}, origin)
+    return {str(token): who for token, who in tokens.items()}
+
+
 def api_tokens(settings: Settings) -> dict[str, Caller]:
     """API tokens from ``TOUCHLOG_API_TOKENS`` (JSON) and ``TOUCHLOG_API_TOKENS_FILE`` (YAML)."""
     from api.auth import Caller
 
     tokens = dict(settings.api_tokens)
     if settings.api_tokens_file is not None:
-        data = yaml.safe_load(settings.api_tokens_file.read_text()) or {}
-        if not isinstance(data, dict):
-            raise SystemExit(
-                f"touchlog: {settings.api_tokens_file}: expected token → {{role, name}}"
-            )
-        tokens |= {str(token): ApiToken.model_validate(who) for token, who in data.items()}
+        tokens |= config_files.load(settings.api_tokens_file, _parse_tokens)
     if not tokens:
         log.warning(
             "api_tokens_missing",
@@ -338,7 +347,11 @@ def trigger_store_runners(
 
 def webhook_subscribers(settings: Settings) -> list[Subscriber]:
     """Subscribers from ``TOUCHLOG_WEBHOOKS_FILE`` (YAML); none when unset."""
-    return [] if settings.webhooks_file is None else load_subscribers(settings.webhooks_file)
+    return (
+        []
+        if settings.webhooks_file is None
+        else config_files.load(settings.webhooks_file, parse_subscribers)
+    )
 
 
 STAGES = ("identity", "timeline", "profile", "triggers")

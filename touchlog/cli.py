@@ -11,14 +11,13 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import asyncpg
 import structlog
 import uvicorn
 from fastapi import FastAPI
 
 from consumers.log_check import StoredOffsetsBeyondLog
 from consumers.process import tune_gc
-from projections.db import SERVER_SETTINGS
+from projections.db import create_pool
 from touchlog import bootstrap, cli_identity, cli_reset, cli_schemas, cli_sources, cli_triggers
 from touchlog.http_server import EmbeddedServer
 from touchlog.kafka_admin import ensure_topics
@@ -43,9 +42,7 @@ async def _up(settings: Settings, args: argparse.Namespace) -> int:
 
     stop = asyncio.Event()
     async with bootstrap.infrastructure(settings, stop=stop) as endpoints:
-        pool = await asyncpg.create_pool(
-            endpoints.database_url, min_size=1, max_size=4, server_settings=SERVER_SETTINGS
-        )
+        pool = await create_pool(endpoints.database_url, min_size=1, max_size=4)
         try:
             await bootstrap.create_tables(pool)
             tokens = bootstrap.api_tokens(settings)
@@ -210,9 +207,7 @@ async def _publish(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _runner(settings: Settings, args: argparse.Namespace) -> int:
     endpoints = bootstrap.configured_endpoints(settings)
-    pool = await asyncpg.create_pool(
-        endpoints.database_url, min_size=1, max_size=2, server_settings=SERVER_SETTINGS
-    )
+    pool = await create_pool(endpoints.database_url, min_size=1, max_size=2)
     try:
         stop = asyncio.Event()
         _stop_on_signals(stop)
@@ -249,9 +244,7 @@ async def _init(settings: Settings, args: argparse.Namespace) -> int:
         settings.partitions,
         settings.replication_factor,
     )
-    pool = await asyncpg.create_pool(
-        endpoints.database_url, min_size=1, max_size=1, server_settings=SERVER_SETTINGS
-    )
+    pool = await create_pool(endpoints.database_url, min_size=1, max_size=1)
     try:
         await bootstrap.create_tables(pool)
     finally:

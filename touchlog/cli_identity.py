@@ -19,6 +19,7 @@ from typing import Any
 
 import asyncpg
 
+from events.documents import DocumentError
 from events.envelope import Channel, Source
 from events.touchpoints import (
     CustomerMerged,
@@ -27,10 +28,11 @@ from events.touchpoints import (
     CustomerSplitPayload,
 )
 from events.touchpoints.identity import Identifier, IdentifierType
+from projections.db import create_tables
 from projections.identity import postgres as identity_store
 from projections.identity import report
 from projections.timeline.postgres import TABLE as TIMELINE
-from touchlog import bootstrap
+from touchlog import bootstrap, config_files
 from touchlog.settings import Settings
 
 DECISIONS = Source(system="touchlog-identity-cli", business_unit="group", channel=Channel.APP)
@@ -130,11 +132,11 @@ async def import_export(settings: Settings, args: argparse.Namespace) -> int:
     if not path.is_file():  # noqa: ASYNC240  # one stat before any work starts
         return _fail(f"import: no such file: {path}")
     try:
-        mapping, mapping_sha = legacy.load_mapping(args.mapping)
+        mapping, mapping_sha = config_files.load_with_digest(args.mapping, legacy.parse_mapping)
         source = Source(
             system=args.source, business_unit=args.business_unit, channel=mapping.channel
         )
-    except (legacy.MappingError, ValueError) as exc:
+    except (DocumentError, ValueError) as exc:
         return _fail(f"import: {exc}")
     state = args.state or legacy.default_state_path(settings.data_dir, path, source)
     endpoints = bootstrap.configured_endpoints(settings)
@@ -173,7 +175,7 @@ async def _connect(settings: Settings) -> asyncpg.Connection:
         TIMELINE,
     )
     if present:
-        await report.create_tables(conn)
+        await create_tables(conn, report.SCHEMA)
         return conn
     await conn.close()
     raise SystemExit(

@@ -20,8 +20,10 @@ import asyncpg
 import uvicorn
 
 from events import Channel
+from events.documents import DocumentError
 from producers.gateway import sources
-from touchlog import bootstrap
+from projections.db import create_pool
+from touchlog import bootstrap, config_files
 from touchlog.settings import Settings
 
 
@@ -92,7 +94,7 @@ def _on_uvloop(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.N
 
 
 async def _pool(settings: Settings) -> asyncpg.Pool:
-    pool = await asyncpg.create_pool(
+    pool = await create_pool(
         bootstrap.configured_endpoints(settings).database_url, min_size=1, max_size=2
     )
     await bootstrap.create_tables(pool)
@@ -169,13 +171,13 @@ async def revoke(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def serve_gateway(settings: Settings, args: argparse.Namespace) -> int:
-    from producers.gateway import GatewayConfig, create_gateway, load_rules
-    from producers.gateway.track_rules import RuleError
+    from producers.gateway import BUILTIN, GatewayConfig, create_gateway, read_rules
 
     endpoints = bootstrap.configured_endpoints(settings)
+    mapping = settings.gateway_track_mapping
     try:
-        rules = load_rules(settings.gateway_track_mapping)
-    except (RuleError, OSError) as exc:
+        rules = dict(BUILTIN) if mapping is None else config_files.load(mapping, read_rules)
+    except DocumentError as exc:
         print(f"touchlog gateway: TOUCHLOG_GATEWAY_TRACK_MAPPING: {exc}", file=sys.stderr)
         return 2
     pool = await _pool(settings)  # the gateway's tables exist before it serves

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from consumers.process import exit_with_parent
-from touchlog import bootstrap
+from events.documents import DocumentError
+from touchlog import bootstrap, config_files
 from touchlog.kafka_admin import ensure_topics
 from touchlog.logs import configure_logging
 from touchlog.settings import Settings
@@ -24,14 +25,13 @@ def _worker(args: argparse.Namespace) -> int:
     import faust
 
     from consumers.triggers.app import build_app
-    from projections.triggers import RulesError
 
     if args.exit_with_parent:
         exit_with_parent(os.getppid())
     settings = Settings()
     try:
         rules = bootstrap.trigger_rules(settings)
-    except RulesError as exc:  # before anything starts
+    except DocumentError as exc:  # before anything starts
         print(f"touchlog triggers: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_format, settings.log_level)
@@ -76,11 +76,11 @@ async def _prepare(settings: Settings, config: TriggerAppConfig) -> set[str]:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from projections.triggers import RulesError, load_rules
+    from projections.triggers import parse_rules
 
     try:
-        rules = load_rules(args.file)
-    except RulesError as exc:
+        rules = config_files.load(args.file, parse_rules)
+    except DocumentError as exc:
         print(str(exc), file=sys.stderr)
         return 2
     for rule in rules.rules:

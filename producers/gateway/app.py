@@ -27,6 +27,7 @@ from producers.gateway.service import Gateway
 from producers.gateway.sink import LogSink
 from producers.gateway.sources import SourceRegistry
 from producers.gateway.track_rules import BUILTIN, TrackRule
+from projections.db import create_pool
 
 log = structlog.get_logger()
 
@@ -53,7 +54,7 @@ def create_gateway(config: GatewayConfig) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
-            pool = await asyncpg.create_pool(config.database_url, min_size=2, max_size=8)
+            pool = await create_pool(config.database_url, min_size=2, max_size=8)
             stack.push_async_callback(pool.close)
             sink = LogSink(config.bootstrap_servers, config.topic, idempotence=config.idempotence)
             await sink.start()

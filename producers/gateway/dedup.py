@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar
 
 import asyncpg
 
-from producers.gateway.db import Queryable
+from projections.db import Queryable
 
 TABLE = "gateway_accepted"
 DEFAULT_WINDOW = timedelta(days=7)

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 from producers.gateway import dedup, sources
-from producers.gateway.db import Connection
 
-
-async def create_tables(conn: Connection) -> None:
-    """Create what the gateway needs; called by ``touchlog init`` and ``touchlog up``."""
-    await conn.execute(sources.SCHEMA)
-    await conn.execute(dedup.SCHEMA)
+SCHEMA = sources.SCHEMA + dedup.SCHEMA
+"""Created by ``touchlog init`` and ``touchlog up`` (``projections.db.create_tables``)."""

@@ -24,7 +24,7 @@ import structlog
 from asyncpg.pool import PoolConnectionProxy
 
 from events import Channel
-from producers.gateway.db import Queryable
+from projections.db import Queryable
 
 log = structlog.get_logger()
 

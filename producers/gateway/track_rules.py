@@ -22,12 +22,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import yaml
-
 from events import EVENT_TYPES
+from events.documents import DocumentError
 
 _MISSING: Any = object()
 
@@ -130,8 +128,11 @@ def _top(path: str) -> str:
 # --- reading rules -----------------------------------------------------------------------
 
 
-class RuleError(ValueError):
+class RuleError(DocumentError):
     """A mapping file that cannot be used: says which rule and why."""
+
+    def __init__(self, problem: str, origin: str = "track mapping") -> None:
+        super().__init__(origin, [problem])
 
 
 def _field_rule(spec: Any, where: str) -> FieldRule:
@@ -185,8 +186,16 @@ def _rule(name: str, spec: Any) -> TrackRule:
     return TrackRule(type_name, fields)
 
 
-def read_rules(document: Any) -> dict[str, TrackRule]:
-    """Rules from a mapping document (``{track: {name: rule}, builtin: bool}``)."""
+def read_rules(document: Any, origin: str = "track mapping") -> dict[str, TrackRule]:
+    """The built-in rules, with those of a mapping document
+    (``{track: {name: rule}, builtin: bool}``)."""
+    try:
+        return _read_rules(document)
+    except RuleError as exc:
+        raise RuleError(exc.problems[0], origin) from None
+
+
+def _read_rules(document: Any) -> dict[str, TrackRule]:
     if document is None:
         document = {}
     if not isinstance(document, Mapping):
@@ -200,17 +209,6 @@ def read_rules(document: Any) -> dict[str, TrackRule]:
     rules = dict(BUILTIN) if document.get("builtin", True) else {}
     rules.update({str(name): _rule(str(name), spec) for name, spec in track.items()})
     return rules
-
-
-def load_rules(path: Path | None) -> dict[str, TrackRule]:
-    """The built-in rules, with those of the YAML file at ``path`` if given."""
-    if path is None:
-        return dict(BUILTIN)
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise RuleError(f"{path}: not valid YAML: {exc}") from None
-    return read_rules(document)
 
 
 # Segment's e-commerce spec (https://segment.com/docs/connections/spec/ecommerce/v2/).

@@ -4,7 +4,7 @@
 """
 
 from producers.legacy.importer import EventSink, ImportOptions, ImportSummary, import_export
-from producers.legacy.mapping import ExportMapping, MappingError, load_mapping, parse_mapping
+from producers.legacy.mapping import ExportMapping, MappingError, parse_mapping
 from producers.legacy.rows import ImportedRow, Problem, RejectedRow, RowConverter, message_id
 from producers.legacy.state import StateError, default_state_path
 
@@ -21,7 +21,6 @@ __all__ = [
     "StateError",
     "default_state_path",
     "import_export",
-    "load_mapping",
     "message_id",
     "parse_mapping",
 ]

@@ -15,13 +15,10 @@ Every problem is reported with the key it is about (``phones.1.use: …``).
 from __future__ import annotations
 
 import codecs
-import hashlib
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -32,6 +29,7 @@ from pydantic import (
 )
 from pydantic import Field as PydanticField
 
+from events.documents import DocumentError, named_problems
 from events.envelope import Channel
 from events.touchpoints.contact import AddressUse, CountryCode, EmailUse, PhoneUse, Title
 from events.touchpoints.profile import ProfileUpdated
@@ -43,13 +41,8 @@ IdType = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.\-]{0,99}$")]
 DEFAULT_NULL_VALUES = ("null", "none", "nil", "n/a", "na", "-", "#n/a")
 
 
-class MappingError(ValueError):
+class MappingError(DocumentError):
     """The mapping is unusable; each problem names its key."""
-
-    def __init__(self, source: str, problems: Sequence[str]) -> None:
-        self.source = source
-        self.problems = list(problems)
-        super().__init__(f"{source}: " + "; ".join(self.problems))
 
 
 class _Part(BaseModel):
@@ -197,33 +190,11 @@ def _is_column_key(key: str) -> bool:
     return last not in not_columns and not key.startswith(("csv", "titles"))
 
 
-def _problems(error: ValidationError) -> list[str]:
-    problems = []
-    for err in error.errors(include_url=False):
-        key = ".".join(str(part) for part in err["loc"]) or "(mapping)"
-        message = err["msg"].removeprefix("Value error, ")
-        problems.append(f"{key}: {message}")
-    return problems
-
-
-def parse_mapping(text: str, source: str = "mapping") -> ExportMapping:
+def parse_mapping(data: Any, source: str = "mapping") -> ExportMapping:
     """The mapping a YAML document describes; MappingError lists every problem by key."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise MappingError(source, [f"not valid YAML: {exc}"]) from None
     if not isinstance(data, dict):
         raise MappingError(source, ["expected a mapping of keys (csv, external_ids, name, …)"])
     try:
         return ExportMapping.model_validate(data)
     except ValidationError as exc:
-        raise MappingError(source, _problems(exc)) from None
-
-
-def load_mapping(path: Path) -> tuple[ExportMapping, str]:
-    """The mapping in a YAML file, and its digest (a resumed import must use the same one)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise MappingError(str(path), [f"cannot read: {exc.strerror}"]) from None
-    return parse_mapping(text, str(path)), hashlib.sha256(text.encode()).hexdigest()
+        raise MappingError(source, named_problems(exc)) from None

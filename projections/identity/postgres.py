@@ -90,10 +90,6 @@ def _survivor(rows: dict[str, Any], customer_id: str) -> str:
     return current
 
 
-async def create_tables(conn: Connection) -> None:
-    await conn.execute(SCHEMA)
-
-
 @dataclass(frozen=True, slots=True)
 class Slice:
     """Stored graph rows a batch can touch."""

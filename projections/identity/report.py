@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from projections.db import Connection, Queryable
+from projections.db import Queryable
 from projections.identity.postgres import survivor_of
 from projections.timeline.postgres import TABLE as TIMELINE
 
@@ -79,10 +79,6 @@ JOIN survivors sb ON sb.customer_id = p.b
 WHERE sa.survivor <> sb.survivor
 """
 )
-
-
-async def create_tables(conn: Connection) -> None:
-    await conn.execute(SCHEMA)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from projections.db import Connection, Queryable
+from projections.db import Queryable
 
 TABLE = "access_audit_v1"
 
@@ -30,10 +30,6 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
 CREATE INDEX IF NOT EXISTS {TABLE}_customer ON {TABLE} (customer_id, at DESC);
 CREATE INDEX IF NOT EXISTS {TABLE}_at ON {TABLE} (at DESC);
 """
-
-
-async def create_tables(conn: Connection) -> None:
-    await conn.execute(SCHEMA)
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,8 +70,7 @@ class ProfileView:
     def __init__(self, default_region: str = "FR") -> None:
         self.default_region = default_region
 
-    async def create(self, conn: Connection) -> None:
-        await create_tables(conn)
+    schema = (SCHEMA,)
 
     def changes(self, events: Sequence[Touchpoint | Resolved]) -> ProfileChanges:
         """COPY-ready rows (pure: runs while the previous batch is being written)."""
@@ -105,10 +104,6 @@ class ProfileView:
     async def apply(self, conn: Connection, events: Sequence[Touchpoint | Resolved]) -> None:
         """Project and write in one go (tests and one-off loads)."""
         await self.write(conn, self.changes(events))
-
-
-async def create_tables(conn: Connection) -> None:
-    await conn.execute(SCHEMA)
 
 
 # --- reads -----------------------------------------------------------------------------

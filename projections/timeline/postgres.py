@@ -59,8 +59,7 @@ class TimelineView:
 
     name = TABLE
 
-    async def create(self, conn: Connection) -> None:
-        await conn.execute(SCHEMA)
+    schema = (SCHEMA,)
 
     def changes(self, events: Sequence[Touchpoint | Resolved]) -> list[tuple[object, ...]]:
         """COPY-ready rows (pure: runs while the previous batch is being written)."""

@@ -6,7 +6,6 @@ from projections.triggers.rules import (
     DEFAULT_RULES,
     RulesError,
     TriggerRules,
-    load_rules,
     parse_rules,
 )
 from projections.triggers.state import CustomerState
@@ -21,7 +20,6 @@ __all__ = [
     "Trigger",
     "TriggerEngine",
     "TriggerRules",
-    "load_rules",
     "parse_rules",
     "trigger_id",
 ]

@@ -147,10 +147,6 @@ RETURNING trigger_id
 """
 
 
-async def create_tables(conn: Connection) -> None:
-    await conn.execute(SCHEMA)
-
-
 @dataclass(frozen=True, slots=True)
 class TriggerChanges:
     triggers: str
@@ -172,8 +168,7 @@ class TriggerStore:
         self.subscriptions = tuple(subscriptions)
         self.name = name
 
-    async def create(self, conn: Connection) -> None:
-        await create_tables(conn)
+    schema = (SCHEMA,)
 
     def changes(self, triggers: Sequence[Trigger]) -> TriggerChanges:
         """Rows and deliveries as JSON (pure: runs while the previous batch is written)."""

@@ -7,12 +7,11 @@ naming what it watches; the other keys are that type's parameters.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from events.documents import DocumentError, named_problems
 from projections.triggers.model import Kind, RuleName
 
 Days = Annotated[int, Field(ge=1, le=3650)]
@@ -149,29 +148,17 @@ class TriggerRules(BaseModel):
         return self
 
 
-class RulesError(ValueError):
-    """The rules file is invalid; the message names each field and what is wrong."""
+class RulesError(DocumentError):
+    """The rules are invalid; the message names each field and what is wrong."""
 
 
-def parse_rules(data: Mapping[str, Any] | None, origin: str = "trigger rules") -> TriggerRules:
+def parse_rules(data: Any, origin: str = "trigger rules") -> TriggerRules:
+    if data is not None and not isinstance(data, Mapping):
+        raise RulesError(origin, [f"expected a mapping with 'rules:', got {type(data).__name__}"])
     try:
         return TriggerRules.model_validate(data or {})
     except ValidationError as exc:
-        problems = "\n".join(
-            f"  {'.'.join(str(p) for p in error['loc']) or '(top level)'}: {error['msg']}"
-            for error in exc.errors()
-        )
-        raise RulesError(f"{origin}: {exc.error_count()} problem(s):\n{problems}") from None
-
-
-def load_rules(path: Path) -> TriggerRules:
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise RulesError(f"{path}: cannot read the rules: {exc}") from None
-    if data is not None and not isinstance(data, dict):
-        raise RulesError(f"{path}: expected a mapping with 'rules:', got {type(data).__name__}")
-    return parse_rules(data, str(path))
+        raise RulesError(origin, named_problems(exc)) from None
 
 
 DEFAULT_RULES = parse_rules(

@@ -15,8 +15,9 @@ import uvicorn
 from fastapi import FastAPI
 
 from events import Channel
-from producers.gateway import GatewayConfig, create_gateway, create_tables
+from producers.gateway import SCHEMA, GatewayConfig, create_gateway
 from producers.gateway import sources as gateway_sources
+from projections.db import create_tables
 from tests.integration.kafka_support import read_topic
 from touchlog.embedded import free_port
 from touchlog.http_server import EmbeddedServer
@@ -40,7 +41,7 @@ async def write_key(
     pool: asyncpg.Pool, system: str = SYSTEM, channel: Channel = Channel.WEB, **kw: Any
 ) -> str:
     async with pool.acquire() as conn:
-        await create_tables(conn)
+        await create_tables(conn, SCHEMA)
     key, _ = await gateway_sources.add(pool, system, "retail", channel, **kw)
     return key
 

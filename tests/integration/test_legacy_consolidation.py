@@ -19,6 +19,7 @@ from structlog.testing import capture_logs
 from events import Touchpoint, from_mapping
 from events.envelope import Source
 from producers import Publisher, legacy
+from projections.db import create_tables
 from projections.identity import postgres as identity
 from projections.identity import report
 from projections.timeline.postgres import count_rows, fetch_timeline
@@ -27,6 +28,7 @@ from tests.integration.legacy_exports import SWITCHBOARD, LegacyExports, generat
 from tests.integration.pipeline_support import endpoints, pipeline, pipeline_settings
 from tests.waiting import eventually
 from touchlog import cli, cli_identity
+from touchlog.config_files import load_with_digest
 from touchlog.embedded import EmbeddedBroker
 from touchlog.settings import Settings
 
@@ -154,7 +156,7 @@ async def test_three_units_consolidate_and_the_report_finds_what_the_rules_canno
     ) as publisher:
         sink = RecordingSink(publisher)
         for files in exports.write(tmp_path / "exports"):
-            mapping, digest = legacy.load_mapping(files.mapping)
+            mapping, digest = load_with_digest(files.mapping, legacy.parse_mapping)
             source = Source(
                 system=files.unit.system, business_unit=files.unit.name, channel=mapping.channel
             )
@@ -175,7 +177,7 @@ async def test_three_units_consolidate_and_the_report_finds_what_the_rules_canno
     truth = {message_id: by_record[record] for message_id, record in sink.records.items()}
 
     async with pool.acquire() as conn:
-        await report.create_tables(conn)
+        await create_tables(conn, report.SCHEMA)
     async with pipeline(settings, endpoints(broker.bootstrap_servers, database_url), pool):
         total = len(truth)
         await eventually(
@@ -356,7 +358,7 @@ async def test_import_reports_bad_rows_by_line_and_resumes_without_duplicates(
         kafka_idempotence=False,
         DATABASE_URL="postgresql://unused",
     )
-    mapping, digest = legacy.load_mapping(mapping_file)
+    mapping, digest = load_with_digest(mapping_file, legacy.parse_mapping)
     source = Source(system="shop-crm", business_unit="retail", channel=mapping.channel)
 
     # A first run "crashes" after 10 rows (sent in chunks of 4).

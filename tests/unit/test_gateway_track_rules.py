@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from producers.gateway.track_rules import BUILTIN, RuleError, load_rules, read_rules
+from producers.gateway.track_rules import BUILTIN, RuleError, read_rules
+from touchlog.config_files import load
 
 CUSTOM = """
 track:
@@ -23,7 +24,7 @@ def test_a_file_adds_rules_to_the_builtin_ones(tmp_path: Path) -> None:
     path = tmp_path / "mapping.yaml"
     path.write_text(CUSTOM)
 
-    rules = load_rules(path)
+    rules = load(path, read_rules)
 
     assert set(rules) == {*BUILTIN, "Callback Requested"}
     applied = rules["Callback Requested"].apply({"request": {"id": "R-1"}, "extra": 1})

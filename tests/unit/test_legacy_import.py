@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 
 from events import Touchpoint
+from events.documents import DocumentError
 from events.envelope import Channel, Source
 from events.touchpoints.profile import ProfileUpdated
 from producers.legacy import (
+    ExportMapping,
     ImportedRow,
     ImportOptions,
     MappingError,
@@ -25,6 +27,7 @@ from producers.legacy import (
     parse_mapping,
 )
 from projections.identity import report
+from touchlog.config_files import parse_yaml
 
 FULL = """
 csv: {delimiter: ";"}
@@ -58,8 +61,12 @@ ROW = {
 }
 
 
+def _parse(text: str, source: str = "mapping") -> ExportMapping:
+    return parse_mapping(parse_yaml(text, source), source)
+
+
 def _convert(row: dict[str, str], line: int = 2, mapping: str = FULL, **changes: str):
-    converter = RowConverter(parse_mapping(mapping), SOURCE, IMPORTED_AT)
+    converter = RowConverter(_parse(mapping), SOURCE, IMPORTED_AT)
     return converter.convert(line, {**row, **changes})
 
 
@@ -73,7 +80,7 @@ def _imported(row: dict[str, str], **changes: str) -> ImportedRow:
 
 
 def test_a_full_mapping_names_every_column_it_reads_by_its_key() -> None:
-    mapping = parse_mapping(FULL)
+    mapping = _parse(FULL)
     assert mapping.columns() == {
         "external_ids.0.column": "cust_no",
         "name.family_name": "last_name",
@@ -100,7 +107,7 @@ def test_a_full_mapping_names_every_column_it_reads_by_its_key() -> None:
         ("phones: [{column: p, use: cell}]", "phones.0.use: Input should be 'mobile'"),
         ("phones: [{column: p}]", "phones.0.use: Field required"),
         ("external_ids: [{column: n, type: 'Retail:No'}]", "external_ids.0.type: String should"),
-        ("name: {family_name: f}", "(mapping): map at least one identifier"),
+        ("name: {family_name: f}", "(top level): map at least one identifier"),
         ("emails: [{column: e}]\ncsv: {encoding: utf-16}", "csv.encoding: 'utf-16' is not ASCII"),
         ("emails: [{column: e}]\ncsv: {encoding: klingon}", "csv.encoding: 'klingon' is not an"),
         ("emails: [{column: e}]\ncsv: {delimiter: ';;'}", "csv.delimiter: String should have"),
@@ -118,22 +125,22 @@ def test_a_full_mapping_names_every_column_it_reads_by_its_key() -> None:
     ],
 )
 def test_mapping_problems_name_the_key(text: str, problem: str) -> None:
-    with pytest.raises(MappingError) as caught:
-        parse_mapping(text, "shop.yaml")
+    with pytest.raises(DocumentError) as caught:
+        _parse(text, "shop.yaml")
     assert str(caught.value).startswith("shop.yaml: ")
     assert any(p.startswith(problem) for p in caught.value.problems), caught.value.problems
 
 
 def test_every_problem_is_reported_at_once() -> None:
     text = "phones: [{column: p, use: cell}]\nname: {given_name: g}\nextra: 1"
-    with pytest.raises(MappingError) as caught:
-        parse_mapping(text)
+    with pytest.raises(DocumentError) as caught:
+        _parse(text)
     keys = sorted(p.split(":")[0] for p in caught.value.problems)
     assert keys == ["extra", "name.family_name", "phones.0.use"]
 
 
 def test_the_header_check_names_the_key_of_each_missing_column() -> None:
-    mapping = parse_mapping(FULL)
+    mapping = _parse(FULL)
     header = [c for c in ROW if c not in ("zip", "born")] + ["city"]
     problems = mapping.check_header(header)
     assert problems[0] == "'city' appears more than once in the header"
@@ -195,7 +202,7 @@ def test_without_a_record_number_the_line_names_the_event() -> None:
 
 
 def test_a_record_number_repeated_in_the_file_does_not_share_an_event_id() -> None:
-    converter = RowConverter(parse_mapping(FULL), SOURCE, IMPORTED_AT)
+    converter = RowConverter(_parse(FULL), SOURCE, IMPORTED_AT)
     first = converter.convert(2, ROW)
     second = converter.convert(9, {**ROW, "first_name": "Ann"})
     assert isinstance(first, ImportedRow)
@@ -314,7 +321,7 @@ def _shop_file(path: Path, rows: int = 20, encoding: str = "utf-8") -> None:
 async def _run(path: Path, sink: Sink, state: Path, **options: object):
     return await import_export(
         path,
-        parse_mapping(SHOP),
+        _parse(SHOP),
         "mapping-digest",
         SOURCE,
         sink,

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import pytest
 
 from consumers.ordering import TimestampMerge
+from consumers.outage import Outage
 from consumers.positions import Positions
-from projections.db import Outage
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from projections.triggers import DEFAULT_RULES, RulesError, load_rules, parse_rules
+from events.documents import DocumentError
+from projections.triggers import DEFAULT_RULES, RulesError, parse_rules
+from touchlog.config_files import load
 
 
 def test_a_valid_file_loads_every_rule_type(tmp_path: Path) -> None:
@@ -22,7 +24,7 @@ def test_a_valid_file_loads_every_rule_type(tmp_path: Path) -> None:
         "  - {name: f, type: vip, threshold: 100}\n"
         "  - {name: g, type: lapse_risk, silent_days: 30}\n"
     )
-    rules = load_rules(path)
+    rules = load(path, parse_rules)
     assert [r.type for r in rules.rules] == [
         "cross_sell",
         "service_reminder",
@@ -78,12 +80,12 @@ def test_a_file_that_is_not_a_mapping(tmp_path: Path) -> None:
     path = tmp_path / "triggers.yaml"
     path.write_text("- just\n- a list\n")
     with pytest.raises(RulesError, match="expected a mapping with 'rules:', got list"):
-        load_rules(path)
+        load(path, parse_rules)
 
 
 def test_a_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(RulesError, match="cannot read the rules"):
-        load_rules(tmp_path / "nope.yaml")
+    with pytest.raises(DocumentError, match=r"nope\.yaml: cannot read: No such file"):
+        load(tmp_path / "nope.yaml", parse_rules)
 
 
 def test_the_built_in_rules_cover_every_type() -> None:

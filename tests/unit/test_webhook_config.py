@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from consumers.webhook_config import WebhookConfigError, load_subscribers, parse_subscribers
+from consumers.webhook_config import WebhookConfigError, parse_subscribers
+from events.documents import DocumentError
 from projections.triggers.model import Audience, Kind
+from touchlog.config_files import load
 
 GOOD = {"name": "crm", "url": "https://crm.example.com/hooks", "secret": "x" * 20}
 
@@ -25,7 +27,7 @@ def test_a_good_file_gives_subscribers_and_their_filters(tmp_path: Path) -> None
         "  secret: another-long-secret\n"
         "  audiences: [service, manager]\n"
     )
-    crm, desk = load_subscribers(path)
+    crm, desk = load(path, parse_subscribers)
     assert crm.subscription().kinds == {Kind.MARKETING}
     assert crm.subscription().rules == {"cross-sell-tv"}
     assert crm.subscription().audiences is None
@@ -77,13 +79,13 @@ def test_the_file_is_a_list(data: object) -> None:
 def test_an_empty_file_has_no_subscribers(tmp_path: Path) -> None:
     path = tmp_path / "webhooks.yaml"
     path.write_text("")
-    assert load_subscribers(path) == []
+    assert load(path, parse_subscribers) == []
 
 
 def test_unreadable_yaml_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "webhooks.yaml"
     path.write_text("- name: [unclosed\n")
-    with pytest.raises(WebhookConfigError, match=r"webhooks\.yaml"):
-        load_subscribers(path)
-    with pytest.raises(WebhookConfigError, match="No such file"):
-        load_subscribers(tmp_path / "missing.yaml")
+    with pytest.raises(DocumentError, match=r"webhooks\.yaml: not valid YAML"):
+        load(path, parse_subscribers)
+    with pytest.raises(DocumentError, match="No such file"):
+        load(tmp_path / "missing.yaml", parse_subscribers)
