@@ -17,8 +17,9 @@ from collections.abc import AsyncIterator, Mapping
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError, OffsetOutOfRangeError
+from aiokafka.errors import KafkaError, KafkaTimeoutError, OffsetOutOfRangeError
 
+from consumers import log_check
 from touchlog.log_archive import ArchiveError, LogArchive
 from touchlog.log_records import ArchivedRecord
 
@@ -177,21 +178,17 @@ async def high_watermarks(
     bootstrap_servers: str, archived: Mapping[TopicPartition, int], *, within: float = 30.0
 ) -> dict[TopicPartition, int]:
     """Each partition's high watermark, read from fetch responses: positioned at the
-    archived count's last record, a fetch carries at most one record besides it."""
-    started = time.monotonic()
-    async with _consumer(bootstrap_servers) as consumer:
-        consumer.assign(list(archived))
-        for tp, count in archived.items():
-            consumer.seek(tp, max(count - 1, 0))
-        while any(consumer.highwater(tp) is None for tp in archived):
-            if time.monotonic() - started > within:
-                raise ArchiveError(f"no high watermark from {bootstrap_servers} in {within}s")
-            try:
-                await consumer.getmany(timeout_ms=100)
-            except OffsetOutOfRangeError as exc:
-                for tp in exc.args[0]:  # fewer records than archived: read from the start
-                    consumer.seek(tp, 0)
-        return {tp: consumer.highwater(tp) for tp in archived}
+    archived count's last record, a fetch carries at most one record besides it. A
+    partition holding fewer records than archived is read from its start."""
+    try:
+        at = {tp: max(count - 1, 0) for tp, count in archived.items()}
+        found = await log_check.high_watermarks(bootstrap_servers, at, within)
+        short = {tp: 0 for tp, end in found.items() if end is None}
+        if short:
+            found |= await log_check.high_watermarks(bootstrap_servers, short, within)
+    except KafkaTimeoutError:
+        raise ArchiveError(f"no high watermark from {bootstrap_servers} in {within}s") from None
+    return {tp: end or 0 for tp, end in found.items()}
 
 
 async def records_in(bootstrap_servers: str, topic: str) -> int:
