@@ -8,8 +8,10 @@ from contextlib import asynccontextmanager
 import asyncpg
 from fastapi import FastAPI
 
-from api import audit, customers, health, profile, search, timeline, triggers
+from api import audit, customers, errors, health, profile, search, timeline, triggers
 from api.auth import Caller, TokenRegistry
+from api.reads import CustomerReads
+from api.trigger_desk import TriggerDesk
 from projections.db import create_pool
 from projections.identity import IdentityRules
 
@@ -28,16 +30,18 @@ def create_app(
 ) -> FastAPI:
     """``tokens``: API token → who holds it and their role. With none, every route but
     the health check answers 401."""
+    identity_rules = rules or IdentityRules()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.pool = await create_pool(
-            database_url, min_size=1, max_size=10, reset=_nothing_to_reset
-        )
+        pool = await create_pool(database_url, min_size=1, max_size=10, reset=_nothing_to_reset)
+        app.state.pool = pool
+        app.state.reads = CustomerReads(pool, identity_rules)
+        app.state.desk = TriggerDesk(pool)
         try:
             yield
         finally:
-            await app.state.pool.close()
+            await pool.close()
 
     app = FastAPI(
         title="touchlog",
@@ -45,13 +49,8 @@ def create_app(
         version="0.1.0",
         lifespan=lifespan,
     )
-    app.state.rules = rules or IdentityRules()
     app.state.tokens = TokenRegistry(tokens)
-    app.include_router(health.router)
-    app.include_router(search.router)
-    app.include_router(customers.router)
-    app.include_router(timeline.router)
-    app.include_router(profile.router)
-    app.include_router(audit.router)
-    app.include_router(triggers.router)
+    errors.install(app)
+    for module in (health, search, customers, timeline, profile, audit, triggers):
+        app.include_router(module.router)
     return app

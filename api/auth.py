@@ -13,10 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from projections.profile.access import Refused, Role
+from api.errors import Unauthorised
+from api.roles import Refused, Role
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,48 +59,35 @@ async def authenticate(
 ) -> Caller:
     registry: TokenRegistry = request.app.state.tokens
     if credentials is None:
-        raise _unauthorised("an API token is required (Authorization: Bearer <token>)")
+        raise Unauthorised("an API token is required (Authorization: Bearer <token>)")
     caller = registry.caller(credentials.credentials)
     if caller is None:
-        raise _unauthorised("unknown API token")
+        raise Unauthorised("unknown API token")
     return caller
-
-
-def _unauthorised(detail: str) -> HTTPException:
-    return HTTPException(status_code=401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
 
 
 CurrentCaller = Annotated[Caller, Depends(authenticate)]
 
 
-def refused(exc: Refused) -> HTTPException:
-    return HTTPException(status_code=403, detail=str(exc))
+_REPRESENTATIVES = frozenset({Role.AGENT, Role.MANAGER})
+
+
+def _only(roles: frozenset[Role], whom: str, request: Request, caller: Caller) -> Caller:
+    if caller.role not in roles:
+        raise Refused(f"the {caller.role.value} role has no access to {request.url.path}; {whom}")
+    return caller
 
 
 async def representative(request: Request, caller: CurrentCaller) -> Caller:
     """Agents and managers: the reps' tools (timelines, caller lookup, search)."""
-    if caller.role not in (Role.AGENT, Role.MANAGER):
-        raise refused(
-            Refused(
-                f"the {caller.role.value} role has no access to {request.url.path}; "
-                "it is for agents and managers"
-            )
-        )
-    return caller
+    return _only(_REPRESENTATIVES, "it is for agents and managers", request, caller)
 
 
 Representative = Annotated[Caller, Depends(representative)]
 
 
 async def manager(request: Request, caller: CurrentCaller) -> Caller:
-    if caller.role is not Role.MANAGER:
-        raise refused(
-            Refused(
-                f"the {caller.role.value} role has no access to {request.url.path}; "
-                "it is for managers"
-            )
-        )
-    return caller
+    return _only(frozenset({Role.MANAGER}), "it is for managers", request, caller)
 
 
 Manager = Annotated[Caller, Depends(manager)]

@@ -10,7 +10,8 @@ from typing import Annotated
 import asyncpg
 from fastapi import Depends, Request
 
-from projections.identity import IdentityRules
+from api.reads import CustomerReads
+from api.trigger_desk import TriggerDesk
 
 
 async def get_pool(request: Request) -> asyncpg.Pool:
@@ -21,9 +22,17 @@ async def get_pool(request: Request) -> asyncpg.Pool:
 Pool = Annotated[asyncpg.Pool, Depends(get_pool)]
 
 
-async def get_rules(request: Request) -> IdentityRules:
-    rules: IdentityRules = request.app.state.rules
-    return rules
+async def get_reads(request: Request) -> CustomerReads:
+    reads: CustomerReads = request.app.state.reads
+    return reads
 
 
-Rules = Annotated[IdentityRules, Depends(get_rules)]
+Reads = Annotated[CustomerReads, Depends(get_reads)]
+
+
+async def get_desk(request: Request) -> TriggerDesk:
+    desk: TriggerDesk = request.app.state.desk
+    return desk
+
+
+Desk = Annotated[TriggerDesk, Depends(get_desk)]

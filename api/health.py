@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException
 
 from api.deps import Pool
+from projections.db import reachable
 
 router = APIRouter(tags=["operations"])
 
@@ -12,7 +13,7 @@ router = APIRouter(tags=["operations"])
 @router.get("/healthz")
 async def healthz(pool: Pool) -> dict[str, str]:
     try:
-        await pool.fetchval("SELECT 1")
+        await reachable(pool)
     except (OSError, TimeoutError) as exc:
         raise HTTPException(status_code=503, detail=f"database unreachable: {exc}") from None
     return {"status": "ok"}

@@ -7,6 +7,7 @@ tagged (which the contracts forbid) is dropped too: unknown means not served.
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,3 +63,20 @@ def redact(event_type: str, payload: dict[str, Any], readable: frozenset[Tier]) 
 
 
 _DROP = object()
+
+
+def redact_entry(
+    entry: dict[str, Any], readable: frozenset[Tier]
+) -> tuple[dict[str, Any], set[str]]:
+    """A timeline entry cut to the readable tiers, and what it served above the essential
+    tier (``<type>.<path>``, for the access audit). Its summary and campaign code are
+    built from service fields: served with the service tier only."""
+    event_type = entry["type"]
+    cut = redact(event_type, json.loads(entry["payload"]), readable)
+    served = {f"{event_type}.{path}" for path in cut.served}
+    service = Tier.SERVICE in readable
+    summary = entry["summary"] if service else None
+    if summary is not None:
+        served.add(f"{event_type}.summary")
+    campaign = entry["campaign_code"] if service else None
+    return {**entry, "summary": summary, "campaign_code": campaign, "payload": cut.payload}, served

@@ -34,13 +34,13 @@ from aiokafka import AIOKafkaProducer
 
 from api import create_app
 from api.auth import Caller
+from api.roles import Role
 from benchmarks.support import drop_database, infrastructure, scratch_database
 from consumers.process import tune_gc
 from events import Touchpoint
 from events.resolved import encode_resolved
 from producers import Publisher
 from projections.db import SERVER_SETTINGS
-from projections.profile.access import Role
 from projections.profile.postgres import FACTS
 from tests.profile_support import ADDRESSES, EMAILS, NAMES, PHONES, touch
 from touchlog import bootstrap

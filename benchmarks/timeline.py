@@ -23,11 +23,12 @@ import asyncpg
 
 from benchmarks.support import drop_database, infrastructure, scratch_database
 from consumers.process import tune_gc
-from consumers.runner import ProjectionRunner, RunnerConfig
+from consumers.runner import RunnerConfig
 from producers import Publisher
 from projections.db import SERVER_SETTINGS
 from projections.timeline.postgres import TABLE, TimelineView, count_rows
 from tests.factories import random_events
+from touchlog.bootstrap import projection_runner
 from touchlog.kafka_admin import ensure_topics
 from touchlog.logs import configure_logging
 
@@ -51,7 +52,7 @@ async def bench(bootstrap: str, server_url: str, n: int, subjects: int) -> None:
     url = await scratch_database(server_url)
     pool = await asyncpg.create_pool(url, min_size=1, max_size=2, server_settings=SERVER_SETTINGS)
     try:
-        runner = ProjectionRunner(
+        runner = projection_runner(
             RunnerConfig(
                 bootstrap, topic, topic + ".dlq", "bench", idempotence=False, partitions=range(6)
             ),

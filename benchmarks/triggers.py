@@ -42,7 +42,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from events import Touchpoint
 from events.resolved import RESOLVED, encode_resolved
 from producers.demo import demo_events
-from projections.triggers import DEFAULT_RULES, CustomerState, TriggerEngine
+from projections.triggers import DEFAULT_RULES, CustomerState, TriggerEngine, encode_state
 from tests.triggers_support import survey, touchpoint
 from touchlog import embedded
 from touchlog.kafka_admin import ensure_topics
@@ -77,8 +77,9 @@ def engine_only(stream: list[tuple[str, Touchpoint, bytes]]) -> tuple[float, int
     fired = 0
     t0 = time.perf_counter()
     for offset, (customer, event, _) in enumerate(stream):
-        state = states.setdefault(customer, CustomerState())
-        fired += len(engine.apply(state, customer, event, datetime.now(UTC), offset))
+        state = states.get(customer) or CustomerState()
+        states[customer], decided = engine.apply(state, customer, event, datetime.now(UTC), offset)
+        fired += len(decided)
     return time.perf_counter() - t0, fired
 
 
@@ -92,12 +93,17 @@ def worker_step(stream: list[tuple[str, Touchpoint, bytes]]) -> float:
     for offset, (_, _, value) in enumerate(stream):
         resolved = RESOLVED.decode(value)
         key = resolved.customer_id.encode()
-        state = states.setdefault(key, CustomerState())
-        for trigger in engine.apply(
-            state, resolved.customer_id, resolved.event, datetime.now(UTC), offset
-        ):
+        state, decided = engine.apply(
+            states.get(key) or CustomerState(),
+            resolved.customer_id,
+            resolved.event,
+            datetime.now(UTC),
+            offset,
+        )
+        for trigger in decided:
             trigger.encode()
-        saved[key] = state.encode()
+        states[key] = state
+        saved[key] = encode_state(state)
     return time.perf_counter() - t0
 
 

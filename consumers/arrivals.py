@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from events import InvalidEvent, Touchpoint
 from events.codec import TOUCHPOINTS
-from events.touchpoints import CustomerMerged, CustomerSplit
+from events.touchpoints.identity import Decision
 from projections.identity import EventRef, Identifier, IdentityRules, Rejected
 
 Identified = tuple[list[Identifier], list[Rejected]]
@@ -33,8 +33,9 @@ class Arrival:
     value: bytes
     """The record value the event was decoded from: forwarded to ``touchlog.resolved`` as
     read (the bytes in the log are the event; encoding it again costs more than resolving)."""
-    decision: CustomerSplit | CustomerMerged | None = None
-    """A person's split or confirmed merge, in full; other events need only the envelope."""
+    decision: Decision | None = None
+    """A person's split, confirmed or rejected merge, in full; other events need only the
+    envelope."""
 
     def __reduce__(self) -> tuple[type[Arrival], tuple[Any, ...]]:
         # Pickled as its fields: the helper sends thousands a batch, and a slots dataclass's
@@ -50,7 +51,7 @@ class Arrival:
             correlation_id=event.correlation_id,
             identified=identified,
             value=value,
-            decision=event if isinstance(event, CustomerSplit | CustomerMerged) else None,
+            decision=event if isinstance(event, Decision) else None,
         )
 
     @property

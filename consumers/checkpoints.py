@@ -1,14 +1,21 @@
 """The runner's own tables: next offset per (consumer, topic, partition), and dead letters.
 
-Both are written in the same transaction as the view they belong to.
+Both are written in the same transaction as the view they belong to. ``PostgresCheckpoints``
+is the checkpoint store port (``consumers/ports.py``) over them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import contextlib
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+import asyncpg
 
 from consumers.deadletter import DeadLetter
-from projections.db import Connection, Queryable
+from consumers.ports import Errors
+from projections.db import DATABASE_UNAVAILABLE, Connection, Queryable, create_tables
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS consumer_offsets (
@@ -93,3 +100,62 @@ async def record_dead_letters(conn: Connection, letters: Iterable[DeadLetter]) -
             for d in letters
         ],
     )
+
+
+async def dead_letters(conn: Queryable, consumer: str) -> list[DeadLetter]:
+    rows = await conn.fetch(
+        'SELECT topic, partition, "offset", key, value, reason, failed_at FROM dead_letters '
+        'WHERE consumer = $1 ORDER BY topic, partition, "offset"',
+        consumer,
+    )
+    return [DeadLetter(consumer, *r) for r in rows]
+
+
+class PostgresCheckpoints:
+    """The checkpoint store in PostgreSQL: one pooled connection per transaction, which
+    the view writes through too."""
+
+    outages: Errors = (
+        *DATABASE_UNAVAILABLE,
+        asyncpg.DeadlockDetectedError,
+        asyncpg.SerializationError,
+    )
+    rejections: Errors = (
+        asyncpg.DataError,
+        asyncpg.IntegrityConstraintViolationError,
+        asyncpg.ProgramLimitExceededError,
+    )
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def prepare(self, schema: Sequence[str]) -> None:
+        async with self.pool.acquire() as conn:
+            await create_tables(conn, SCHEMA, *schema)
+
+    async def stored_offsets(self, consumer: str, topic: str) -> dict[int, int]:
+        return await stored_offsets(self.pool, consumer, topic)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        async with self.pool.acquire() as conn, conn.transaction():
+            yield conn
+
+    def savepoint(self, tx: Connection) -> AbstractAsyncContextManager[Any]:
+        return tx.transaction()
+
+    async def lock_offsets(
+        self, tx: Connection, consumer: str, topic: str, partitions: Iterable[int]
+    ) -> dict[int, int]:
+        return await lock_offsets(tx, consumer, topic, partitions)
+
+    async def advance(
+        self, tx: Connection, consumer: str, topic: str, next_offsets: Mapping[int, int]
+    ) -> None:
+        await advance(tx, consumer, topic, next_offsets)
+
+    async def record_dead_letters(self, tx: Connection, letters: Sequence[DeadLetter]) -> None:
+        await record_dead_letters(tx, letters)
+
+    async def dead_letters(self, consumer: str) -> list[DeadLetter]:
+        return await dead_letters(self.pool, consumer)

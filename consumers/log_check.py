@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaTimeoutError, OffsetOutOfRangeError
 
+from consumers.ports import LogReader
+
 RESET_HINT = (
     "Nothing was read or skipped. Restore the log, or start again from an empty state with "
     "`touchlog reset` (every view is rebuilt from the log)."
@@ -72,13 +74,13 @@ async def high_watermarks(
 
 
 async def check_within_log(
-    bootstrap_servers: str, consumer: str, topic: str, stored: Mapping[int, int]
+    log: LogReader, consumer: str, topic: str, stored: Mapping[int, int]
 ) -> None:
     """Raise ``StoredOffsetsBeyondLog`` if a stored offset is past its partition's end."""
     positions = {TopicPartition(topic, p): o for p, o in stored.items() if o > 0}
     if not positions:
         return
-    ends = await high_watermarks(bootstrap_servers, positions)
+    ends = await log.log_ends(positions)
     beyond = {
         tp.partition: (positions[tp], end)
         for tp, end in ends.items()

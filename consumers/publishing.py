@@ -25,6 +25,11 @@ def _key_hash(key: bytes) -> int:
     return int(murmur2(key)) & 0x7FFFFFFF
 
 
+def partition_for(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner puts ``key`` in."""
+    return _key_hash(key) % partitions
+
+
 async def publish_all(
     producer: AIOKafkaProducer, topic: str, records: Sequence[tuple[bytes, bytes]]
 ) -> None:

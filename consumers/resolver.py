@@ -15,8 +15,8 @@ Records are decoded and their identifiers parsed in the stage's helper process
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
+from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
@@ -26,81 +26,15 @@ from consumers.helper_process import HelperProcess
 from consumers.publishing import publish_all
 from consumers.view import Unapplicable
 from events import InvalidEvent
-from events.envelope import Channel, Source
+from events.codec import Codec
 from events.resolved import encode_resolved, resolved_value
-from events.touchpoints import CustomerMerged, CustomerMergedPayload, CustomerSplit
-from events.touchpoints.identity import Identifier as PayloadIdentifier
 from projections.db import Connection
-from projections.identity import EventRef, IdentityGraph, IdentityRules, Merge, Rejected
+from projections.identity import IdentityGraph, IdentityRules
 from projections.identity import postgres as store
+from projections.identity.batches import DecisionRefused, customers_named, resolve_batch
 from projections.identity.identifiers import IdentifierKind
-from projections.identity.records import TOUCHLOG_NAMESPACE
 
 log = structlog.get_logger()
-
-RESOLVER_SYSTEM = "touchlog-identity"
-# (customer id, what to publish): an event read (forwarded as read) or a merge decided here
-Outgoing = tuple[str, Arrival | CustomerMerged]
-
-
-def merge_event(merge: Merge, cause: Arrival) -> CustomerMerged:
-    """The ``customer.merged`` a resolution implies: id and time derived from its cause."""
-    digest = (
-        f"merge/{cause.ref.source_system}/{cause.message_id}/{merge.survivor}/"
-        f"{','.join(merge.merged)}"
-    )
-    return CustomerMerged(
-        message_id=str(uuid.uuid5(TOUCHLOG_NAMESPACE, digest)),
-        occurred_at=cause.ref.occurred_at,
-        source=Source(
-            system=RESOLVER_SYSTEM, business_unit=cause.business_unit, channel=Channel.APP
-        ),
-        subject={"customer_id": merge.survivor},
-        causation_id=cause.message_id,
-        correlation_id=cause.correlation_id,
-        payload=CustomerMergedPayload(
-            surviving_customer_id=merge.survivor,
-            merged_customer_ids=merge.merged,
-            reason=merge.reason,
-            merged_by=RESOLVER_SYSTEM,
-        ),
-    )
-
-
-def _split_keys(identifiers: Sequence[PayloadIdentifier], rules: IdentityRules) -> list[str]:
-    keys = []
-    for ident in identifiers:
-        raw = f"{ident.namespace}:{ident.value}" if ident.namespace else ident.value
-        parsed = rules.identifier(IdentifierKind[ident.type.name], raw)
-        if isinstance(parsed, Rejected):
-            raise ValueError(f"identifier {ident} cannot be moved: {parsed.reason}")  # noqa: TRY004
-        keys.append(parsed.key)
-    return keys
-
-
-def resolve_batch(
-    graph: IdentityGraph, events: Sequence[Arrival]
-) -> tuple[list[Outgoing], list[tuple[str, str, str, str]], list[tuple[str, str, str]]]:
-    """Resolve events in order; pure given the graph. Returns what to publish, the merges
-    to record and the identifiers reported as not matched."""
-    outgoing: list[Outgoing] = []
-    merges: list[tuple[str, str, str, str]] = []
-    not_matched: list[tuple[str, str, str]] = []
-    for event in events:
-        if (decision := event.decision) is not None:
-            try:
-                outgoing.append((_apply_decision(graph, decision, event.ref, merges), event))
-            except (LookupError, ValueError) as exc:
-                raise Unapplicable(f"{decision.type} {event.message_id}: {exc}") from exc
-            continue
-        resolution = graph.resolve_identified(event.identified, event.ref)
-        for merge in resolution.merges:
-            merged = merge_event(merge, event)
-            merges += [(merge.survivor, m, merge.reason, merged.message_id) for m in merge.merged]
-            outgoing.append((merge.survivor, merged))
-        not_matched += [(key, reason, event.message_id) for key, reason in resolution.not_matched]
-        outgoing.append((resolution.customer_id, event))
-    return outgoing, merges, not_matched
 
 
 class IdentityResolver:
@@ -145,9 +79,12 @@ class IdentityResolver:
 
     schema = (store.SCHEMA,)
 
-    async def decode(self, values: Sequence[bytes | None]) -> list[Arrival | InvalidEvent]:
+    async def decode(
+        self, values: Sequence[bytes | None], codec: Codec[Any]
+    ) -> list[Arrival | InvalidEvent]:
         """Records → arrivals (decoded, identifiers parsed), in the helper process if any:
-        there it overlaps the resolution and writing of the batch before."""
+        there it overlaps the resolution and writing of the batch before. (``codec``, the
+        runner's, is not used: the helper decodes with ``TOUCHPOINTS`` itself.)"""
         if self.helper is None:
             return arrivals(self.rules, values)
         return await self.helper.run(arrivals_in_helper, self._rules_json, list(values))
@@ -169,9 +106,12 @@ class IdentityResolver:
                 if identifier.kind is IdentifierKind.CUSTOMER_ID:
                     customer_ids.add(identifier.value)
             if event.decision is not None:
-                customer_ids.update(_customers_named(event.decision))
+                customer_ids.update(customers_named(event.decision))
         graph = await self._graph_for(conn, keys, customer_ids)
-        outgoing, merges, not_matched = resolve_batch(graph, events)
+        try:
+            batch = resolve_batch(graph, events)
+        except DecisionRefused as exc:
+            raise Unapplicable(str(exc)) from exc
         # Acknowledged by the broker before the graph and the offsets commit.
         await publish_all(
             self.producer,
@@ -183,14 +123,14 @@ class IdentityResolver:
                     if isinstance(event, Arrival)
                     else encode_resolved(cid, event),
                 )
-                for cid, event in outgoing
+                for cid, event in batch.outgoing
             ],
         )
-        await store.persist(conn, graph.changes(), merges, not_matched)
+        await store.persist(conn, graph.changes(), batch.merges, batch.not_matched, batch.rejected)
         graph.clear_changes()
         self._pending = (graph, self._known_keys | keys)
-        if merges:
-            log.info("customers_merged", merges=len(merges))
+        if batch.merges:
+            log.info("customers_merged", merges=len(batch.merges))
 
     async def _graph_for(
         self, conn: Connection, keys: set[str], customer_ids: set[str]
@@ -204,47 +144,5 @@ class IdentityResolver:
         self._known_keys = known
         new_customers = {c for c in customer_ids if not graph.holds(c)}
         if keys - known or new_customers:
-            await _load_into(graph, conn, keys - known, new_customers)
+            graph.absorb(await store.load_slice(conn, keys - known, new_customers))
         return graph
-
-
-async def _load_into(
-    graph: IdentityGraph, conn: Connection, keys: set[str], customer_ids: set[str]
-) -> None:
-    rows = await store.load_slice(conn, keys, customer_ids)
-    graph.absorb(
-        links=rows.links,
-        customers=rows.customers,
-        merged_into=rows.merged_into,
-        kept_apart=rows.kept_apart,
-    )
-
-
-def _apply_decision(
-    graph: IdentityGraph,
-    event: CustomerSplit | CustomerMerged,
-    ref: EventRef,
-    merges: list[tuple[str, str, str, str]],
-) -> str:
-    """A person's split or confirmed merge, applied to the graph; the customer it is about."""
-    if isinstance(event, CustomerSplit):
-        p = event.payload
-        keys = _split_keys(p.identifiers_moved, graph.rules)
-        graph.split(p.original_customer_id, p.new_customer_id, keys, ref)
-        return p.original_customer_id
-    m = event.payload
-    # What the named records have become: a person confirming that A and B are one
-    # person means A's and B's survivors are; if they already are one, nothing to do.
-    survivor = graph.survivor(m.surviving_customer_id)
-    others = sorted({graph.survivor(c) for c in m.merged_customer_ids} - {survivor})
-    if not others:
-        return survivor
-    merge = graph.merge(survivor, others, m.reason)
-    merges += [(merge.survivor, merged, merge.reason, event.message_id) for merged in merge.merged]
-    return merge.survivor
-
-
-def _customers_named(event: CustomerSplit | CustomerMerged) -> list[str]:
-    if isinstance(event, CustomerSplit):
-        return [event.payload.original_customer_id, event.payload.new_customer_id]
-    return [event.payload.surviving_customer_id, *event.payload.merged_customer_ids]

@@ -1,4 +1,4 @@
-"""The projection runner: Kafka in, one PostgreSQL transaction per batch out.
+"""The projection runner: the log in, one transaction per batch out.
 
 Each batch's view changes, its dead letters and the *next* offset of every
 partition it read are committed in one transaction ("storing offsets outside
@@ -9,6 +9,9 @@ whatever was not committed is read again, and views are idempotent anyway.
 Fencing: the transaction locks the offset rows of the partitions it applies
 and drops records below the stored offset, so a worker that still holds
 records of a partition revoked from it cannot apply them twice.
+
+The log, the dead-letter log and the checkpoint store are ports (``consumers/ports.py``),
+wired in ``touchlog/bootstrap.py``: Kafka and PostgreSQL there, memory in unit tests.
 """
 
 from __future__ import annotations
@@ -17,53 +20,39 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, Generic, TypeVar
 
-import asyncpg
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import KafkaError
 
-from consumers import checkpoints
 from consumers.deadletter import DeadLetter
 from consumers.log_check import check_within_log
 from consumers.ordering import TimestampMerge
 from consumers.outage import OUTAGE_TOLERANCE_S, Outage
+from consumers.ports import (
+    CheckpointStore,
+    Errors,
+    LogReader,
+    LogWriter,
+    Record,
+    TopicPartition,
+)
 from consumers.positions import Positions
 from consumers.view import Unapplicable, View
 from events import InvalidEvent
 from events.codec import TOUCHPOINTS, Codec
-from projections.db import DATABASE_UNAVAILABLE, Connection, create_tables
 
 log = structlog.get_logger()
-
-# A view may reject a single event (a value out of range for a column, a broken
-# invariant): that event is dead-lettered. Anything else is an infrastructure or
-# programming error, retried and then surfaced.
-_DATA_ERRORS = (
-    Unapplicable,
-    asyncpg.DataError,
-    asyncpg.IntegrityConstraintViolationError,
-    asyncpg.ProgramLimitExceededError,
-)
 
 
 class PositionGap(Exception):  # a reason to reposition, like a lost connection
     """A batch would not start where the view's stored offset says: reposition and retry."""
 
 
-_TRANSIENT_ERRORS = (
-    *DATABASE_UNAVAILABLE,
-    asyncpg.DeadlockDetectedError,
-    asyncpg.SerializationError,
-    KafkaError,
-    PositionGap,
-)
-
-
 @dataclass(frozen=True, slots=True)
 class RunnerConfig:
+    """A stage's settings. ``bootstrap_servers``, ``group_id`` and ``idempotence`` are the
+    Kafka adapters' (``touchlog.bootstrap.projection_runner`` builds them from these)."""
+
     bootstrap_servers: str
     topic: str
     deadletter_topic: str
@@ -80,8 +69,7 @@ class RunnerConfig:
     revoke_drain_timeout: float = 30.0
 
 
-Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
-_Client = TypeVar("_Client", AIOKafkaConsumer, AIOKafkaProducer)
+Tx = TypeVar("Tx")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,69 +91,55 @@ class PreparedBatch:
     changes: Any
 
 
-class ProjectionRunner:
+class ProjectionRunner(Generic[Tx]):
     """Applies ``topic`` to one view, exactly-once in effect."""
 
     def __init__(
-        self, config: RunnerConfig, pool: asyncpg.Pool, view: View, codec: Codec[Any] = TOUCHPOINTS
+        self,
+        config: RunnerConfig,
+        view: View[Tx],
+        store: CheckpointStore[Tx],
+        reader: LogReader,
+        writer: LogWriter,
+        codec: Codec[Any] = TOUCHPOINTS,
     ) -> None:
         self.codec = codec
         self.config = config
-        self.pool = pool
         self.view = view
+        self.store = store
+        self.reader = reader
+        self.writer = writer
         self.name = view.name
+        # A view may reject a single event (a value out of range for a column, a broken
+        # invariant): that event is dead-lettered. An unreachable store or broker is
+        # waited out; anything else is a programming error, and surfaces.
+        self._rejections: Errors = (Unapplicable, *store.rejections)
+        self._outages: Errors = (*store.outages, *reader.outages, *writer.outages, PositionGap)
         self._batch_lock = asyncio.Lock()
         self._generation = 0
         self._merge = TimestampMerge()
         self._positions = Positions()
         self._seek_lock = asyncio.Lock()
-        self._consumer: AIOKafkaConsumer | None = None
-        self._producer: AIOKafkaProducer | None = None
         self.applied = 0
         self.dead_lettered = 0
 
     # --- lifecycle -------------------------------------------------------------------
 
-    @staticmethod
-    def _started(client: _Client | None) -> _Client:
-        if client is None:
-            raise RuntimeError("the runner is not running: call run() first")
-        return client
-
     async def prepare(self) -> None:
-        async with self.pool.acquire() as conn:
-            await create_tables(conn, checkpoints.SCHEMA, *self.view.schema)
+        await self.store.prepare(self.view.schema)
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Consume until ``stop`` is set (or forever)."""
         stop = stop or asyncio.Event()
         await self.prepare()
         cfg = self.config
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=cfg.bootstrap_servers,
-            acks="all",
-            enable_idempotence=cfg.idempotence,
-            client_id=f"{self.name}-deadletters",
-        )
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=cfg.bootstrap_servers,
-            group_id=None if cfg.partitions is not None else cfg.group_id,
-            client_id=self.name,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_partition_fetch_bytes=8 * 1024 * 1024,
-            fetch_max_bytes=64 * 1024 * 1024,
-            session_timeout_ms=10_000,
-            heartbeat_interval_ms=1_000,
-        )
-        await self._producer.start()
-        await self._consumer.start()
+        await self.writer.start()
+        await self.reader.start()
         try:
             if cfg.partitions is not None:
-                tps = [TopicPartition(cfg.topic, p) for p in cfg.partitions]
-                self._consumer.assign(tps)
+                self.reader.assign([TopicPartition(cfg.topic, p) for p in cfg.partitions])
             else:
-                self._consumer.subscribe([cfg.topic], listener=_SeekOnAssign(self))
+                self.reader.subscribe(cfg.topic, _SeekOnAssign(self))
             log.info(
                 "runner_started",
                 consumer=self.name,
@@ -174,8 +148,8 @@ class ProjectionRunner:
             )
             await self._loop(stop)
         finally:
-            await self._consumer.stop()
-            await self._producer.stop()
+            await self.reader.stop()
+            await self.writer.stop()
             log.info(
                 "runner_stopped",
                 consumer=self.name,
@@ -184,7 +158,7 @@ class ProjectionRunner:
             )
 
     async def _loop(self, stop: asyncio.Event) -> None:
-        """A pipeline: batch N is written to PostgreSQL while batch N+1 is decoded (in the
+        """A pipeline: batch N is written to the store while batch N+1 is decoded (in the
         view's helper process, if it has one, with N+2 queued behind it) and N+2 fetched.
 
         An unreachable database or broker is waited out (``Outage``): whatever was in
@@ -212,7 +186,7 @@ class ProjectionRunner:
                     if prepared.generation == self._generation:
                         writing = asyncio.create_task(self.commit_batch(prepared))
                 decoding, upcoming = upcoming, None
-            except _TRANSIENT_ERRORS as exc:
+            except self._outages as exc:
                 for task in (writing, decoding, upcoming):
                     if task is not None and not task.done():
                         task.cancel()
@@ -245,7 +219,7 @@ class ProjectionRunner:
     async def _next_records(self) -> Fetched:
         """The next records to apply: records of settled partitions only, each (partition,
         offset) once, with the generation they belong to (see consumers/positions.py)."""
-        consumer = self._started(self._consumer)
+        consumer = self.reader
         limit = self.config.batch_max_records
         positions = self._positions
         if not self.config.ordered_by_timestamp:
@@ -282,22 +256,20 @@ class ProjectionRunner:
         self._generation += 1
         self._positions.unsettle()
         self._merge.reset()
-        reset = getattr(self.view, "reset", None)
-        if reset is not None:
-            reset()
+        self.view.reset()
 
     async def _settle(self, *, again: bool = False) -> None:
         """Position every assigned partition not yet positioned (``again``: every assigned
         partition) at its stored offset."""
-        consumer = self._started(self._consumer)
+        consumer = self.reader
         async with self._seek_lock:
             tps = [tp for tp in consumer.assignment() if tp.topic == self.config.topic]
             if not again and not self._positions.unsettled(tp.partition for tp in tps):
                 return
             self._invalidate()
-            stored = await checkpoints.stored_offsets(self.pool, self.name, self.config.topic)
+            stored = await self.store.stored_offsets(self.name, self.config.topic)
             await check_within_log(
-                self.config.bootstrap_servers,
+                consumer,
                 self.name,
                 self.config.topic,
                 {tp.partition: stored[tp.partition] for tp in tps if tp.partition in stored},
@@ -335,8 +307,7 @@ class ProjectionRunner:
         decoded: list[tuple[Record, Any]] = []
         letters: list[DeadLetter] = []
         values = [r.value for r in records]
-        decode = getattr(self.view, "decode", None)
-        outcomes = await decode(values) if decode is not None else self.codec.decode_many(values)
+        outcomes = await self.view.decode(values, self.codec)
         for r, outcome in zip(records, outcomes, strict=True):
             if isinstance(outcome, InvalidEvent):
                 letters.append(self._dead_letter(r, f"invalid event: {outcome}"))
@@ -351,11 +322,12 @@ class ProjectionRunner:
     async def commit_batch(self, batch: PreparedBatch) -> None:
         """View changes, dead letters and next offsets: one transaction."""
         records = batch.records
-        async with self._batch_lock, self.pool.acquire() as conn, conn.transaction():
+        store = self.store
+        async with self._batch_lock, store.transaction() as tx:
             if batch.generation != self._generation:
                 return  # fetched before a seek: those records will be read again
-            stored = await checkpoints.lock_offsets(
-                conn, self.name, self.config.topic, {r.partition for r in records}
+            stored = await store.lock_offsets(
+                tx, self.name, self.config.topic, {r.partition for r in records}
             )
             # Both ends: nothing below the stored offset is applied again (another worker
             # applied it), and nothing between it and the batch's first record is skipped.
@@ -379,20 +351,18 @@ class ProjectionRunner:
                 batch.changes if len(decoded) == len(batch.decoded) else self._changes(decoded)
             )
             try:
-                async with conn.transaction():
-                    await self.view.write(conn, changes)
-            except _DATA_ERRORS as exc:
-                letters += await self._isolate(conn, decoded, exc)
+                async with store.savepoint(tx):
+                    await self.view.write(tx, changes)
+            except self._rejections as exc:
+                letters += await self._isolate(tx, decoded, exc)
             if letters:
                 await self._publish_dead_letters(letters)
-                await checkpoints.record_dead_letters(conn, letters)
+                await store.record_dead_letters(tx, letters)
             next_offsets: dict[int, int] = defaultdict(int)
             for r in records:
                 next_offsets[r.partition] = max(next_offsets[r.partition], r.offset + 1)
-            await checkpoints.advance(conn, self.name, self.config.topic, next_offsets)
-        committed = getattr(self.view, "committed", None)
-        if committed is not None:
-            committed()
+            await store.advance(tx, self.name, self.config.topic, next_offsets)
+        self.view.committed()
         self.applied += len(records) - len(letters)
         self.dead_lettered += len(letters)
         log.debug(
@@ -404,7 +374,7 @@ class ProjectionRunner:
         )
 
     async def _isolate(
-        self, conn: Connection, decoded: Sequence[tuple[Record, Any]], exc: Exception
+        self, tx: Tx, decoded: Sequence[tuple[Record, Any]], exc: Exception
     ) -> list[DeadLetter]:
         """``decoded`` as a whole was rejected: find the events the view rejects and apply
         all the others, in order.
@@ -418,10 +388,10 @@ class ProjectionRunner:
         letters = []
         for half in (decoded[:middle], decoded[middle:]):
             try:
-                async with conn.transaction():
-                    await self.view.write(conn, self._changes(half))
-            except _DATA_ERRORS as rejected:
-                letters += await self._isolate(conn, half, rejected)
+                async with self.store.savepoint(tx):
+                    await self.view.write(tx, self._changes(half))
+            except self._rejections as rejected:
+                letters += await self._isolate(tx, half, rejected)
         return letters
 
     def _dead_letter(self, r: Record, reason: str) -> DeadLetter:
@@ -437,16 +407,15 @@ class ProjectionRunner:
 
     async def _publish_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         """Acknowledged by the broker before the offsets move past them."""
-        producer = self._started(self._producer)
-        futures = [
-            await producer.send(self.config.deadletter_topic, d.to_json(), key=d.kafka_key())
-            for d in letters
-        ]
-        await asyncio.gather(*futures)
+        await self.writer.publish(
+            self.config.deadletter_topic, [(d.kafka_key(), d.to_json()) for d in letters]
+        )
 
 
-class _SeekOnAssign(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, runner: ProjectionRunner) -> None:
+class _SeekOnAssign:
+    """The runner's rebalance listener (``consumers.ports.Rebalance``)."""
+
+    def __init__(self, runner: ProjectionRunner[Any]) -> None:
         self.runner = runner
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
@@ -469,5 +438,5 @@ class _SeekOnAssign(ConsumerRebalanceListener):  # type: ignore[misc]
         # loop settles the partitions itself once it can.
         try:
             await self.runner._settle(again=True)
-        except _TRANSIENT_ERRORS as exc:
+        except self.runner._outages as exc:
             log.warning("positioning_deferred", consumer=self.runner.name, error=repr(exc))

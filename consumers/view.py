@@ -1,35 +1,44 @@
-"""What the projection runner needs from a view."""
+"""What the projection runner needs from a view: its tables, how a batch changes them, and
+three hooks, whose defaults a view inherits from ``projections.view.ViewHooks``."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from projections.db import Connection
+from events.codec import Codec
+from projections.view import Unapplicable
+
+__all__ = ["Unapplicable", "View"]
+
+Tx = TypeVar("Tx", contravariant=True)
+"""What a view writes through: the checkpoint store's transaction (``consumers/ports.py``)."""
 
 
-class Unapplicable(Exception):  # names what happened to the event
-    """Raised by a view for an event it cannot apply (dead-lettered with this reason)."""
+class View(Protocol[Tx]):
+    """A projection: its tables, and how a batch of events changes them.
 
-
-class View(Protocol):
-    """A PostgreSQL-backed projection: its tables, and how a batch of events changes them.
-
-    ``changes`` is pure and runs while the previous batch is being written;
-    ``write`` runs inside the runner's transaction and must be idempotent:
-    writing the changes of an event already applied changes nothing.
-
-    A view may decode records itself: ``async def decode(values)`` returns, for each
-    record value, what its ``changes`` takes or the ``InvalidEvent`` to dead-letter (the
-    resolver parses records in a helper process). Otherwise the runner's codec decodes.
+    ``changes`` is pure and runs while the previous batch is being written; ``write``
+    runs inside the runner's transaction and must be idempotent: writing the changes of
+    an event already applied changes nothing.
     """
 
     name: str
 
     @property
     def schema(self) -> Sequence[str]:
-        """Its tables' idempotent DDL, run by ``projections.db.create_tables``."""
+        """Its tables' idempotent DDL, run by the checkpoint store's ``prepare``."""
+
+    async def decode(self, values: Sequence[bytes | None], codec: Codec[Any]) -> Sequence[Any]:
+        """For each record value, what ``changes`` takes, or the ``InvalidEvent`` to
+        dead-letter."""
 
     def changes(self, events: Sequence[Any]) -> Any: ...
 
-    async def write(self, conn: Connection, changes: Any) -> None: ...
+    async def write(self, tx: Tx, changes: Any) -> None: ...
+
+    def committed(self) -> None:
+        """The transaction ``write`` ran in has committed."""
+
+    def reset(self) -> None:
+        """Whatever was fetched or prepared is void: the runner repositions next."""

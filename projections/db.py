@@ -25,6 +25,11 @@ async def create_tables(conn: Connection, *schemas: str) -> None:
             await conn.execute(schema)
 
 
+async def reachable(conn: Queryable) -> None:
+    """Raise unless the database answers (a health check)."""
+    await conn.fetchval("SELECT 1")
+
+
 async def copy_insert(
     conn: Connection,
     table: str,
@@ -77,3 +82,37 @@ DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
     asyncpg.InternalClientError,
 )
 """PostgreSQL cannot be reached for now: a loop retries with backoff, then surfaces it."""
+
+
+async def tables_created_by(conn: Connection, *schemas: str) -> list[tuple[str, str]]:
+    """The tables these ``SCHEMA`` s create that exist in the database, schema-qualified.
+
+    Found by running them into the session's temporary schema inside a transaction that
+    is rolled back: the list cannot drift from what ``create_tables`` creates."""
+    probe = conn.transaction()
+    await probe.start()
+    try:
+        await conn.execute("SET LOCAL search_path TO pg_temp")
+        await create_tables(conn, *schemas)
+        names = [
+            r["relname"]
+            for r in await conn.fetch(
+                "SELECT relname FROM pg_class "
+                "WHERE relnamespace = pg_my_temp_schema() AND relkind IN ('r', 'p')"
+            )
+        ]
+    finally:
+        await probe.rollback()
+    rows = await conn.fetch(
+        "SELECT schemaname, tablename FROM pg_tables "
+        "WHERE tablename = ANY($1) AND schemaname = ANY(current_schemas(false)) "
+        "ORDER BY tablename",
+        names,
+    )
+    return [(r["schemaname"], r["tablename"]) for r in rows]
+
+
+async def drop_tables(conn: Connection, tables: Sequence[tuple[str, str]]) -> None:
+    """Drop these (schema, table) pairs, as ``tables_created_by`` lists them."""
+    names = ", ".join(f'"{schema}"."{table}"' for schema, table in tables)  # ours, not input
+    await conn.execute(f"DROP TABLE IF EXISTS {names} CASCADE")

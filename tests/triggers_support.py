@@ -109,13 +109,14 @@ class Life:
         self.now += after
         event = touchpoint(kind, self.customer, self.now, payload, email=self.email)
         message_id = event.message_id
-        self.triggers += self.engine.apply(self.state, self.customer, event, self.now)
+        self.state, fired = self.engine.apply(self.state, self.customer, event, self.now)
+        self.triggers += fired
         return message_id
 
     def wait(self, duration: timedelta) -> list[Trigger]:
         """Time passes; what fired meanwhile."""
         self.now += duration
-        fired = self.engine.advance(self.state, self.customer, self.now)
+        self.state, fired = self.engine.advance(self.state, self.customer, self.now)
         self.triggers += fired
         return fired
 

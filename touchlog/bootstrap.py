@@ -12,6 +12,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,23 +20,26 @@ import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
 
+from api import audit_log
+from api.roles import Role
 from consumers import checkpoints
+from consumers.checkpoints import PostgresCheckpoints
 from consumers.helper_process import HELPER
+from consumers.kafka import KafkaReader, KafkaWriter
 from consumers.resolver import IdentityResolver
 from consumers.runner import ProjectionRunner, RunnerConfig
 from consumers.triggers.app import TriggerAppConfig
 from consumers.triggers.worker import TriggerTopics
-from consumers.webhook_config import Subscriber, parse_subscribers
+from consumers.view import View
 from consumers.webhooks import WebhookDispatcher
+from consumers.webhooks.config import Subscriber, parse_subscribers
+from events.codec import TOUCHPOINTS, Codec
 from events.documents import validated
 from events.resolved import RESOLVED
 from producers.gateway import postgres as gateway_tables
 from projections import db
 from projections.identity import IdentityRules
 from projections.identity import postgres as identity_store
-from projections.identity import report as identity_report
-from projections.profile import audit_log
-from projections.profile.access import Role
 from projections.profile.postgres import ProfileView
 from projections.timeline.postgres import TimelineView
 from projections.triggers import DEFAULT_RULES, TriggerRules, parse_rules
@@ -48,6 +52,7 @@ from touchlog.settings import ApiToken, Settings
 
 if TYPE_CHECKING:
     from api.auth import Caller
+    from producers.gateway import GatewayConfig
 
 log = structlog.get_logger()
 
@@ -164,7 +169,6 @@ async def infrastructure(
 SCHEMAS = (
     checkpoints.SCHEMA,
     identity_store.SCHEMA,
-    identity_report.SCHEMA,
     *TimelineView.schema,
     gateway_tables.SCHEMA,
     *ProfileView.schema,
@@ -196,6 +200,24 @@ def trigger_rules(settings: Settings) -> TriggerRules:
     if settings.trigger_rules is None:
         return DEFAULT_RULES
     return config_files.load(settings.trigger_rules, parse_rules)
+
+
+def gateway_config(settings: Settings, endpoints: Endpoints) -> GatewayConfig:
+    """The gateway's configuration, with the track mapping of
+    ``TOUCHLOG_GATEWAY_TRACK_MAPPING`` (``DocumentError`` names its mistakes)."""
+    from producers.gateway import BUILTIN, GatewayConfig, read_rules
+
+    mapping = settings.gateway_track_mapping
+    return GatewayConfig(
+        bootstrap_servers=endpoints.bootstrap_servers,
+        database_url=endpoints.database_url,
+        topic=settings.topic_touchpoints,
+        idempotence=endpoints.idempotence,
+        publish_timeout=settings.gateway_publish_timeout,
+        retry_after=settings.gateway_retry_after,
+        dedup_window=timedelta(days=settings.gateway_dedup_days),
+        track_rules=dict(BUILTIN) if mapping is None else config_files.load(mapping, read_rules),
+    )
 
 
 def trigger_app_config(
@@ -235,7 +257,7 @@ def api_tokens(settings: Settings) -> dict[str, Caller]:
             effect="every route but /healthz answers 401",
             configure="TOUCHLOG_API_TOKENS or TOUCHLOG_API_TOKENS_FILE",
         )
-    return {token: Caller(who.name, Role(who.role)) for token, who in tokens.items()}
+    return {token: Caller(who.name, who.role) for token, who in tokens.items()}
 
 
 @contextlib.asynccontextmanager
@@ -282,6 +304,32 @@ def _config(
     )
 
 
+Runner = ProjectionRunner[db.Connection]
+"""A runner on Kafka and PostgreSQL."""
+
+
+def projection_runner(
+    config: RunnerConfig,
+    pool: asyncpg.Pool,
+    view: View[db.Connection],
+    codec: Codec[Any] = TOUCHPOINTS,
+) -> Runner:
+    """``view`` applied from Kafka, its offsets and dead letters kept in ``pool``."""
+    group = None if config.partitions is not None else config.group_id
+    return ProjectionRunner(
+        config,
+        view,
+        PostgresCheckpoints(pool),
+        KafkaReader(config.bootstrap_servers, view.name, group),
+        KafkaWriter(
+            config.bootstrap_servers,
+            f"{view.name}-deadletters",
+            idempotence=config.idempotence,
+        ),
+        codec,
+    )
+
+
 def resolver_runner(
     settings: Settings,
     endpoints: Endpoints,
@@ -290,7 +338,7 @@ def resolver_runner(
     partitions: list[int] | None = None,
     *,
     rules: IdentityRules | None = None,
-) -> ProjectionRunner:
+) -> Runner:
     """touchpoints → identity graph → resolved. Run one: it orders events across partitions."""
     resolver = IdentityResolver(
         rules or identity_rules(settings),
@@ -301,27 +349,20 @@ def resolver_runner(
     config = _config(
         settings, endpoints, settings.topic_touchpoints, "identity", partitions, ordered=True
     )
-    return ProjectionRunner(config, pool, resolver)
+    return projection_runner(config, pool, resolver)
 
 
-def timeline_runner(
+def resolved_view_runner(
     settings: Settings,
     endpoints: Endpoints,
     pool: asyncpg.Pool,
+    stage: str,
     partitions: list[int] | None = None,
-) -> ProjectionRunner:
-    config = _config(settings, endpoints, settings.topic_resolved, "timeline", partitions)
-    return ProjectionRunner(config, pool, TimelineView(), RESOLVED)
-
-
-def profile_runner(
-    settings: Settings,
-    endpoints: Endpoints,
-    pool: asyncpg.Pool,
-    partitions: list[int] | None = None,
-) -> ProjectionRunner:
-    config = _config(settings, endpoints, settings.topic_resolved, "profile", partitions)
-    return ProjectionRunner(config, pool, ProfileView(settings.default_region), RESOLVED)
+) -> Runner:
+    """The runner of a view of ``touchlog.resolved``: the ``timeline`` or the ``profile``."""
+    view = TimelineView() if stage == "timeline" else ProfileView(settings.default_region)
+    config = _config(settings, endpoints, settings.topic_resolved, stage, partitions)
+    return projection_runner(config, pool, view, RESOLVED)
 
 
 def trigger_store_runners(
@@ -330,12 +371,12 @@ def trigger_store_runners(
     pool: asyncpg.Pool,
     subscribers: Sequence[Subscriber],
     partitions: list[int] | None = None,
-) -> list[ProjectionRunner]:
+) -> list[Runner]:
     """The triggers the faust app published (and those it suppressed) → PostgreSQL, with
     a webhook delivery enqueued for each matching subscriber."""
     store = TriggerStore([s.subscription() for s in subscribers])
     return [
-        ProjectionRunner(
+        projection_runner(
             _config(settings, endpoints, topic, stage, partitions), pool, store, TRIGGERS
         )
         for topic, stage in (
@@ -382,10 +423,11 @@ async def run_stages(
             runners.append(
                 resolver_runner(settings, endpoints, pool, kafka, partitions, rules=rules)
             )
-        if "timeline" in stages:
-            runners.append(timeline_runner(settings, endpoints, pool, partitions))
-        if "profile" in stages:
-            runners.append(profile_runner(settings, endpoints, pool, partitions))
+        runners += [
+            resolved_view_runner(settings, endpoints, pool, stage, partitions)
+            for stage in ("timeline", "profile")
+            if stage in stages
+        ]
         tasks = []
         if "triggers" in stages:
             subscribers = webhook_subscribers(settings)

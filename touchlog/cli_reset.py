@@ -11,19 +11,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import shutil
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import cast
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from projections import db
 from touchlog import bootstrap, embedded
 from touchlog.durable_broker import archive_dir, archive_lock
 from touchlog.log_archive import ArchiveInUse, exclusive
@@ -169,57 +168,20 @@ def _forget(data_dir: Path) -> None:
     (data_dir / "endpoints.json").unlink(missing_ok=True)
 
 
-class _OneConnection:
-    """``create_tables`` takes a pool; this one lends it a single connection."""
-
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self.conn = conn
-
-    @contextlib.asynccontextmanager
-    async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
-        yield self.conn
-
-
 async def _touchlog_tables(url: str) -> list[tuple[str, str]]:
-    """The tables of touchlog present in the database (schema-qualified).
-
-    Found by running ``create_tables`` into the session's temporary schema inside a
-    transaction that is rolled back: the list cannot drift from what ``touchlog up``
-    creates."""
+    """The tables of touchlog present in the database (schema-qualified)."""
     conn = await asyncpg.connect(url)
     try:
-        probe = conn.transaction()
-        await probe.start()
-        try:
-            await conn.execute("SET LOCAL search_path TO pg_temp")
-            await bootstrap.create_tables(cast(asyncpg.Pool, _OneConnection(conn)))
-            names = [
-                r["relname"]
-                for r in await conn.fetch(
-                    "SELECT relname FROM pg_class "
-                    "WHERE relnamespace = pg_my_temp_schema() AND relkind IN ('r', 'p')"
-                )
-            ]
-        finally:
-            await probe.rollback()
-        rows = await conn.fetch(
-            "SELECT schemaname, tablename FROM pg_tables "
-            "WHERE tablename = ANY($1) AND schemaname = ANY(current_schemas(false)) "
-            "ORDER BY tablename",
-            names,
-        )
+        return await db.tables_created_by(conn, *bootstrap.SCHEMAS)
     finally:
         await conn.close()
-    return [(r["schemaname"], r["tablename"]) for r in rows]
 
 
 def _drop_tables(url: str, tables: list[tuple[str, str]]) -> None:
-    names = ", ".join(f'"{schema}"."{table}"' for schema, table in tables)  # ours, not input
-
     async def drop() -> None:
         conn = await asyncpg.connect(url)
         try:
-            await conn.execute(f"DROP TABLE IF EXISTS {names} CASCADE")
+            await db.drop_tables(conn, tables)
         finally:
             await conn.close()
 

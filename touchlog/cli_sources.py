@@ -1,33 +1,23 @@
-"""The HTTP gateway from the command line: its write keys, and serving it.
+"""``touchlog sources``: the write keys of the systems that send through the HTTP gateway.
 
 touchlog sources add SYSTEM --business-unit BU --channel CHANNEL   prints a new write key
 touchlog sources list [--json]                                     keys by system (no secrets)
 touchlog sources revoke KEY_ID                                     running gateways refuse it
-touchlog gateway                                                   serve the gateway
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
-from collections.abc import Callable, Coroutine
-from datetime import timedelta
-from typing import Any
-
-import asyncpg
-import uvicorn
 
 from events import Channel
-from events.documents import DocumentError
 from producers.gateway import sources
-from projections.db import create_pool
-from touchlog import bootstrap, config_files
+from touchlog.cli_common import Subparsers, command, database
 from touchlog.settings import Settings
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(subparsers: Subparsers) -> None:
     group = subparsers.add_parser(
         "sources", help="write keys of the channel systems that send through the HTTP gateway"
     )
@@ -52,59 +42,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="its Segment userIds are touchlog customer ids",
     )
-    add_.set_defaults(func=_command(add))
+    add_.set_defaults(func=command(add))
 
     listing = commands.add_parser("list", help="every write key: id, system, status")
     listing.add_argument("--json", action="store_true", help="one JSON document")
-    listing.set_defaults(func=_command(list_sources))
+    listing.set_defaults(func=command(list_sources))
 
     revoke_ = commands.add_parser("revoke", help="revoke a write key (by its id, or in full)")
     revoke_.add_argument("key", help="the key id shown by `sources list`, or the key itself")
-    revoke_.set_defaults(func=_command(revoke))
-
-    gateway = subparsers.add_parser(
-        "gateway", help="serve the HTTP ingestion gateway (native and Segment-compatible)"
-    )
-    gateway.set_defaults(func=_on_uvloop(_command(serve_gateway)))
-
-
-def _command(
-    command: Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]],
-) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        from touchlog.cli import _async  # the CLI's one way of running a command (a cycle)
-
-        return _async(command)(args)
-
-    return run
-
-
-def _on_uvloop(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Serve on uvloop where it is installed: HTTP and Kafka I/O cost the gateway less."""
-
-    def on_uvloop(args: argparse.Namespace) -> int:
-        try:
-            import uvloop
-        except ImportError:  # Windows: no uvloop
-            return run(args)
-        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-        return run(args)
-
-    return on_uvloop
-
-
-async def _pool(settings: Settings) -> asyncpg.Pool:
-    pool = await create_pool(
-        bootstrap.configured_endpoints(settings).database_url, min_size=1, max_size=2
-    )
-    await bootstrap.create_tables(pool)
-    return pool
+    revoke_.set_defaults(func=command(revoke))
 
 
 async def add(settings: Settings, args: argparse.Namespace) -> int:
     user_id_type = sources.USER_ID_AS_CUSTOMER_ID if args.user_id_is_customer_id else None
-    pool = await _pool(settings)
-    try:
+    async with database(settings) as pool:
         key, source = await sources.add(
             pool,
             args.system,
@@ -112,8 +63,6 @@ async def add(settings: Settings, args: argparse.Namespace) -> int:
             Channel(args.channel),
             args.user_id_type or user_id_type,
         )
-    finally:
-        await pool.close()
     print(key)
     print(
         f"write key {source.key_id}… for {source.system} ({source.business_unit}, "
@@ -125,11 +74,8 @@ async def add(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def list_sources(settings: Settings, args: argparse.Namespace) -> int:
-    pool = await _pool(settings)
-    try:
+    async with database(settings) as pool:
         records = await sources.listing(pool)
-    finally:
-        await pool.close()
     if args.json:
         rows = [
             {
@@ -157,54 +103,11 @@ async def list_sources(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def revoke(settings: Settings, args: argparse.Namespace) -> int:
-    pool = await _pool(settings)
-    try:
+    async with database(settings) as pool:
         revoked = await sources.revoke(pool, args.key)
-    finally:
-        await pool.close()
     if not revoked:
         print(f"touchlog: no active write key {args.key}", file=sys.stderr)
         return 1
     for source in revoked:
         print(f"revoked {source.key_id}… of {source.system}")
-    return 0
-
-
-async def serve_gateway(settings: Settings, args: argparse.Namespace) -> int:
-    from producers.gateway import BUILTIN, GatewayConfig, create_gateway, read_rules
-
-    endpoints = bootstrap.configured_endpoints(settings)
-    mapping = settings.gateway_track_mapping
-    try:
-        rules = dict(BUILTIN) if mapping is None else config_files.load(mapping, read_rules)
-    except DocumentError as exc:
-        print(f"touchlog gateway: TOUCHLOG_GATEWAY_TRACK_MAPPING: {exc}", file=sys.stderr)
-        return 2
-    pool = await _pool(settings)  # the gateway's tables exist before it serves
-    await pool.close()
-    app = create_gateway(
-        GatewayConfig(
-            bootstrap_servers=endpoints.bootstrap_servers,
-            database_url=endpoints.database_url,
-            topic=settings.topic_touchpoints,
-            idempotence=endpoints.idempotence,
-            publish_timeout=settings.gateway_publish_timeout,
-            retry_after=settings.gateway_retry_after,
-            dedup_window=timedelta(days=settings.gateway_dedup_days),
-            track_rules=rules,
-        )
-    )
-    print(
-        f"touchlog gateway on http://{settings.gateway_host}:{settings.gateway_port} "
-        f"(docs: /docs) → {settings.topic_touchpoints} at {endpoints.bootstrap_servers}",
-        flush=True,
-    )
-    config = uvicorn.Config(
-        app,
-        host=settings.gateway_host,
-        port=settings.gateway_port,
-        log_config=None,
-        access_log=False,
-    )
-    await uvicorn.Server(config).serve()
     return 0

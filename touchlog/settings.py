@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.roles import Role
 from events import topics
 
 # PostgresDsn rejects the unix-socket form (``postgresql://user@/db?host=/run/pg``) that
@@ -20,7 +21,7 @@ class ApiToken(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    role: Literal["agent", "manager", "marketing"]
+    role: Role
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 

@@ -7,7 +7,7 @@ changelog topic; on start or after a rebalance faust restores it from there,
 then the index of pending timers is rebuilt from it, so no timer is lost.
 
 Settings tuned for the embedded broker (DESIGN.md: faust's defaults take ~30 s
-to get a first record there) are in ``faust_settings``; the README lists them.
+to get a first record there) are in ``faust_settings``; docs/TRIGGERS.md lists them.
 """
 
 from __future__ import annotations
@@ -22,7 +22,13 @@ from faust.serializers import codecs
 
 from consumers.triggers.clock import Clock
 from consumers.triggers.worker import TriggerTopics, TriggerWorker
-from projections.triggers import CustomerState, TriggerEngine, TriggerRules
+from projections.triggers import (
+    CustomerState,
+    TriggerEngine,
+    TriggerRules,
+    decode_state,
+    encode_state,
+)
 
 APP_ID = "touchlog-triggers"
 TABLE = "customer_state"
@@ -30,11 +36,10 @@ TABLE = "customer_state"
 
 class _StateCodec(codecs.Codec):  # faust is untyped
     def _dumps(self, obj: Any) -> bytes:
-        encoded: bytes = obj.encode()
-        return encoded
+        return encode_state(obj)
 
     def _loads(self, s: bytes) -> Any:
-        return CustomerState.decode(s)
+        return decode_state(s)
 
 
 codecs.register("touchlog_state", _StateCodec())
@@ -72,7 +77,7 @@ class TriggerAppConfig:
 
 
 def faust_settings(config: TriggerAppConfig) -> dict[str, Any]:
-    """faust settings for a small cluster or the embedded broker (see the README)."""
+    """faust settings for a small cluster or the embedded broker (see docs/TRIGGERS.md)."""
     return {
         "broker": [f"kafka://{server}" for server in config.bootstrap_servers.split(",")],
         "store": "memory://",  # rebuilt from the changelog at start; no RocksDB to install

@@ -24,7 +24,7 @@ from consumers.deadletter import DeadLetter
 from consumers.triggers.clock import Clock, DueIndex
 from events.codec import InvalidEvent
 from events.resolved import RESOLVED
-from projections.triggers import CustomerState, Trigger, TriggerEngine
+from projections.triggers import CustomerState, Trigger, TriggerEngine, decode_state, encode_state
 
 log = structlog.get_logger()
 
@@ -69,9 +69,8 @@ class TriggerWorker:
             return
         customer = resolved.customer_id
         event = resolved.event
-        state = self.states.get(customer.encode()) or CustomerState()
-        state.partition = partition
-        decided = self.engine.apply(
+        state = self._state(partition, customer)
+        state, decided = self.engine.apply(
             state, customer, event, self.clock.now(event.occurred_at), offset
         )
         if event.type == "customer.merged":
@@ -101,7 +100,7 @@ class TriggerWorker:
             state = self.states.get(customer.encode())
             if state is None:
                 continue
-            decided = self.engine.advance(state, customer, now)
+            state, decided = self.engine.advance(state, customer, now)
             await self._emit(decided)
             self._save(partition, customer, state)
 
@@ -120,18 +119,24 @@ class TriggerWorker:
             "kind": "absorb",
             "merged": merged,
             "merge": command["merge"],
-            "state": state.encode().decode(),
+            "state": encode_state(state).decode(),
         }
         await self._command(command["survivor"].encode(), absorb)
-        state.merged_into, state.timers = command["survivor"], []
-        self._save(partition, merged, state)
+        self._save(partition, merged, state.merged_away(command["survivor"]))
 
     def _absorb(self, partition: int, survivor: str, command: dict[str, Any]) -> None:
-        state = self.states.get(survivor.encode()) or CustomerState(partition=partition)
-        if state.seen(f"absorb/{command['merge']}/{command['merged']}"):
+        state = self._state(partition, survivor)
+        absorbed = f"absorb/{command['merge']}/{command['merged']}"
+        if state.has_seen(absorbed):
             return
-        self.engine.absorb(state, CustomerState.decode(command["state"]))
-        self._save(partition, survivor, state)
+        merged = decode_state(command["state"])
+        self._save(partition, survivor, state.noting(absorbed).absorb(merged))
+
+    def _state(self, partition: int, customer: str) -> CustomerState:
+        state = self.states.get(customer.encode())
+        if state is None:
+            return CustomerState(partition=partition)
+        return state if state.partition == partition else state.evolve(partition=partition)
 
     def _save(self, partition: int, customer: str, state: CustomerState) -> None:
         self.states[customer.encode()] = state

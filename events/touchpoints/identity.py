@@ -136,9 +136,38 @@ class CustomerSplit(Touchpoint):
         return f"Split customer {p.new_customer_id} from {p.original_customer_id}"
 
 
+class CustomerMergeRejectedPayload(Model):
+    customer_id: Name = essential()
+    other_customer_id: Name = essential()
+    reason: Text | None = service(None)
+    rejected_by: Name = service()
+
+    @model_validator(mode="after")
+    def _distinct(self) -> CustomerMergeRejectedPayload:
+        if self.customer_id == self.other_customer_id:
+            raise ValueError("a rejected merge names two different customers")
+        return self
+
+
+class CustomerMergeRejected(Touchpoint):
+    """A person decided that two customers suspected to be one are different people."""
+
+    default_channel = Channel.APP
+    type: Literal["customer.merge_rejected"] = "customer.merge_rejected"
+    payload: CustomerMergeRejectedPayload
+
+    def summary(self) -> str:
+        p = self.payload
+        return f"Customers {p.customer_id} and {p.other_customer_id} are different people"
+
+
+Decision = CustomerMerged | CustomerSplit | CustomerMergeRejected
+"""A decision about the graph itself, applied by the resolver rather than resolved."""
+
 TYPES: tuple[type[Touchpoint], ...] = (
     IdentityLinked,
     IdentityUnlinked,
     CustomerMerged,
     CustomerSplit,
+    CustomerMergeRejected,
 )

@@ -49,6 +49,7 @@ HISTORY: tuple[tuple[Activity, float, Callable[[Story], bool]], ...] = (
     (identity.wrong_link_undone, 0.03, lambda s: True),
     (identity.duplicate_merged, 0.05, lambda s: True),
     (identity.wrong_merge_split, 0.02, lambda s: True),
+    (identity.namesake_kept_apart, 0.02, lambda s: True),
 )
 
 

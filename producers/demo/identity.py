@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from events import Subject, Touchpoint
 from events import touchpoints as t
+from events.touchpoints.identity import CustomerMergeRejected, CustomerMergeRejectedPayload
 from producers.demo.story import Story
 
 RULES = {
@@ -156,6 +157,40 @@ def wrong_merge_split(story: Story) -> None:
         at=at,
         subject=_own(story),
         after=merge,
+        unit="group",
+        system=RESOLVER,
+    )
+
+
+def namesake_kept_apart(story: Story) -> None:
+    """A namesake at the same postcode, suspected to be a duplicate: a person decides they
+    are two people (so neither is suspected again)."""
+    namesake = f"C-7{story.customer.number:05d}"
+    call = story.emit(
+        t.CallLogged,
+        t.CallLoggedPayload(
+            direction=t.CallDirection.INBOUND,
+            dialled_number="+442079460000",
+            duration_seconds=story.rng.randint(60, 400),
+            reason="ticket collection",
+            outcome="tickets held at the box office",
+        ),
+        at=story.moment(),
+        unit="theatre",
+        subject=Subject(customer_id=namesake),
+    )
+    payload = CustomerMergeRejectedPayload(
+        customer_id=story.customer.customer_id,
+        other_customer_id=namesake,
+        reason="Same name and postcode: father and son.",
+        rejected_by="agent-7",
+    )
+    story.emit(
+        CustomerMergeRejected,
+        payload,
+        at=story.moment(call.occurred_at, timedelta(days=30)),
+        subject=_own(story),
+        after=call,
         unit="group",
         system=RESOLVER,
     )

@@ -2,9 +2,9 @@
 
 Essential tier only: name, title, pronunciation, last contact, open complaints.
 
-A caller lookup answers while the phone rings: ``caller_cards`` finds the customers an
-identifier leads to (merge chains followed up to the survivors, then down to every id
-merged into them) and reads their cards in one statement, one round trip.
+A caller lookup answers while the phone rings: ``caller_cards`` finds the families an
+identifier leads to (``projections.identity.family``), then reads all their cards in one
+statement.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from projections.db import Queryable
+from projections.identity.family import families_for
 from projections.timeline.postgres import TABLE
 
 
@@ -36,23 +37,11 @@ def _card_columns(keys: str) -> str:
 
 _CARD = f"SELECT {_card_columns('$1::text[]')}"
 
-# ``UNION`` (not ``ALL``) in both recursions: a customer met twice is walked once. Each
-# step is an indexed look-up (the primary key going up, identity_customers_merged_into
-# going down): a lookup touches a handful of rows.
+# One row per family: the pairs (survivor, member) are grouped back into each family's ids.
 _CARDS = f"""
-WITH RECURSIVE up AS (
-    SELECT c.customer_id, c.merged_into FROM identity_links l
-    JOIN identity_customers c USING (customer_id) WHERE l.identifier = $1
-    UNION
-    SELECT c.customer_id, c.merged_into FROM up
-    JOIN identity_customers c ON c.customer_id = up.merged_into
-), down AS (
-    SELECT customer_id AS survivor, customer_id AS member FROM up WHERE merged_into IS NULL
-    UNION
-    SELECT down.survivor, c.customer_id FROM down
-    JOIN identity_customers c ON c.merged_into = down.member
-), members AS (
-    SELECT survivor, array_agg(member) AS ids FROM down GROUP BY survivor
+WITH members AS (
+    SELECT survivor, array_agg(member) AS ids
+    FROM unnest($1::text[], $2::text[]) AS m(survivor, member) GROUP BY survivor
 )
 SELECT m.survivor, {_card_columns("m.ids")}
 FROM members m
@@ -60,9 +49,13 @@ FROM members m
 
 
 async def caller_cards(conn: Queryable, identifier_key: str) -> list[dict[str, Any]]:
-    """The card of every surviving customer ``identifier_key`` leads to, by customer id
-    (as ``identity.postgres.candidates`` finds them). One round trip."""
-    rows = await conn.fetch(_CARDS, identifier_key)
+    """The card of every surviving customer ``identifier_key`` leads to, by customer id.
+    Two round trips when nobody it leads to was merged (the usual case)."""
+    found = await families_for(conn, identifier_key)
+    if not found:
+        return []
+    survivors = [f.survivor for f in found for _ in f.ids]
+    rows = await conn.fetch(_CARDS, survivors, [member for f in found for member in f.ids])
     return [_card(r["survivor"], r) for r in sorted(rows, key=lambda r: str(r["survivor"]))]
 
 

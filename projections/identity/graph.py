@@ -7,28 +7,11 @@ from types import MappingProxyType
 
 from events import Subject
 from projections.identity.identifiers import Identifier, IdentifierKind
-from projections.identity.records import (
-    Customer,
-    EventRef,
-    GraphChanges,
-    Link,
-    Merge,
-    Resolution,
-    new_customer_id,
-)
+from projections.identity.records import Customer, EventRef, Merge, Resolution, new_customer_id
 from projections.identity.rules import IdentityRules, Rejected, identifiers_of, limit_group
 from projections.identity.state import GraphState
 
-__all__ = [
-    "Customer",
-    "EventRef",
-    "GraphChanges",
-    "IdentityGraph",
-    "Link",
-    "Merge",
-    "Resolution",
-    "new_customer_id",
-]
+__all__ = ["IdentityGraph"]
 
 _NO_MERGES: Mapping[str, str] = MappingProxyType({})
 _Lead = tuple[Identifier, set[str]]

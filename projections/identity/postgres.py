@@ -1,13 +1,17 @@
-"""The identity graph's PostgreSQL tables: load the slice a batch needs, persist its changes."""
+"""The identity graph's PostgreSQL tables: load the slice a batch needs, persist its changes,
+and the reads a person's decisions need."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import astuple
 from typing import Any
 
+from events.touchpoints.identity import CustomerMergeRejected
 from projections.db import Connection, Queryable, copy_insert
-from projections.identity.records import Customer, GraphChanges
+from projections.identity import family
+from projections.identity.batches import MergeRecord, NotMatched
+from projections.identity.records import Customer, GraphChanges, GraphRows
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS identity_customers (
@@ -38,71 +42,29 @@ CREATE TABLE IF NOT EXISTS identity_merges (
     merged_at   timestamptz NOT NULL,
     PRIMARY KEY (message_id, merged)
 );
+CREATE TABLE IF NOT EXISTS identity_rejected_pairs (
+    a            text        NOT NULL,
+    b            text        NOT NULL,
+    rejected_by  text        NOT NULL,
+    reason       text,
+    rejected_at  timestamptz NOT NULL,
+    PRIMARY KEY (a, b),
+    CHECK (a < b)
+);
 CREATE TABLE IF NOT EXISTS identity_not_matched (
-    identifier       text        NOT NULL,
-    reason           text        NOT NULL,
-    times            bigint      NOT NULL DEFAULT 1,
-    last_message_id  text        NOT NULL,
-    PRIMARY KEY (identifier, reason)
+    identifier  text NOT NULL,
+    reason      text NOT NULL,
+    message_id  text NOT NULL,
+    PRIMARY KEY (identifier, reason, message_id)
 );
 """
-
-# Merge chains are short (a merge of a merge is rare), so they are followed with a few
-# indexed look-ups rather than a recursive CTE, whose row estimates (thousands per step)
-# lead PostgreSQL to sequential scans and JIT compilation: 0.8 s instead of 1 ms.
-_CUSTOMERS = (
-    "SELECT customer_id, born_at, born_from, merged_into FROM identity_customers "
-    "WHERE customer_id = ANY($1::text[])"
-)
-_MERGED_INTO = (
-    "SELECT customer_id, born_at, born_from, merged_into FROM identity_customers "
-    "WHERE merged_into = ANY($1::text[])"
-)
-
-
-async def _up_to_survivors(conn: Queryable, customer_ids: Iterable[str]) -> dict[str, Any]:
-    """The customers and every customer up their merge chains, by id."""
-    rows: dict[str, Any] = {}
-    frontier = set(customer_ids)
-    while frontier:
-        found = await conn.fetch(_CUSTOMERS, sorted(frontier))
-        rows.update((r["customer_id"], r) for r in found)
-        frontier = {r["merged_into"] for r in found if r["merged_into"]} - rows.keys()
-    return rows
-
-
-async def _down_from(conn: Queryable, survivors: Iterable[str]) -> dict[str, Any]:
-    """Every customer merged, directly or through a chain, into these, by id."""
-    rows: dict[str, Any] = {}
-    frontier = set(survivors)
-    while frontier:
-        found = await conn.fetch(_MERGED_INTO, sorted(frontier))
-        fresh = {r["customer_id"]: r for r in found if r["customer_id"] not in rows}
-        rows.update(fresh)
-        frontier = set(fresh)
-    return rows
-
-
-def _survivor(rows: dict[str, Any], customer_id: str) -> str:
-    current = customer_id
-    while rows[current]["merged_into"]:
-        current = rows[current]["merged_into"]
-    return current
-
-
-@dataclass(frozen=True, slots=True)
-class Slice:
-    """Stored graph rows a batch can touch."""
-
-    links: list[tuple[str, str]]
-    customers: list[Customer]
-    merged_into: dict[str, str]
-    kept_apart: list[tuple[str, str]]
+# identity_not_matched holds each event once (its message id), so an event published
+# twice is reported once; how often an identifier was refused is a count of its rows.
 
 
 async def load_slice(
     conn: Connection, identifier_keys: Iterable[str], customer_ids: Iterable[str] = ()
-) -> Slice:
+) -> GraphRows:
     """The customers the identifiers lead to (and those named), up their merge chains to
     the survivors, down again to every customer merged into those survivors, all the
     links of all of them (per-customer limits count them), and the kept-apart pairs."""
@@ -110,10 +72,7 @@ async def load_slice(
         "SELECT DISTINCT customer_id FROM identity_links WHERE identifier = ANY($1::text[])",
         sorted(set(identifier_keys)),
     )
-    named = {r["customer_id"] for r in keyed} | set(customer_ids)
-    rows = await _up_to_survivors(conn, named)
-    survivors = [c for c, r in rows.items() if r["merged_into"] is None]
-    rows.update(await _down_from(conn, survivors))
+    rows = await family.members(conn, {r["customer_id"] for r in keyed} | set(customer_ids))
     involved = sorted(rows)
     links = await conn.fetch(
         "SELECT identifier, customer_id FROM identity_links WHERE customer_id = ANY($1::text[])",
@@ -123,7 +82,7 @@ async def load_slice(
         "SELECT a, b FROM identity_kept_apart WHERE a = ANY($1::text[]) OR b = ANY($1::text[])",
         involved,
     )
-    return Slice(
+    return GraphRows(
         links=[(r["identifier"], r["customer_id"]) for r in links],
         customers=[Customer(r["customer_id"], r["born_at"], r["born_from"]) for r in rows.values()],
         merged_into={c: r["merged_into"] for c, r in rows.items() if r["merged_into"]},
@@ -131,17 +90,41 @@ async def load_slice(
     )
 
 
+_UNLINK = "DELETE FROM identity_links WHERE identifier = $1 AND customer_id = $2"
+_MERGE_INTO = "UPDATE identity_customers SET merged_into = $2 WHERE customer_id = $1"
+_KEEP_APART = "INSERT INTO identity_kept_apart (a, b) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+_RECORD_MERGE = (
+    "INSERT INTO identity_merges (survivor, merged, reason, message_id, merged_at) "
+    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING"
+)
+_REJECT = (
+    "INSERT INTO identity_rejected_pairs (a, b, rejected_by, reason, rejected_at) "
+    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (a, b) DO UPDATE SET "
+    "rejected_by = EXCLUDED.rejected_by, reason = EXCLUDED.reason, "
+    "rejected_at = EXCLUDED.rejected_at"
+)
+_NOT_MATCHED = (
+    "INSERT INTO identity_not_matched (identifier, reason, message_id) "
+    "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
+)
+
+
+def _rejected_pair(event: CustomerMergeRejected) -> tuple[Any, ...]:
+    p = event.payload
+    a, b = sorted((p.customer_id, p.other_customer_id))
+    return (a, b, p.rejected_by, p.reason, event.occurred_at)
+
+
 async def persist(
     conn: Connection,
     changes: GraphChanges,
-    merge_events: Sequence[tuple[str, str, str, str]] = (),
-    not_matched: Sequence[tuple[str, str, str]] = (),
+    merges: Sequence[MergeRecord] = (),
+    not_matched: Sequence[NotMatched] = (),
+    rejected: Sequence[CustomerMergeRejected] = (),
 ) -> None:
-    """Write a batch's graph changes; idempotent, so a replayed batch changes nothing.
-
-    ``merge_events``: (survivor, merged, reason, message_id of the customer.merged event);
-    ``not_matched``: (identifier, reason, message_id) reported for people to look at.
-    """
+    """Write a batch's graph changes and what it recorded beside them (merges made, pairs
+    a person rejected, identifiers not matched); idempotent, so a replayed batch, or an
+    event published twice, changes nothing."""
     await copy_insert(
         conn,
         "identity_customers",
@@ -163,40 +146,22 @@ async def persist(
             for k in changes.links_added
         ],
     )
-    if changes.links_removed:
-        await conn.executemany(
-            "DELETE FROM identity_links WHERE identifier = $1 AND customer_id = $2",
-            list(changes.links_removed),
-        )
-    if changes.merged_into:
-        await conn.executemany(
-            "UPDATE identity_customers SET merged_into = $2 WHERE customer_id = $1",
-            list(changes.merged_into),
-        )
     if changes.unmerged:
         await conn.execute(
             "UPDATE identity_customers SET merged_into = NULL WHERE customer_id = ANY($1::text[])",
             list(changes.unmerged),
         )
-    if changes.kept_apart:
-        await conn.executemany(
-            "INSERT INTO identity_kept_apart (a, b) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            list(changes.kept_apart),
-        )
-    if merge_events:
-        await conn.executemany(
-            "INSERT INTO identity_merges (survivor, merged, reason, message_id, merged_at) "
-            "VALUES ($1, $2, $3, $4, now()) ON CONFLICT DO NOTHING",
-            list(merge_events),
-        )
-    if not_matched:
-        await conn.executemany(
-            "INSERT INTO identity_not_matched (identifier, reason, last_message_id) "
-            "VALUES ($1, $2, $3) ON CONFLICT (identifier, reason) DO UPDATE "
-            "SET times = identity_not_matched.times + 1, "
-            "last_message_id = EXCLUDED.last_message_id",
-            list(not_matched),
-        )
+    writes: tuple[tuple[str, Sequence[tuple[Any, ...]]], ...] = (
+        (_UNLINK, changes.links_removed),
+        (_MERGE_INTO, changes.merged_into),
+        (_KEEP_APART, changes.kept_apart),
+        (_RECORD_MERGE, [astuple(m) for m in merges]),
+        (_REJECT, [_rejected_pair(r) for r in rejected]),
+        (_NOT_MATCHED, [(n.identifier, n.reason, n.message_id) for n in not_matched]),
+    )
+    for statement, rows in writes:
+        if rows:
+            await conn.executemany(statement, list(rows))
 
 
 # --- reads -----------------------------------------------------------------------------
@@ -204,39 +169,51 @@ async def persist(
 
 async def survivor_of(conn: Queryable, customer_id: str) -> str | None:
     """The surviving customer of an id (itself if never merged); None if unknown."""
-    rows = await _up_to_survivors(conn, [customer_id])
-    return _survivor(rows, customer_id) if customer_id in rows else None
+    found = await family.family_of(conn, customer_id)
+    return found.survivor if found else None
 
 
 async def customers_for(conn: Queryable, identifier_key: str) -> list[str]:
     """Surviving customers an identifier leads to, sorted."""
-    return sorted(await candidates(conn, identifier_key))
+    return [found.survivor for found in await family.families_for(conn, identifier_key)]
 
 
 async def merged_ids(conn: Queryable, survivor: str) -> list[str]:
     """The survivor and every customer merged into it, directly or through a chain."""
-    return sorted({survivor, *await _down_from(conn, [survivor])})
+    found = await family.family_of(conn, survivor)
+    return found.ids if found else [survivor]
 
 
-async def candidates(conn: Queryable, identifier_key: str) -> dict[str, list[str]]:
-    """Surviving customers an identifier leads to, each with every id merged into it.
+class StoredGraph:
+    """The stored graph as a person's decisions read it (``decisions.GraphReads``)."""
 
-    On the caller-lookup path: two round trips when nobody linked was merged away (the
-    usual case), one more per level of merge chain otherwise.
-    """
-    linked = await conn.fetch(
-        "SELECT c.customer_id, c.born_at, c.born_from, c.merged_into FROM identity_links l "
-        "JOIN identity_customers c USING (customer_id) WHERE l.identifier = $1",
-        identifier_key,
-    )
-    if not linked:
-        return {}
-    rows: dict[str, Any] = {r["customer_id"]: r for r in linked}
-    rows.update(await _up_to_survivors(conn, {r["merged_into"] for r in linked} - {None}))
-    survivors = {_survivor(rows, r["customer_id"]) for r in linked}
-    known = {**rows, **await _down_from(conn, survivors)}
-    result: dict[str, list[str]] = {survivor: [] for survivor in sorted(survivors)}
-    for customer_id in sorted(known):
-        if (survivor := _survivor(known, customer_id)) in result:
-            result[survivor].append(customer_id)
-    return result
+    def __init__(self, conn: Queryable) -> None:
+        self._conn = conn
+
+    async def survivor_of(self, customer_id: str) -> str | None:
+        return await survivor_of(self._conn, customer_id)
+
+    async def older_first(self, customer_ids: Sequence[str]) -> list[str]:
+        rows = await self._conn.fetch(
+            "SELECT customer_id FROM identity_customers WHERE customer_id = ANY($1::text[]) "
+            "ORDER BY born_at, customer_id",
+            list(customer_ids),
+        )
+        return [r["customer_id"] for r in rows]
+
+    async def own_identifiers(self, customer_id: str) -> list[str]:
+        """The identifiers linked to this customer record itself (not to those merged in)."""
+        rows = await self._conn.fetch(
+            "SELECT identifier FROM identity_links WHERE customer_id = $1 ORDER BY 1", customer_id
+        )
+        return [r["identifier"] for r in rows]
+
+    async def last_merge(self, survivor: str, merged: str) -> str | None:
+        """The message id of the latest merge of ``merged`` into ``survivor``, if any."""
+        message_id: str | None = await self._conn.fetchval(
+            "SELECT message_id FROM identity_merges WHERE survivor = $1 AND merged = $2 "
+            "ORDER BY merged_at DESC, message_id DESC LIMIT 1",
+            survivor,
+            merged,
+        )
+        return message_id

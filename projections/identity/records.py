@@ -84,6 +84,16 @@ class Link:
 
 
 @dataclass(frozen=True, slots=True)
+class GraphRows:
+    """Stored graph rows: the slice of the graph a batch can touch, as loaded."""
+
+    links: list[tuple[str, str]]  # (identifier key, customer id)
+    customers: list[Customer]
+    merged_into: dict[str, str]  # merged -> into
+    kept_apart: list[tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
 class GraphChanges:
     """Net changes since construction (or the last ``clear_changes``), in a stable order."""
 

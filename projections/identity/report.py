@@ -3,8 +3,9 @@
 A suspected duplicate is a pair of different surviving customers whose latest
 ``profile.updated`` details give the same name (given + family; case, accents and
 spacing ignored) and the same postcode in the same country, and who share no identifier
-the rules match on. A person confirms one (a ``customer.merged`` event) or rejects it
-(``identity_rejected_pairs``); pairs rejected, or kept apart by a split, are not listed.
+the rules match on. A person confirms one (a ``customer.merged`` event) or rejects it (a
+``customer.merge_rejected``, see ``decisions``); pairs rejected, or kept apart by a split,
+are not listed.
 """
 
 from __future__ import annotations
@@ -19,37 +20,13 @@ from datetime import datetime
 from typing import Any
 
 from projections.db import Queryable
-from projections.identity.postgres import survivor_of
+from projections.identity.family import Family, every_family
 from projections.timeline.postgres import TABLE as TIMELINE
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS identity_rejected_pairs (
-    a            text        NOT NULL,
-    b            text        NOT NULL,
-    rejected_by  text        NOT NULL,
-    reason       text,
-    rejected_at  timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (a, b),
-    CHECK (a < b)
-);
-"""
-
-# Every customer with the customer it ends up in (itself if never merged).
-_SURVIVORS = """
-WITH RECURSIVE survivors(customer_id, survivor) AS (
-    SELECT customer_id, customer_id FROM identity_customers WHERE merged_into IS NULL
-    UNION ALL
-    SELECT c.customer_id, s.survivor
-    FROM identity_customers c JOIN survivors s ON c.merged_into = s.customer_id
-)
-"""
 
 # Per customer record: its latest name and its latest addresses (an absent field in a
 # profile.updated is unchanged, so each comes from the latest event that carries it).
-_PROFILES = (
-    _SURVIVORS
-    + f"""
-, names AS (
+_PROFILES = f"""
+WITH names AS (
     SELECT DISTINCT ON (subject_key) subject_key, payload -> 'name' AS name
     FROM {TIMELINE} WHERE type = 'profile.updated' AND payload ? 'name'
     ORDER BY subject_key, occurred_at DESC, source_system DESC, message_id DESC
@@ -58,26 +35,12 @@ _PROFILES = (
     FROM {TIMELINE} WHERE type = 'profile.updated' AND payload ? 'addresses'
     ORDER BY subject_key, occurred_at DESC, source_system DESC, message_id DESC
 )
-SELECT s.survivor, c.born_at, n.name::text AS name, a.addresses::text AS addresses
-FROM names n
-JOIN addresses a USING (subject_key)
-JOIN survivors s ON s.customer_id = n.subject_key
-JOIN identity_customers c ON c.customer_id = s.survivor
+SELECT n.subject_key, n.name::text AS name, a.addresses::text AS addresses
+FROM names n JOIN addresses a USING (subject_key)
 """
-)
 
 _DECIDED_APART = (
-    _SURVIVORS
-    + """
-, pairs(a, b) AS (
-    SELECT a, b FROM identity_kept_apart UNION SELECT a, b FROM identity_rejected_pairs
-)
-SELECT sa.survivor AS a, sb.survivor AS b
-FROM pairs p
-JOIN survivors sa ON sa.customer_id = p.a
-JOIN survivors sb ON sb.customer_id = p.b
-WHERE sa.survivor <> sb.survivor
-"""
+    "SELECT a, b FROM identity_kept_apart UNION SELECT a, b FROM identity_rejected_pairs"
 )
 
 
@@ -177,106 +140,63 @@ def suspected_pairs(
 
 
 async def merges_made(conn: Queryable) -> list[MergeMade]:
+    family = await every_family(conn)
     rows = await conn.fetch(
-        _SURVIVORS
-        + """
-        SELECT m.survivor, m.merged, m.reason, m.message_id, m.merged_at,
-               ss.survivor IS NOT DISTINCT FROM sm.survivor AS in_effect
-        FROM identity_merges m
-        LEFT JOIN survivors ss ON ss.customer_id = m.survivor
-        LEFT JOIN survivors sm ON sm.customer_id = m.merged
-        ORDER BY m.merged_at, m.message_id, m.merged
-        """
+        "SELECT survivor, merged, reason, message_id, merged_at FROM identity_merges "
+        "ORDER BY merged_at, message_id, merged"
     )
-    return [MergeMade(**dict(r)) for r in rows]
+    return [
+        MergeMade(**dict(r), in_effect=_together(family, r["survivor"], r["merged"])) for r in rows
+    ]
+
+
+def _together(family: Mapping[str, Family], a: str, b: str) -> bool:
+    return a in family and b in family and family[a] is family[b]
 
 
 async def suspected_duplicates(conn: Queryable) -> list[SuspectedDuplicate]:
-    rows = await conn.fetch(_PROFILES)
+    family = await every_family(conn)
     profiles = [
-        Profile(r["survivor"], r["born_at"], json.loads(r["name"]), json.loads(r["addresses"]))
-        for r in rows
+        Profile(
+            family[r["subject_key"]].survivor,
+            family[r["subject_key"]].born_at,
+            json.loads(r["name"]),
+            json.loads(r["addresses"]),
+        )
+        for r in await conn.fetch(_PROFILES)
+        if r["subject_key"] in family
     ]
-    apart = [(r["a"], r["b"]) for r in await conn.fetch(_DECIDED_APART)]
+    apart = [
+        (family[r["a"]].survivor, family[r["b"]].survivor)
+        for r in await conn.fetch(_DECIDED_APART)
+        if r["a"] in family and r["b"] in family and not _together(family, r["a"], r["b"])
+    ]
     pairs = suspected_pairs(profiles, apart)
-    identifiers = await _identifiers(conn, {c for p in pairs for c in (p.customer, p.other)})
+    survivors = {c for p in pairs for c in (p.customer, p.other)}
+    members = {m: family[m].survivor for s in survivors for m in family[s].ids}
+    rows = await conn.fetch(
+        "SELECT customer_id, identifier FROM identity_links WHERE customer_id = ANY($1::text[]) "
+        "ORDER BY identifier",
+        sorted(members),
+    )
+    identifiers: dict[str, list[str]] = {}
+    for r in rows:
+        identifiers.setdefault(members[r["customer_id"]], []).append(r["identifier"])
     return [
         replace(p, identifiers={c: identifiers.get(c, []) for c in (p.customer, p.other)})
         for p in pairs
     ]
 
 
-async def _identifiers(conn: Queryable, survivors: set[str]) -> dict[str, list[str]]:
-    rows = await conn.fetch(
-        _SURVIVORS
-        + """
-        SELECT s.survivor, l.identifier
-        FROM identity_links l JOIN survivors s USING (customer_id)
-        WHERE s.survivor = ANY($1::text[])
-        ORDER BY l.identifier
-        """,
-        sorted(survivors),
+async def ready(conn: Queryable) -> bool:
+    """Whether the tables the report reads exist (``touchlog init`` creates them)."""
+    present: bool = await conn.fetchval(
+        "SELECT to_regclass('identity_rejected_pairs') IS NOT NULL "
+        "AND to_regclass($1::text) IS NOT NULL",
+        TIMELINE,
     )
-    found: dict[str, list[str]] = {}
-    for r in rows:
-        found.setdefault(r["survivor"], []).append(r["identifier"])
-    return found
+    return present
 
 
 async def identity_report(conn: Queryable) -> IdentityReport:
     return IdentityReport(await merges_made(conn), await suspected_duplicates(conn))
-
-
-# --- decisions -------------------------------------------------------------------------
-
-
-class UnknownCustomer(LookupError):
-    pass
-
-
-async def _survivors(conn: Queryable, a: str, b: str) -> tuple[str, str]:
-    found = []
-    for customer_id in (a, b):
-        survivor = await survivor_of(conn, customer_id)
-        if survivor is None:
-            raise UnknownCustomer(f"no customer {customer_id}")
-        found.append(survivor)
-    if found[0] == found[1]:
-        raise ValueError(f"{a} and {b} are already one customer ({found[0]})")
-    return found[0], found[1]
-
-
-async def merge_decision(
-    conn: Queryable, a: str, b: str, survivor: str | None = None
-) -> tuple[str, str]:
-    """(survivor, merged) for confirming that ``a`` and ``b`` are one person: their surviving
-    customers, the older one surviving unless ``survivor`` (``a`` or ``b``) says otherwise."""
-    if survivor is not None and survivor not in (a, b):
-        raise ValueError(f"the survivor must be {a} or {b}, not {survivor}")
-    sa, sb = await _survivors(conn, a, b)
-    if survivor is not None:
-        return (sa, sb) if survivor == a else (sb, sa)
-    rows = await conn.fetch(
-        "SELECT customer_id FROM identity_customers WHERE customer_id = ANY($1::text[]) "
-        "ORDER BY born_at, customer_id",
-        [sa, sb],
-    )
-    older, newer = (r["customer_id"] for r in rows)
-    return older, newer
-
-
-async def reject_pair(
-    conn: Queryable, a: str, b: str, rejected_by: str, reason: str | None = None
-) -> tuple[str, str]:
-    """Record that ``a`` and ``b`` are different people; returns the pair as stored."""
-    pair = tuple(sorted(await _survivors(conn, a, b)))
-    await conn.execute(
-        "INSERT INTO identity_rejected_pairs (a, b, rejected_by, reason) VALUES ($1, $2, $3, $4) "
-        "ON CONFLICT (a, b) DO UPDATE SET rejected_by = EXCLUDED.rejected_by, "
-        "reason = EXCLUDED.reason, rejected_at = now()",
-        pair[0],
-        pair[1],
-        rejected_by,
-        reason,
-    )
-    return pair[0], pair[1]

@@ -111,11 +111,13 @@ class Rejected:
     identifier_kind: IdentifierKind
     raw: str
     reason: str
+    malformed: bool = False
+    """Not a value of its kind at all (a typing mistake), rather than a refused one."""
 
     def __reduce__(self) -> tuple[type[Rejected], tuple[Any, ...]]:
         # Pickled as its fields: helper processes send thousands a batch, and a slots
         # dataclass's default state (built by ``dataclasses.fields``) costs ~10x more.
-        return (Rejected, (self.identifier_kind, self.raw, self.reason))
+        return (Rejected, (self.identifier_kind, self.raw, self.reason, self.malformed))
 
 
 class IdentityRules(BaseModel):
@@ -232,7 +234,7 @@ class IdentityRules(BaseModel):
         if reason is not None:
             return Rejected(kind, raw, reason)
         if normalised is None:
-            return Rejected(kind, raw, f"not a valid {kind.prefix}")
+            return Rejected(kind, raw, f"not a valid {kind.prefix}", malformed=True)
         return Identifier(kind, normalised)
 
     def identifier(self, kind: IdentifierKind, raw: str) -> Identifier | Rejected:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from projections.identity.records import Customer, EventRef, GraphChanges, Link, Merge
+from projections.identity.records import Customer, EventRef, GraphChanges, GraphRows, Link, Merge
 
 
 def _pair(a: str, b: str) -> tuple[str, str]:
@@ -39,32 +39,25 @@ class GraphState:
         self._kept_apart = {_pair(a, b) for a, b in kept_apart}
         self.clear_changes()
 
-    def absorb(
-        self,
-        *,
-        links: Iterable[tuple[str, str]],
-        customers: Iterable[Customer],
-        merged_into: Mapping[str, str],
-        kept_apart: Iterable[tuple[str, str]],
-    ) -> None:
+    def absorb(self, rows: GraphRows) -> None:
         """Add more of the stored graph (not changes): rows about customers not yet held.
 
         The adapter keeps one graph across batches and loads only what a batch newly
         touches; rows about customers already held are skipped, the graph's own copy
         being the same state.
         """
-        fresh = {c.customer_id: c for c in customers if c.customer_id not in self._customers}
+        fresh = {c.customer_id: c for c in rows.customers if c.customer_id not in self._customers}
         self._customers.update(fresh)
-        for key, customer_id in links:
+        for key, customer_id in rows.links:
             if customer_id in fresh:
                 self._links.setdefault(key, set()).add(customer_id)
                 self._keys_of.setdefault(customer_id, set()).add(key)
-        for merged, into in merged_into.items():
+        for merged, into in rows.merged_into.items():
             if merged in fresh:
                 self._merged_into[merged] = into
                 self._merged_from.setdefault(into, set()).add(merged)
         self._initially_merged = frozenset(self._merged_into)
-        self._kept_apart |= {_pair(a, b) for a, b in kept_apart}
+        self._kept_apart |= {_pair(a, b) for a, b in rows.kept_apart}
 
     def holds(self, customer_id: str) -> bool:
         return customer_id in self._customers

@@ -2,7 +2,7 @@
 
 Pure logic only: ``facts`` (event → history rows), ``state`` (the fold), ``fields`` (what
 the profile shows, each field's tier), ``profile`` (a profile as of a moment, a field's
-history), ``access`` (who sees what). SQL lives in ``postgres``.
+history). Who sees what is the read side's (``api.profile_access``). SQL lives in ``postgres``.
 """
 
 from projections.profile.facts import Fact, project, project_all

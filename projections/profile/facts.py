@@ -43,6 +43,7 @@ from events.touchpoints import (
     WarrantyRegistered,
 )
 from events.touchpoints.identity import TYPES as IDENTITY_TYPES
+from projections.view import project_batch
 
 TWO_PLACES = Decimal("0.01")
 
@@ -97,6 +98,30 @@ def _inbound(event: Touchpoint) -> bool:
     return event.type not in OUTBOUND_TYPES
 
 
+DECLARED_LISTS = ("addresses", "phones", "emails")
+DECLARED_VALUES = (
+    "preferred_channel",
+    "preferred_payment_method",
+    "dispatch_instructions",
+    "date_of_birth",
+    "income_band",
+    "household",
+    "education",
+)
+"""What ``profile.updated`` states besides the name, each a fact kind of the same name."""
+
+WARRANTY_FIELDS = (
+    "warranty_id",
+    "product_sku",
+    "product_name",
+    "serial_number",
+    "purchase_date",
+    "warranty_months",
+    "extended",
+)
+"""What a ``warranty`` fact keeps of a ``warranty.registered`` payload."""
+
+
 def _contact(event: Touchpoint) -> list[Stated]:
     """Every touchpoint is a contact on its channel (customer since, last contact)."""
     return [("contact", event.source.channel.value, {"inbound": _inbound(event)})]
@@ -113,19 +138,11 @@ def _profile_updated(event: ProfileUpdated) -> list[Stated]:
             ("title", "", p.name.title.value if p.name.title else None),
             ("pronunciation", "", p.name.pronunciation),
         ]
-    for field in ("addresses", "phones", "emails"):
+    for field in DECLARED_LISTS:
         items = getattr(p, field)
         if items is not None:
             stated.append((field, "", [item.model_dump(mode="json") for item in items]))
-    for field in (
-        "preferred_channel",
-        "preferred_payment_method",
-        "dispatch_instructions",
-        "date_of_birth",
-        "income_band",
-        "household",
-        "education",
-    ):
+    for field in DECLARED_VALUES:
         value = getattr(p, field)
         if value is not None:
             dumped = p.model_dump(mode="json", include={field})[field]
@@ -233,19 +250,7 @@ def _rewards_redeemed(event: RewardsRedeemed) -> list[Stated]:
 
 def _warranty(event: WarrantyRegistered) -> list[Stated]:
     p = event.payload
-    value = p.model_dump(
-        mode="json",
-        include={
-            "warranty_id",
-            "product_sku",
-            "product_name",
-            "serial_number",
-            "purchase_date",
-            "warranty_months",
-            "extended",
-        },
-    )
-    return [("warranty", p.warranty_id, value)]
+    return [("warranty", p.warranty_id, p.model_dump(mode="json", include=set(WARRANTY_FIELDS)))]
 
 
 def _service(event: ServiceCompleted) -> list[Stated]:
@@ -325,12 +330,4 @@ def project(event: Touchpoint, customer_id: str | None = None) -> list[Fact]:
 
 def project_all(events: Iterable[Touchpoint | Resolved]) -> list[Fact]:
     """Facts of a batch, each identity once (a batch may hold a re-published event)."""
-    facts: dict[tuple[str, str, str, datetime, str, str], Fact] = {}
-    for item in events:
-        if isinstance(item, Resolved):
-            event, customer_id = item.event, item.customer_id
-        else:
-            event, customer_id = item, None
-        for fact in project(event, customer_id):
-            facts.setdefault(fact.identity(), fact)
-    return list(facts.values())
+    return project_batch(events, project)

@@ -36,6 +36,7 @@ from events.touchpoints import (
 )
 from projections.profile import readers as read
 from projections.profile import segments
+from projections.profile.facts import DECLARED_LISTS, WARRANTY_FIELDS
 from projections.profile.readers import AtTime, Reader
 from projections.profile.state import ProfileState
 
@@ -110,6 +111,12 @@ P = ProfileUpdatedPayload
 PURCHASE = PurchaseCompletedPayload
 
 
+def _declared(name: str, *parts: str) -> ProfileField:
+    """A field ``profile.updated`` states under its own name (``parts``: its sub-fields):
+    the latest value stated."""
+    return _field(name, name, read.latest(name), *((P, path) for path in (name, *parts)))
+
+
 FIELDS: tuple[ProfileField, ...] = (
     # --- essential: who they are, how to reach them ----------------------------------
     _field(
@@ -125,9 +132,7 @@ FIELDS: tuple[ProfileField, ...] = (
     _field(
         "pronunciation", "pronunciation", read.latest("pronunciation"), (P, "name.pronunciation")
     ),
-    _field("addresses", "addresses", read.latest("addresses"), (P, "addresses")),
-    _field("phones", "phones", read.latest("phones"), (P, "phones")),
-    _field("emails", "emails", read.latest("emails"), (P, "emails")),
+    *(_declared(name) for name in DECLARED_LISTS),
     _field(
         "preferred_channel_declared",
         "preferred_channel",
@@ -265,18 +270,7 @@ FIELDS: tuple[ProfileField, ...] = (
         "warranties",
         "warranty",
         read.warranties,
-        *(
-            (WarrantyRegisteredPayload, name)
-            for name in (
-                "warranty_id",
-                "product_sku",
-                "product_name",
-                "serial_number",
-                "purchase_date",
-                "warranty_months",
-                "extended",
-            )
-        ),
+        *((WarrantyRegisteredPayload, name) for name in WARRANTY_FIELDS),
     ),
     _field(
         "next_service_due",
@@ -316,22 +310,14 @@ FIELDS: tuple[ProfileField, ...] = (
         time_only=True,
     ),
     # --- restricted: personal circumstances -------------------------------------------
-    _field("date_of_birth", "date_of_birth", read.latest("date_of_birth"), (P, "date_of_birth")),
+    _declared("date_of_birth"),
     _field(
         "age", "date_of_birth", lambda s: None, (P, "date_of_birth"), at=read.age, time_only=True
     ),
     _field("age_band", "age_band", read.latest("age_band"), (SurveyRespondedPayload, "age_band")),
-    _field("income_band", "income_band", read.latest("income_band"), (P, "income_band")),
-    _field(
-        "household",
-        "household",
-        read.latest("household"),
-        (P, "household"),
-        (P, "household.adults"),
-        (P, "household.children"),
-        (P, "household.marital_status"),
-    ),
-    _field("education", "education", read.latest("education"), (P, "education")),
+    _declared("income_band"),
+    _declared("household", "household.adults", "household.children", "household.marital_status"),
+    _declared("education"),
     _field("survey_cooperativeness", "survey", read.cooperativeness, tier=Tier.RESTRICTED),
     _field(
         "accessibility_needs",

@@ -18,6 +18,7 @@ from events.resolved import Resolved
 from projections.db import Connection, Queryable, copy_insert
 from projections.profile.facts import Fact, project_all
 from projections.profile.search import Lookup, terms_of
+from projections.view import ViewHooks
 
 FACTS = "profile_facts_v1"
 TERMS = "profile_terms_v1"
@@ -62,7 +63,7 @@ class ProfileChanges:
     terms: list[tuple[str, str, str]]
 
 
-class ProfileView:
+class ProfileView(ViewHooks):
     """The profile as the projection runner sees it: create tables, apply a batch."""
 
     name = FACTS

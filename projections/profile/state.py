@@ -13,23 +13,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from projections.profile.facts import Fact
+from projections.profile.facts import DECLARED_LISTS, DECLARED_VALUES, Fact
 
 LATEST_KINDS = frozenset(
     {
         "name",
         "title",
         "pronunciation",
-        "addresses",
-        "phones",
-        "emails",
-        "preferred_channel",
-        "preferred_payment_method",
-        "dispatch_instructions",
-        "date_of_birth",
-        "income_band",
-        "household",
-        "education",
+        *DECLARED_LISTS,
+        *DECLARED_VALUES,
         "nps",
         "age_band",
         "accessibility_needs",

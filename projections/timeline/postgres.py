@@ -7,17 +7,16 @@ second time is a no-op.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from events import Touchpoint
 from events.resolved import Resolved
+from projections.cursor import Cursor
 from projections.db import Connection, Queryable, copy_insert
 from projections.timeline.projection import project_all
+from projections.view import ViewHooks
 
 TABLE = "timeline_v1"
 
@@ -54,7 +53,7 @@ _COLUMNS = (
 )
 
 
-class TimelineView:
+class TimelineView(ViewHooks):
     """The timeline as the projection runner sees it: create tables, apply a batch."""
 
     name = TABLE
@@ -90,32 +89,6 @@ class TimelineView:
 # --- reads -----------------------------------------------------------------------------
 
 
-class InvalidCursor(ValueError):
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class Cursor:
-    """Position after which (older than which) the next page starts."""
-
-    occurred_at: datetime
-    source_system: str
-    message_id: str
-
-    def encode(self) -> str:
-        raw = "\x1f".join((self.occurred_at.isoformat(), self.source_system, self.message_id))
-        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-    @classmethod
-    def decode(cls, token: str) -> Cursor:
-        try:
-            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-            occurred_at, source_system, message_id = raw.split("\x1f")
-            return cls(datetime.fromisoformat(occurred_at), source_system, message_id)
-        except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-            raise InvalidCursor("not a cursor returned by this API") from exc
-
-
 @dataclass(frozen=True, slots=True)
 class TimelinePage:
     entries: list[dict[str, Any]]
@@ -134,12 +107,13 @@ async def fetch_timeline(
     """One page of a subject's timeline, newest first.
 
     Several keys give one timeline: a surviving customer and those merged into it.
+    ``InvalidCursor`` if ``before`` is not a timeline's cursor.
     """
     keys = [subject_keys] if isinstance(subject_keys, str) else list(subject_keys)
     conditions = ["subject_key = ANY($1::text[])"]
     args: list[Any] = [keys]
     if before is not None:
-        args += [before.occurred_at, before.source_system, before.message_id]
+        args += [before.at, *before.ties(2)]
         conditions.append("(occurred_at, source_system, message_id) < ($2, $3, $4)")
     if channels:
         args.append(list(channels))

@@ -13,6 +13,7 @@ from datetime import datetime
 from events import Touchpoint
 from events.resolved import Resolved
 from events.touchpoints.identity import TYPES as IDENTITY_TYPES
+from projections.view import project_batch
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,12 +66,4 @@ def project_all(events: Iterable[Touchpoint | Resolved]) -> list[TimelineEntry]:
     Resolved events (``touchlog.resolved``) go under their customer; raw touchpoints
     under their best identifier.
     """
-    rows: dict[tuple[str, str, str], TimelineEntry] = {}
-    for item in events:
-        if isinstance(item, Resolved):
-            event, customer_id = item.event, item.customer_id
-        else:
-            event, customer_id = item, None
-        for row in project(event, customer_id):
-            rows.setdefault(row.identity(), row)
-    return list(rows.values())
+    return project_batch(events, project)

@@ -2,6 +2,7 @@
 
 from projections.triggers.engine import TriggerEngine
 from projections.triggers.model import Audience, Kind, Suppression, Trigger, trigger_id
+from projections.triggers.rule import Rule
 from projections.triggers.rules import (
     DEFAULT_RULES,
     RulesError,
@@ -9,17 +10,21 @@ from projections.triggers.rules import (
     parse_rules,
 )
 from projections.triggers.state import CustomerState
+from projections.triggers.state_codec import decode_state, encode_state
 
 __all__ = [
     "DEFAULT_RULES",
     "Audience",
     "CustomerState",
     "Kind",
+    "Rule",
     "RulesError",
     "Suppression",
     "Trigger",
     "TriggerEngine",
     "TriggerRules",
+    "decode_state",
+    "encode_state",
     "parse_rules",
     "trigger_id",
 ]

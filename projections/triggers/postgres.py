@@ -19,6 +19,7 @@ from events.codec import Codec
 from projections.db import Connection
 from projections.triggers.model import Trigger
 from projections.triggers.subscriptions import Subscription, subscribers_of
+from projections.view import ViewHooks
 
 TABLE = "triggers_v1"
 ACTIONS = "trigger_actions"
@@ -156,7 +157,7 @@ class TriggerChanges:
     count: int
 
 
-class TriggerStore:
+class TriggerStore(ViewHooks):
     """Triggers as the projection runner sees them: a batch of them becomes rows, and
     each new, unsuppressed trigger a pending delivery to every subscriber that wants it.
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Set
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
+from projections.cursor import Cursor
 from projections.db import Connection, Queryable
 from projections.triggers.lifecycle import Action, Status, next_status
 from projections.triggers.model import Audience, Kind
@@ -17,31 +15,6 @@ from projections.triggers.postgres import ACTIONS, ATTEMPTS, DELIVERIES, TABLE
 
 class UnknownTrigger(LookupError):
     pass
-
-
-class InvalidCursor(ValueError):
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class Cursor:
-    """The last trigger of a page (newest first): the next page starts after it."""
-
-    created_at: datetime
-    trigger_id: str
-
-    def encode(self) -> str:
-        raw = f"{self.created_at.isoformat()}\x1f{self.trigger_id}"
-        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-    @classmethod
-    def decode(cls, token: str) -> Cursor:
-        try:
-            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-            created_at, trigger_id = raw.split("\x1f")
-            return cls(datetime.fromisoformat(created_at), trigger_id)
-        except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-            raise InvalidCursor("not a cursor returned by this API") from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +50,8 @@ def _row(record: Any) -> dict[str, Any]:
 async def list_triggers(
     conn: Queryable, where: TriggerFilter, *, limit: int = 50, after: Cursor | None = None
 ) -> TriggerPage:
-    """One page of triggers matching ``where``, newest first."""
+    """One page of triggers matching ``where``, newest first (``InvalidCursor`` if ``after``
+    is not a trigger listing's cursor)."""
     conditions: list[str] = []
     args: list[Any] = []
 
@@ -96,7 +70,7 @@ async def list_triggers(
         if values:
             condition(f"{column} = ANY($?::text[])", sorted(str(v) for v in values))
     if after is not None:
-        args += [after.created_at, after.trigger_id]
+        args += [after.at, *after.ties(1)]
         conditions.append(f"(created_at, trigger_id) < (${len(args) - 1}, ${len(args)})")
     args.append(limit + 1)
     rows = await conn.fetch(

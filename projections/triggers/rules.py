@@ -1,114 +1,23 @@
 """Trigger rules, from a YAML file validated at start (``TOUCHLOG_TRIGGER_RULES``).
 
 Each rule has a unique ``name`` (it goes into every trigger id) and a ``type``
-naming what it watches; the other keys are that type's parameters.
+naming what it watches; the other keys are that type's parameters. The types
+themselves (``offers``, ``tasks``) say what they watch and decide.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from events.documents import DocumentError, named_problems
-from projections.triggers.model import Kind, RuleName
+from projections.triggers.offers import CrossSell, LapseRisk, ReEngagement, Vip
+from projections.triggers.rule import Days
+from projections.triggers.tasks import ComplaintEscalation, ServiceReminder, SurveyFollowUp
 
-Days = Annotated[int, Field(ge=1, le=3650)]
-Category = Annotated[str, Field(min_length=1, max_length=200)]
-ChannelName = Literal[
-    "web", "phone", "email", "store", "sms", "mail", "kiosk", "chat", "social", "app"
-]
-
-
-class _Rule(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: RuleName
-    expires_after_days: Days = 14
-    channel: ChannelName | None = Field(
-        None, description="Preferred channel; a marketing trigger falls back to a consented one."
-    )
-
-
-class CrossSell(_Rule):
-    """Bought in ``bought`` and nothing in ``offer`` within ``within_days`` → offer it."""
-
-    type: Literal["cross_sell"]
-    bought: Category
-    offer: Category
-    within_days: Days = 30
-    kind: Literal[Kind.MARKETING] = Kind.MARKETING
-
-
-class ServiceReminder(_Rule):
-    """A service's next due date (or a warranty's end) → a reminder ``days_before`` it."""
-
-    type: Literal["service_reminder"]
-    days_before: Days = 14
-    warranties: bool = Field(True, description="Also remind before a warranty ends.")
-    kind: Literal[Kind.SERVICE] = Kind.SERVICE
-
-
-class ComplaintEscalation(_Rule):
-    """A complaint still open after its severity's SLA → a task for a manager."""
-
-    type: Literal["complaint_escalation"]
-    sla_hours: dict[Literal["low", "medium", "high", "critical"], Annotated[float, Field(gt=0)]] = {
-        "low": 120,
-        "medium": 72,
-        "high": 24,
-        "critical": 4,
-    }
-    kind: Literal[Kind.SERVICE] = Kind.SERVICE
-
-    @model_validator(mode="after")
-    def _every_severity(self) -> ComplaintEscalation:
-        missing = {"low", "medium", "high", "critical"} - set(self.sla_hours)
-        if missing:
-            raise ValueError(
-                f"sla_hours needs every severity; missing: {', '.join(sorted(missing))}"
-            )
-        return self
-
-
-class ReEngagement(_Rule):
-    """Declared interest in a category, or ``min_views`` product views of it within
-    ``within_days``, and no purchase in it ``within_days`` later → offer the category."""
-
-    type: Literal["re_engagement"]
-    min_views: Annotated[int, Field(ge=1, le=1000)] = 3
-    within_days: Days = 14
-    kind: Literal[Kind.MARKETING] = Kind.MARKETING
-
-
-class SurveyFollowUp(_Rule):
-    """A rating ≤ ``max_rating`` or an NPS ≤ ``max_nps`` → a call-back task for service."""
-
-    type: Literal["survey_follow_up"]
-    max_rating: Annotated[int, Field(ge=1, le=5)] = 2
-    max_nps: Annotated[int, Field(ge=0, le=10)] = 6
-    kind: Literal[Kind.SERVICE] = Kind.SERVICE
-
-
-class Vip(_Rule):
-    """Lifetime spend (purchases less refunds) crosses ``threshold``."""
-
-    type: Literal["vip"]
-    threshold: Annotated[float, Field(gt=0)]
-    kind: Kind = Kind.MARKETING
-
-
-class LapseRisk(_Rule):
-    """A customer with ≥ ``min_purchases`` purchases silent for ``silent_days``."""
-
-    type: Literal["lapse_risk"]
-    silent_days: Days = 90
-    min_purchases: Annotated[int, Field(ge=1)] = 2
-    kind: Literal[Kind.MARKETING] = Kind.MARKETING
-
-
-Rule = Annotated[
+AnyRule = Annotated[
     CrossSell
     | ServiceReminder
     | ComplaintEscalation
@@ -118,6 +27,7 @@ Rule = Annotated[
     | LapseRisk,
     Field(discriminator="type"),
 ]
+"""Every rule type, told apart by ``type``: a new rule type is one class, added here."""
 
 
 class FrequencyCap(BaseModel):
@@ -136,7 +46,7 @@ class TriggerRules(BaseModel):
     consent_purpose: str = Field(
         "marketing", description="The consent purpose a marketing trigger needs."
     )
-    rules: tuple[Rule, ...] = ()
+    rules: tuple[AnyRule, ...] = ()
 
     @model_validator(mode="after")
     def _unique_names(self) -> TriggerRules:

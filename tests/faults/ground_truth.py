@@ -239,8 +239,11 @@ def expected_triggers(resolved: Iterable[Any], now: datetime | None = None) -> d
     triggers = {}
     for record in sorted(resolved, key=lambda r: (r.partition, r.offset)):
         stamped = RESOLVED.decode(record.value)
-        state = states[stamped.customer_id]
-        for trigger in engine.apply(state, stamped.customer_id, stamped.event, now, record.offset):
+        customer = stamped.customer_id
+        states[customer], decided = engine.apply(
+            states[customer], customer, stamped.event, now, record.offset
+        )
+        for trigger in decided:
             if trigger.suppressed is None:
                 (evidence,) = trigger.evidence
                 triggers[trigger.trigger_id] = evidence

@@ -53,3 +53,13 @@ async def pipeline(
     finally:
         stop.set()
         await task
+
+
+async def resolver_position(pool: asyncpg.Pool, topic: str) -> int:
+    """Records of ``topic`` the identity resolver has committed, over all partitions."""
+    value: int = await pool.fetchval(
+        "SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets "
+        "WHERE consumer = 'identity_v1' AND topic = $1",
+        topic,
+    )
+    return value

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 
 from consumers.runner import ProjectionRunner, RunnerConfig
 from projections.timeline.postgres import TimelineView
+from tests.runner_contract import running
+from touchlog.bootstrap import projection_runner
+
+__all__ = ["make_runner", "running"]
 
 
 def make_runner(
     pool: asyncpg.Pool, bootstrap: str, topics: dict[str, str], *, group: str | None = None
-) -> ProjectionRunner:
+) -> ProjectionRunner[Any]:
     config = RunnerConfig(
         bootstrap_servers=bootstrap,
         topic=topics["touchpoints"],
@@ -23,16 +25,4 @@ def make_runner(
         idempotence=False,
         partitions=None if group else range(6),
     )
-    return ProjectionRunner(config, pool, TimelineView())
-
-
-@contextlib.asynccontextmanager
-async def running(runner: ProjectionRunner) -> AsyncIterator[ProjectionRunner]:
-    await runner.prepare()  # tables exist before the test probes them
-    stop = asyncio.Event()
-    task = asyncio.create_task(runner.run(stop))
-    try:
-        yield runner
-    finally:
-        stop.set()
-        await task
+    return projection_runner(config, pool, TimelineView())

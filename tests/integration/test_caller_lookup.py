@@ -12,8 +12,8 @@ import pytest
 
 from api import create_app
 from api.auth import Caller
+from api.roles import Role
 from projections.identity import IdentityRules
-from projections.profile.access import Role
 from projections.timeline.postgres import count_rows
 from tests.factories import BASE_TIME, event_dict
 from tests.integration.kafka_support import publish_in_order

@@ -185,7 +185,13 @@ async def test_identity_split_command_undoes_an_automatic_merge(
         await eventually(lambda: count_rows(pool), lambda n: n >= 3, what="3 rows")
         survivor, merged = await pool.fetchrow("SELECT survivor, merged FROM identity_merges")
         args = argparse.Namespace(
-            original=survivor, new=merged, identifier=[], by="manager-3", reason="different people"
+            original=survivor,
+            new=merged,
+            identifier=[],
+            by="manager-3",
+            reason="different people",
+            at=None,
+            identity_command="split",
         )
         assert await cli_identity.split(settings, args) == 0
         await eventually(
@@ -196,5 +202,13 @@ async def test_identity_split_command_undoes_an_automatic_merge(
     assert await identity.customers_for(pool, "phone:+33611223344") == [merged]
     assert await _timeline(pool, merged) == ["x2"]
     assert await _timeline(pool, survivor) == ["x1", "x3"]
-    bad = argparse.Namespace(original="nobody", new=merged, identifier=[], by="m", reason="r")
+    bad = argparse.Namespace(
+        original="nobody",
+        new=merged,
+        identifier=[],
+        by="m",
+        reason="r",
+        at=None,
+        identity_command="split",
+    )
     assert await cli_identity.split(settings, bad) == 2

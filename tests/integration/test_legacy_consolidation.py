@@ -19,15 +19,19 @@ from structlog.testing import capture_logs
 from events import Touchpoint, from_mapping
 from events.envelope import Source
 from producers import Publisher, legacy
-from projections.db import create_tables
 from projections.identity import postgres as identity
 from projections.identity import report
 from projections.timeline.postgres import count_rows, fetch_timeline
 from tests.integration.kafka_support import read_topic
 from tests.integration.legacy_exports import SWITCHBOARD, LegacyExports, generate
-from tests.integration.pipeline_support import endpoints, pipeline, pipeline_settings
+from tests.integration.pipeline_support import (
+    endpoints,
+    pipeline,
+    pipeline_settings,
+    resolver_position,
+)
 from tests.waiting import eventually
-from touchlog import cli, cli_identity
+from touchlog import cli, cli_identity, cli_import
 from touchlog.config_files import load_with_digest
 from touchlog.embedded import EmbeddedBroker
 from touchlog.settings import Settings
@@ -119,15 +123,6 @@ async def _predicted(pool: asyncpg.Pool) -> dict[str, str]:
     return {r["message_id"]: r["survivor"] for r in rows}
 
 
-async def _resolver_position(pool: asyncpg.Pool, topic: str) -> int:
-    value: int = await pool.fetchval(
-        "SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets "
-        "WHERE consumer = 'identity_v1' AND topic = $1",
-        topic,
-    )
-    return value
-
-
 def _settings(topics: dict[str, str], broker: EmbeddedBroker, database_url: str, **kw: object):
     return pipeline_settings(
         topics,
@@ -176,12 +171,10 @@ async def test_three_units_consolidate_and_the_report_finds_what_the_rules_canno
     by_record = exports.truth()
     truth = {message_id: by_record[record] for message_id, record in sink.records.items()}
 
-    async with pool.acquire() as conn:
-        await create_tables(conn, report.SCHEMA)
     async with pipeline(settings, endpoints(broker.bootstrap_servers, database_url), pool):
         total = len(truth)
         await eventually(
-            lambda: _resolver_position(pool, topics["touchpoints"]),
+            lambda: resolver_position(pool, topics["touchpoints"]),
             lambda n: n >= total,
             timeout=120,
             what="the resolver through every imported row",
@@ -243,6 +236,14 @@ async def test_three_units_consolidate_and_the_report_finds_what_the_rules_canno
         father, son = sorted(namesakes[0])
         args = cli.parser().parse_args(["identity", "reject", son, father, "--by", "rep-7"])
         assert await cli_identity.reject(settings, args) == 0
+        # A decision is an event: the report shows it once the resolver has applied it.
+        await eventually(
+            lambda: report.suspected_duplicates(pool),
+            lambda found: {frozenset((s.customer, s.other)) for s in found}.isdisjoint(
+                {namesakes[0]}
+            ),
+            what="the rejection applied",
+        )
         args = cli.parser().parse_args(["identity", "report", "--json"])
         # The stages still running log to stdout too (the merge reaches the projections
         # asynchronously): captured apart, so that stdout holds the report alone.
@@ -382,7 +383,7 @@ async def test_import_reports_bad_rows_by_line_and_resumes_without_duplicates(
     command = ["import", str(csv), "--source", "shop-crm", "--business-unit", "retail"]
     command += ["--mapping", str(mapping_file), "--state", str(state)]
     capsys.readouterr()
-    assert await cli_identity.import_export(settings, cli.parser().parse_args(command)) == 1
+    assert await cli_import.import_export(settings, cli.parser().parse_args(command)) == 1
     out, err = capsys.readouterr()
     assert f"published {good - first.published}, skipped as already done 10," in out
     reported = {r.line for r in first.rejected} | {
@@ -401,6 +402,6 @@ async def test_import_reports_bad_rows_by_line_and_resumes_without_duplicates(
     assert len(ids) == len(set(ids)) == good
 
     # Once complete, a re-run sends nothing.
-    assert await cli_identity.import_export(settings, cli.parser().parse_args(command)) == 0
+    assert await cli_import.import_export(settings, cli.parser().parse_args(command)) == 0
     assert f"published 0, skipped as already done {good + len(bad)}," in capsys.readouterr().out
     assert len(await read_topic(broker.bootstrap_servers, topics["touchpoints"])) == good

@@ -21,10 +21,10 @@ import pytest
 
 from api import create_app
 from api.auth import Caller
+from api.roles import Role
 from events import Subject
 from producers import Publisher
 from projections.profile import FIELDS, project_all
-from projections.profile.access import Role
 from projections.profile.postgres import count_facts
 from tests.integration.pipeline_support import endpoints, pipeline, pipeline_settings
 from tests.profile_support import SENTINELS, full_profile_events

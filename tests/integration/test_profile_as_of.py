@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 
 from api import create_app
 from api.auth import Caller
+from api.roles import Role
 from events import Touchpoint
-from projections.profile.access import Role
 from projections.profile.postgres import ProfileView
 from tests.factories import BASE_TIME
 from tests.profile_support import customer_events, reference_profile

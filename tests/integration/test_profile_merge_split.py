@@ -21,11 +21,11 @@ import pytest
 
 from api import create_app
 from api.auth import Caller
+from api.roles import Role
 from events import Subject
 from producers import Publisher
 from projections.identity import postgres as identity
 from projections.profile import FIELDS
-from projections.profile.access import Role
 from tests.factories import BASE_TIME
 from tests.integration.kafka_support import publish_in_order
 from tests.integration.pipeline_support import endpoints, pipeline, pipeline_settings
@@ -136,7 +136,13 @@ async def test_merge_then_split_gives_the_profiles_a_clean_rebuild_gives(
                     what="Joanna's purchase in her profile",
                 )
             confirm = argparse.Namespace(
-                customer=jo, other=joanna, by="Ann (CRM)", reason="duplicate", survivor=jo
+                customer=jo,
+                other=joanna,
+                by="Ann (CRM)",
+                reason="duplicate",
+                survivor=jo,
+                at=None,
+                identity_command="confirm",
             )
             assert await cli_identity.confirm(settings, confirm) == 0
             await eventually(lambda: identity.survivor_of(pool, joanna), lambda s: s == jo)
@@ -157,7 +163,13 @@ async def test_merge_then_split_gives_the_profiles_a_clean_rebuild_gives(
             assert codes == ["75001", "13001", "69001"]
 
             split = argparse.Namespace(
-                original=jo, new=joanna, identifier=[], by="Max (CRM)", reason="two people"
+                original=jo,
+                new=joanna,
+                identifier=[],
+                by="Max (CRM)",
+                reason="two people",
+                at=None,
+                identity_command="split",
             )
             assert await cli_identity.split(settings, split) == 0
             await eventually(lambda: identity.survivor_of(pool, joanna), lambda s: s == joanna)

@@ -15,7 +15,7 @@ import pytest
 
 from api import create_app
 from api.auth import Caller
-from projections.profile.access import Role
+from api.roles import Role
 from projections.timeline.postgres import TimelineView
 from tests.factories import BASE_TIME, make_event
 from touchlog.bootstrap import create_tables

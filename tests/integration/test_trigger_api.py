@@ -12,7 +12,7 @@ import pytest
 
 from api import create_app
 from api.auth import Caller
-from projections.profile.access import Role
+from api.roles import Role
 from projections.triggers.model import Audience, Kind, Suppression, Trigger
 from projections.triggers.postgres import TriggerStore
 from projections.triggers.subscriptions import Subscription

@@ -24,6 +24,7 @@ from projections.triggers.subscriptions import Subscription
 from tests.integration.runner_support import running
 from tests.integration.trigger_support import BASE, make_trigger, publish, store
 from tests.waiting import eventually
+from touchlog.bootstrap import projection_runner
 from touchlog.embedded import EmbeddedBroker
 
 pytestmark = pytest.mark.integration
@@ -66,7 +67,7 @@ async def test_triggers_from_both_topics_are_stored_once_and_enqueued_once(
             idempotence=False,
             partitions=range(6),
         )
-        return ProjectionRunner(config, pool, TriggerStore(SUBSCRIPTIONS), TRIGGERS)
+        return projection_runner(config, pool, TriggerStore(SUBSCRIPTIONS), TRIGGERS)
 
     async with running(runner(emitted)), running(runner(suppressed)):
         await eventually(lambda: _count(pool, "triggers_v1"), lambda n: n >= 4, what="4 rows")
@@ -117,7 +118,7 @@ async def test_a_trigger_not_a_trigger_is_dead_lettered_and_the_rest_stored(
         idempotence=False,
         partitions=range(6),
     )
-    async with running(ProjectionRunner(config, pool, TriggerStore(), TRIGGERS)):
+    async with running(projection_runner(config, pool, TriggerStore(), TRIGGERS)):
         await eventually(lambda: _count(pool, "dead_letters"), lambda n: n == 1, what="a letter")
         await eventually(lambda: _count(pool, "triggers_v1"), lambda n: n == 1, what="the row")
     reason = await pool.fetchval("SELECT reason FROM dead_letters")

@@ -15,21 +15,22 @@ import pytest
 from aiohttp import web
 from structlog.testing import capture_logs
 
-from consumers.runner import ProjectionRunner, RunnerConfig
-from consumers.webhook_config import Subscriber
-from consumers.webhook_signature import (
+from consumers.runner import RunnerConfig
+from consumers.webhooks import DispatchConfig, WebhookDispatcher
+from consumers.webhooks.config import Subscriber
+from consumers.webhooks.signature import (
     ATTEMPT_HEADER,
     SIGNATURE_HEADER,
     TRIGGER_ID_HEADER,
     verify_signature,
 )
-from consumers.webhooks import DispatchConfig, WebhookDispatcher
 from projections.triggers.model import Kind, Suppression, Trigger
 from projections.triggers.postgres import TRIGGERS, TriggerStore
 from projections.triggers.queries import delivery_log
 from tests.integration.runner_support import running
 from tests.integration.trigger_support import make_trigger, publish, store
 from tests.waiting import eventually
+from touchlog.bootstrap import projection_runner
 from touchlog.embedded import EmbeddedBroker
 
 pytestmark = pytest.mark.integration
@@ -135,7 +136,7 @@ async def test_a_failing_receiver_gets_each_trigger_once_in_the_end(
             idempotence=False,
             partitions=range(6),
         )
-        runner = ProjectionRunner(config, pool, view, TRIGGERS)
+        runner = projection_runner(config, pool, view, TRIGGERS)
         async with running(runner), dispatching(pool, subscribers) as dispatcher:
             statuses = await eventually(
                 lambda: _statuses(pool),

@@ -179,6 +179,13 @@ def _split(doc: Document) -> Document:
     return doc
 
 
+def _rejected(doc: Document) -> Document:
+    payload = doc["payload"]
+    if payload["other_customer_id"].strip() == payload["customer_id"].strip():
+        payload["other_customer_id"] = "x" if payload["customer_id"].strip() != "x" else "y"
+    return doc
+
+
 FIXUPS: dict[str, Callable[[Document], Document]] = {
     "purchase.completed": _purchase,
     "chat.transcript_recorded": _chat,
@@ -190,6 +197,7 @@ FIXUPS: dict[str, Callable[[Document], Document]] = {
     "profile.updated": _profile,
     "customer.merged": _merge,
     "customer.split": _split,
+    "customer.merge_rejected": _rejected,
 }
 
 

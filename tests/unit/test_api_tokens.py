@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from structlog.testing import capture_logs
 
 from api.auth import Caller, TokenRegistry
-from projections.profile.access import Role
+from api.roles import Role
 from touchlog.bootstrap import api_tokens
 from touchlog.settings import Settings
 

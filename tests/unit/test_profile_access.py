@@ -6,15 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from api.errors import Unprocessable
+from api.profile_access import check_reveal, history_allowed, visible_profile
+from api.roles import Refused, Role
 from events import Tier
 from projections.profile import BY_NAME, FIELDS, profile_of, project_all
-from projections.profile.access import (
-    Refused,
-    Role,
-    check_reveal,
-    history_allowed,
-    visible_profile,
-)
 from tests.factories import BASE_TIME
 from tests.profile_support import full_profile_events, touch
 
@@ -109,9 +105,16 @@ def test_history_follows_the_same_rules(field) -> None:
 
 
 def test_reveals_a_role_may_not_make_are_refused_up_front() -> None:
-    check_reveal(Role.AGENT, Tier.SERVICE)
+    check_reveal(Role.AGENT, Tier.SERVICE, "refund dispute")
     check_reveal(Role.MANAGER, Tier.RESTRICTED)
     with pytest.raises(Refused):
-        check_reveal(Role.AGENT, Tier.RESTRICTED)
+        check_reveal(Role.AGENT, Tier.RESTRICTED, "curious")
     with pytest.raises(Refused):
-        check_reveal(Role.MARKETING, Tier.SERVICE)
+        check_reveal(Role.MARKETING, Tier.SERVICE, "campaign")
+
+
+def test_an_agents_reveal_needs_a_reason() -> None:
+    with pytest.raises(Unprocessable) as refused:
+        check_reveal(Role.AGENT, Tier.SERVICE)
+    assert refused.value.field == "reason"
+    check_reveal(Role.AGENT, None)

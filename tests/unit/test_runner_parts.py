@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
+from consumers.checkpoints import PostgresCheckpoints
 from consumers.deadletter import DeadLetter
+from consumers.kafka import KafkaReader, KafkaWriter
+from consumers.runner import RunnerConfig
 from events import InvalidEvent, encode
 from events.codec import decode_many
-from projections.timeline.postgres import Cursor, InvalidCursor
+from projections.cursor import Cursor, InvalidCursor
+from projections.timeline.postgres import TimelineView
 from tests.factories import make_event
+from touchlog.bootstrap import projection_runner
 from touchlog.settings import Settings
 
 
@@ -69,3 +75,20 @@ def test_settings_reject_a_non_postgres_url(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("DATABASE_URL", "mysql://root@localhost/db")
     with pytest.raises(ValueError, match="DATABASE_URL"):
         Settings()
+
+
+@pytest.mark.parametrize("partitions", [None, range(6)], ids=["group", "partitions"])
+def test_bootstrap_wires_a_runner_to_kafka_and_postgres(partitions: range | None) -> None:
+    config = RunnerConfig("kafka:9092", "t", "t.dlq", "g", idempotence=True, partitions=partitions)
+    pool: Any = object()  # not connected to until the runner runs
+    runner = projection_runner(config, pool, TimelineView())
+    assert isinstance(runner.store, PostgresCheckpoints)
+    assert runner.store.pool is pool
+    assert isinstance(runner.reader, KafkaReader)
+    assert isinstance(runner.writer, KafkaWriter)
+    assert runner.reader.group_id == (None if partitions is not None else "g")
+    assert (runner.reader.client_id, runner.writer.client_id) == (
+        "timeline_v1",
+        "timeline_v1-deadletters",
+    )
+    assert runner.writer.idempotence is True

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from api import trigger_access as access
+from api.roles import Refused, Role
 from consumers.webhooks import DispatchConfig
-from projections.profile.access import Refused, Role
-from projections.triggers import access
 from projections.triggers.lifecycle import Action, InvalidTransition, Status, next_status
 from projections.triggers.model import Audience, Kind, Suppression
 from projections.triggers.subscriptions import Subscription, subscribers_of

@@ -68,7 +68,7 @@ async def test_a_merged_customers_open_complaint_escalates_under_the_survivor() 
     await worker.on_command(2, key, absorb)  # a replayed command changes nothing
 
     assert states[b"old"].merged_into == "new"
-    assert states[b"old"].timers == []
+    assert states[b"old"].timers == ()
     assert [t.key for t in states[b"new"].timers] == ["K-1"]
     await worker.on_command(2, None, b'{"kind":"tick","now":"2026-03-03T09:00:00+00:00"}')
     await worker.on_command(1, None, b'{"kind":"tick","now":"2026-03-03T09:00:00+00:00"}')

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from consumers.webhook_config import WebhookConfigError, parse_subscribers
+from consumers.webhooks.config import WebhookConfigError, parse_subscribers
 from events.documents import DocumentError
 from projections.triggers.model import Audience, Kind
 from touchlog.config_files import load

@@ -7,7 +7,7 @@ import hmac
 
 import pytest
 
-from consumers.webhook_signature import InvalidSignature, sign, verify_signature
+from consumers.webhooks.signature import InvalidSignature, sign, verify_signature
 
 SECRET = "s3cret-s3cret-s3cret"  # noqa: S105  # a test key
 BODY = b'{"trigger_id":"t-1","rule":"vip"}'

@@ -5,7 +5,7 @@ transaction; the dispatcher claims due ones, POSTs the trigger's JSON, records e
 attempt, and marks the delivery delivered on a 2xx. Anything else (an error status, a
 timeout, a refused connection) is retried after an exponential backoff with jitter,
 until ``max_attempts``; then the delivery is ``failed``. Deliveries are at least once:
-receivers dedupe by ``X-Touchlog-Trigger-Id`` (see ``consumers.webhook_signature``).
+receivers dedupe by ``X-Touchlog-Trigger-Id`` (see ``consumers.webhooks.signature``).
 """
 
 from __future__ import annotations
@@ -24,16 +24,21 @@ import asyncpg
 import structlog
 
 from consumers.outage import OUTAGE_TOLERANCE_S, Outage
-from consumers.webhook_config import Subscriber
-from consumers.webhook_signature import ATTEMPT_HEADER, SIGNATURE_HEADER, TRIGGER_ID_HEADER, sign
-from projections.db import DATABASE_UNAVAILABLE
-from projections.triggers.deliveries import (
+from consumers.webhooks.config import Subscriber
+from consumers.webhooks.deliveries import (
     Attempt,
     Claim,
     claim_due,
     record_attempt,
     seconds_to_next_due,
 )
+from consumers.webhooks.signature import (
+    ATTEMPT_HEADER,
+    SIGNATURE_HEADER,
+    TRIGGER_ID_HEADER,
+    sign,
+)
+from projections.db import DATABASE_UNAVAILABLE
 from projections.triggers.postgres import WAKE_CHANNEL
 
 log = structlog.get_logger()

@@ -1,4 +1,4 @@
-"""Who sees which profile fields: roles, tiers, reveals and consented channels.
+"""Who sees which profile fields: tiers, reveals and consented channels, by role.
 
 - ``agent``: the essential tier (consents included); the service tier of one customer on
   request, with a reason (``reveal=service``); never the restricted tier.
@@ -7,37 +7,28 @@
   channel the customer consented to for marketing needs (emails for email, mobiles for
   text messages, phones for calls, addresses for mail, and then the name to address them).
 
-Every service or restricted value served is audited by the caller of this module.
+Every service or restricted value served is audited (``api.reads``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
+from api.errors import Unprocessable
+from api.roles import Refused, Role
 from events import Tier
 from projections.profile.fields import BY_NAME, FIELDS, ProfileField
 from projections.profile.profile import Profile
-
-
-class Role(StrEnum):
-    AGENT = "agent"
-    MANAGER = "manager"
-    MARKETING = "marketing"
-
-
-class Refused(Exception):  # says what was refused, to whom
-    """The caller's role may not have what it asked for."""
-
 
 MARKETING_FIELDS = frozenset({"consents", "interests", "segments"})
 CONTACT_FIELDS = ("name", "title", "emails", "phones", "addresses")
 
 
-def check_reveal(role: Role, reveal: Tier | None) -> None:
-    """Refuse a reveal the role may not make, before anything is read."""
+def check_reveal(role: Role, reveal: Tier | None, reason: str | None = None) -> None:
+    """Refuse a reveal the role may not make, before anything is read; an agent's reveal
+    needs a reason (``Unprocessable``), recorded in the access audit."""
     if reveal is None:
         return
     if role is Role.MARKETING:
@@ -46,6 +37,8 @@ def check_reveal(role: Role, reveal: Tier | None) -> None:
             "and consented contact details"
         )
     readable_tiers(role, reveal)
+    if role is Role.AGENT and not reason:
+        raise Unprocessable("reason", "revealing a tier needs a reason (it is audited)")
 
 
 def readable_tiers(role: Role, reveal: Tier | None) -> frozenset[Tier]:

@@ -4,7 +4,7 @@ Each request carries ``X-Touchlog-Signature: t=<unix seconds>,v1=<hex>`` where t
 is HMAC-SHA256, keyed with the subscriber's secret, of ``"<t>." + body`` (the raw body
 bytes, before any JSON parsing). A receiver checks it with ``verify_signature``::
 
-    from consumers.webhook_signature import InvalidSignature, verify_signature
+    from consumers.webhooks.signature import InvalidSignature, verify_signature
 
     try:
         verify_signature(secret, request.headers["X-Touchlog-Signature"], raw_body)

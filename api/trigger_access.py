@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Set
 
-from projections.profile.access import Refused, Role
+from api.roles import Refused, Role
 from projections.triggers.lifecycle import Action, Status
 from projections.triggers.model import Kind
 

@@ -1,7 +1,8 @@
 """The access audit: every read of service or restricted data, who made it and why.
 
-Written by the read side in the request that serves the data, before the data leaves;
-queried by managers. Rows are only ever added.
+The read side's own table, and its one adapter (the only SQL in ``api/``). Written in the
+transaction that reads the data, before the data leaves; queried by managers. Rows are
+only ever added.
 """
 
 from __future__ import annotations
@@ -43,8 +44,11 @@ class Access:
     as_of: datetime | None = None
 
 
-async def record(conn: Queryable, access: Access) -> int:
-    """Record one read; its id."""
+async def record(conn: Queryable, access: Access) -> int | None:
+    """Record one read that served service or restricted fields; its id (None, and nothing
+    recorded, if it served none)."""
+    if not access.fields:
+        return None
     audit_id: int = await conn.fetchval(
         f"INSERT INTO {TABLE} (who, role, customer_id, endpoint, fields, reason, as_of) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
@@ -59,14 +63,18 @@ async def record(conn: Queryable, access: Access) -> int:
     return audit_id
 
 
+@dataclass(frozen=True, slots=True)
+class AccessFilter:
+    """Which recorded reads to list; None means any."""
+
+    customer_id: str | None = None
+    who: str | None = None
+    since: datetime | None = None
+    before_id: int | None = None
+
+
 async def accesses(
-    conn: Queryable,
-    *,
-    customer_id: str | None = None,
-    who: str | None = None,
-    since: datetime | None = None,
-    before_id: int | None = None,
-    limit: int = 100,
+    conn: Queryable, where: AccessFilter, *, limit: int = 100
 ) -> list[dict[str, Any]]:
     """Recorded reads, newest first, filtered."""
     rows = await conn.fetch(
@@ -74,10 +82,10 @@ async def accesses(
         "WHERE ($1::text IS NULL OR customer_id = $1) AND ($2::text IS NULL OR who = $2) "
         "AND ($3::timestamptz IS NULL OR at >= $3) AND ($4::bigint IS NULL OR id < $4) "
         "ORDER BY id DESC LIMIT $5",
-        customer_id,
-        who,
-        since,
-        before_id,
+        where.customer_id,
+        where.who,
+        where.since,
+        where.before_id,
         limit,
     )
     return [dict(r) for r in rows]

@@ -1,0 +1,301 @@
+"""The read side's use cases: what a rep, a manager or marketing may read of a customer.
+
+``CustomerReads`` is built once, with the app, and owns what every read shares: following
+a customer's merge family (an id, a merged id, or an identifier that names one customer),
+the access policy (roles, tiers, a reveal and its reason), redaction, and the access
+audit, written in the transaction that reads what it records. Routes parse, call one
+method and answer; the errors it raises are mapped once (``api.errors``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import asyncpg
+
+from api import audit_log
+from api.audit_log import AccessFilter
+from api.auth import Caller
+from api.errors import Ambiguous, NotFound, Unprocessable
+from api.finding import find_customers
+from api.profile_access import check_reveal, history_allowed, readable_tiers, visible_profile
+from api.redaction import redact_entry
+from api.schemas import (
+    AccessLog,
+    AccessRecord,
+    CallerCard,
+    Customer,
+    HistoryResponse,
+    LookupResult,
+    ProfileResponse,
+    SearchResult,
+    TimelineItem,
+    TimelineResponse,
+)
+from events import EVENT_TYPES, Channel, Tier
+from projections.caller.postgres import caller_cards
+from projections.cursor import Cursor, InvalidCursor
+from projections.db import Connection, Queryable
+from projections.identity import IdentifierKind, IdentityRules, Rejected
+from projections.identity.family import Family, families_for, family_of, identifiers_of
+from projections.profile import Section, by_section, field_named, history, profile_of
+from projections.profile import postgres as profiles
+from projections.profile.search import lookups
+from projections.timeline.postgres import fetch_timeline
+
+_KINDS = {kind.prefix: kind for kind in IdentifierKind}
+_LOOKUP_KINDS = {
+    "phone": IdentifierKind.PHONE,
+    "email": IdentifierKind.EMAIL,
+    "external_id": IdentifierKind.EXTERNAL_ID,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Disclosure:
+    """How much a caller asks to read, and why."""
+
+    reveal: Tier | None = None
+    reason: str | None = None
+    as_of: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineQuery:
+    before: str | None = None
+    limit: int = 50
+    channels: Sequence[Channel] = ()
+    types: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class CustomerReads:
+    pool: asyncpg.Pool
+    rules: IdentityRules
+
+    # --- the merge family ----------------------------------------------------------------
+
+    async def family(self, conn: Queryable, key: str) -> Family | None:
+        """The family ``key`` names: a customer id (a merged one leads to its survivor) or
+        an identifier such as ``phone:06 28 23 04 55`` naming one customer (``Ambiguous``
+        if it names several)."""
+        written = _written_identifier(key)
+        if written is None:
+            return await family_of(conn, key)
+        identifier = self._identifier(*written, field="key")
+        found = await families_for(conn, identifier)
+        if len(found) > 1:
+            raise Ambiguous(identifier, [f.survivor for f in found])
+        return found[0] if found else None
+
+    def _identifier(self, kind: IdentifierKind, raw: str, *, field: str) -> str:
+        accepted = self.rules.identifier(kind, raw)
+        if isinstance(accepted, Rejected):
+            raise Unprocessable(field, accepted.reason)
+        return accepted.key
+
+    # --- reps' tools ---------------------------------------------------------------------
+
+    async def customer(self, customer_id: str) -> Customer:
+        """The surviving customer ``customer_id`` belongs to (``NotFound``)."""
+        family = await family_of(self.pool, customer_id)
+        if family is None:
+            raise NotFound(f"no customer {customer_id}")
+        identifiers = await identifiers_of(self.pool, family)
+        return Customer(
+            customer_id=family.survivor,
+            born_at=family.born_at,
+            merged_ids=family.ids,
+            identifiers=identifiers,
+        )
+
+    async def lookup(self, written: Mapping[str, str | None]) -> LookupResult:
+        """Who is calling: the essential card of every customer the one identifier given
+        (phone, email or external_id, any written form) leads to."""
+        given = [(name, value) for name, value in written.items() if value]
+        if len(given) != 1:
+            raise Unprocessable(None, f"give exactly one of {', '.join(_LOOKUP_KINDS)}")
+        [(field, raw)] = given
+        kind = _LOOKUP_KINDS[field]
+        accepted = self.rules.identifier(kind, raw)
+        if isinstance(accepted, Rejected):
+            if accepted.malformed:
+                raise Unprocessable(field, accepted.reason)
+            return LookupResult(
+                identifier=f"{kind.prefix}:{raw}", candidates=[], not_matched=accepted.reason
+            )
+        cards = await caller_cards(self.pool, accepted.key)
+        return LookupResult(
+            identifier=accepted.key, candidates=[CallerCard.model_validate(c) for c in cards]
+        )
+
+    async def search(self, query: str, limit: int) -> SearchResult:
+        """Customers a name, email, phone or postcode (a current or a former one) finds,
+        each with its essential card."""
+        return await find_customers(
+            self.pool, lookups(query, self.rules.default_region), query, limit
+        )
+
+    async def timeline(
+        self, caller: Caller, key: str, page: TimelineQuery, ask: Disclosure
+    ) -> TimelineResponse:
+        """A page of the touchpoints of ``key``'s family, newest first, cut to the tiers
+        the caller may read; a page serving more than essential data is audited."""
+        readable = self._readable(caller, ask)
+        unknown = sorted(set(page.types) - set(EVENT_TYPES))
+        if unknown:
+            raise Unprocessable("type", f"unknown event type(s): {', '.join(unknown)}")
+        before = _cursor(page.before, "before")
+        async with self._reading() as conn:
+            family = await self.family(conn, key)
+            keys = family.ids if family else ([] if _written_identifier(key) else [key])
+            try:
+                found = await fetch_timeline(
+                    conn,
+                    keys,
+                    limit=page.limit,
+                    before=before,
+                    channels=[c.value for c in page.channels],
+                    types=page.types,
+                )
+            except InvalidCursor as exc:
+                raise Unprocessable("before", str(exc)) from None
+            items, served = [], set[str]()
+            for entry in found.entries:
+                item, paths = redact_entry(entry, readable)
+                items.append(TimelineItem.model_validate(item))
+                served |= paths
+            subject = family.survivor if family else key
+            audit_id = await _audit(conn, caller, subject, "timeline", sorted(served), ask)
+        withheld = sorted(t.value for t in Tier if t not in readable)
+        return TimelineResponse(
+            subject_key=key,
+            items=items,
+            next_cursor=found.next_cursor,
+            withheld=withheld,
+            audit_id=audit_id,
+        )
+
+    # --- the customer information file ---------------------------------------------------
+
+    async def profile(self, caller: Caller, customer_id: str, ask: Disclosure) -> ProfileResponse:
+        """The profile as of now or ``ask.as_of``, with the fields the caller's role sees."""
+        _check(caller, ask)
+        async with self._reading() as conn:
+            survivor, ids = await self._profile_family(conn, customer_id)
+            read_at = datetime.now(UTC)
+            facts = await profiles.load_facts(conn, ids, ask.as_of)
+            visible = visible_profile(
+                profile_of(facts, ask.as_of, read_at), caller.role, ask.reveal
+            )
+            audit_id = await _audit(conn, caller, survivor, "profile", visible.audited(), ask)
+        sections = by_section(visible.values)
+        return ProfileResponse(
+            customer_id=survivor,
+            merged_ids=ids,
+            as_of=ask.as_of,
+            read_at=read_at,
+            role=caller.role.value,
+            **{
+                section.value: values["consents"] if section is Section.CONSENTS else values
+                for section, values in sections.items()
+            },
+            withheld=visible.withheld,
+            audit_id=audit_id,
+        )
+
+    async def history(
+        self, caller: Caller, customer_id: str, field: str, ask: Disclosure
+    ) -> HistoryResponse:
+        """Every value a field took, oldest first, if the caller's role may read it."""
+        _check(caller, ask)
+        chosen = field_named(field)
+        if chosen is None:
+            raise Unprocessable("field", f"no profile field {field!r}")
+        if chosen.time_only:
+            raise Unprocessable(
+                "field", f"{chosen.name} changes with time alone: it has no history"
+            )
+        history_allowed(chosen, caller.role, ask.reveal)
+        async with self._reading() as conn:
+            survivor, ids = await self._profile_family(conn, customer_id)
+            facts = await profiles.load_facts(conn, ids, ask.as_of)
+            audited = [chosen.name] if chosen.tier is not Tier.ESSENTIAL else []
+            audit_id = await _audit(conn, caller, survivor, "profile.history", audited, ask)
+        return HistoryResponse(
+            customer_id=survivor,
+            field=chosen.name,
+            tier=chosen.tier.value,
+            entries=history(chosen, facts, ask.as_of),
+            audit_id=audit_id,
+        )
+
+    async def _profile_family(self, conn: Queryable, customer_id: str) -> tuple[str, list[str]]:
+        """The survivor and its family, or the customer alone if the profile knew it before
+        the identity graph did (``NotFound`` if neither knows it)."""
+        family = await family_of(conn, customer_id)
+        if family is not None:
+            return family.survivor, family.ids
+        if await profiles.has_facts(conn, customer_id):
+            return customer_id, [customer_id]
+        raise NotFound(f"no customer {customer_id}")
+
+    # --- the access audit ----------------------------------------------------------------
+
+    async def access_log(self, where: AccessFilter, limit: int) -> AccessLog:
+        """Recorded reads, newest first (managers only: the route checks the role)."""
+        rows = await audit_log.accesses(self.pool, where, limit=limit + 1)
+        page = rows[:limit]
+        return AccessLog(
+            records=[AccessRecord.model_validate(r) for r in page],
+            next_before_id=page[-1]["id"] if len(rows) > limit and page else None,
+        )
+
+    # --- shared ----------------------------------------------------------------------------
+
+    def _readable(self, caller: Caller, ask: Disclosure) -> frozenset[Tier]:
+        check_reveal(caller.role, ask.reveal, ask.reason)
+        return readable_tiers(caller.role, ask.reveal)
+
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[Connection]:
+        """One transaction for a read and the audit record of what it served."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            yield conn
+
+
+def _check(caller: Caller, ask: Disclosure) -> None:
+    if ask.as_of is not None and ask.as_of.tzinfo is None:
+        raise Unprocessable("as_of", "needs a timezone offset, e.g. 2026-03-01T09:00:00Z")
+    check_reveal(caller.role, ask.reveal, ask.reason)
+
+
+async def _audit(
+    conn: Queryable,
+    caller: Caller,
+    customer_id: str,
+    endpoint: str,
+    fields: list[str],
+    ask: Disclosure,
+) -> int | None:
+    access = audit_log.Access(
+        caller.name, caller.role.value, customer_id, endpoint, fields, ask.reason, ask.as_of
+    )
+    return await audit_log.record(conn, access)
+
+
+def _written_identifier(key: str) -> tuple[IdentifierKind, str] | None:
+    """``(kind, raw)`` if ``key`` is written as an identifier (``email:…``, ``phone:…``)."""
+    prefix, colon, raw = key.partition(":")
+    kind = _KINDS.get(prefix) if colon else None
+    return (kind, raw) if kind is not None else None
+
+
+def _cursor(token: str | None, field: str) -> Cursor | None:
+    try:
+        return Cursor.decode(token) if token else None
+    except InvalidCursor as exc:
+        raise Unprocessable(field, str(exc)) from None

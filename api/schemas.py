@@ -1,0 +1,120 @@
+"""What the read side answers about customers: the response bodies of its routes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from projections.profile import HistoryEntry
+
+
+class LastContact(BaseModel):
+    at: datetime
+    type: str
+    channel: str
+
+
+class CallerCard(BaseModel):
+    customer_id: str
+    title: str | None
+    given_name: str | None
+    family_name: str | None
+    pronunciation: str | None
+    last_contact: LastContact | None
+    open_complaints: int
+
+
+class LookupResult(BaseModel):
+    identifier: str
+    """The identifier searched for, normalised (e.g. ``phone:+33628230455``)."""
+    candidates: list[CallerCard]
+    """Every customer it leads to: several means ambiguous — never a guess."""
+    not_matched: str | None = None
+    """Why the identifier cannot identify anyone (e.g. a blocklisted switchboard number)."""
+
+
+class Customer(BaseModel):
+    customer_id: str
+    born_at: datetime
+    merged_ids: list[str]
+    identifiers: list[str]
+
+
+class Match(BaseModel):
+    customer_id: str
+    matched_on: list[str]
+    """What the query matched: name, email, phone, postcode (a current or a former value)."""
+    card: dict[str, Any]
+
+
+class SearchResult(BaseModel):
+    query: str
+    matches: list[Match]
+
+
+class TimelineItem(BaseModel):
+    message_id: str
+    type: str
+    occurred_at: datetime
+    channel: str
+    source_system: str
+    business_unit: str
+    summary: str | None
+    """Null unless the service tier is readable: summaries are built from service fields."""
+    campaign_code: str | None
+    payload: dict[str, Any]
+
+
+class TimelineResponse(BaseModel):
+    subject_key: str
+    items: list[TimelineItem]
+    next_cursor: str | None
+    """Pass as ``before`` to get the next (older) page; null on the last page."""
+    withheld: list[str]
+    """Tiers not served to this caller."""
+    audit_id: int | None = None
+
+
+class ProfileResponse(BaseModel):
+    customer_id: str
+    """The surviving customer: the one asked for, or the one it was merged into."""
+    merged_ids: list[str]
+    as_of: datetime | None
+    read_at: datetime
+    role: str
+    essential: dict[str, Any] | None = None
+    service: dict[str, Any] | None = None
+    restricted: dict[str, Any] | None = None
+    consents: dict[str, Any] | None = None
+    """Purpose/channel (``*``: every channel) → status, legal basis, how and when given."""
+    withheld: dict[str, list[str]]
+    """Tier → fields not served to this role (names only)."""
+    audit_id: int | None = None
+
+
+class HistoryResponse(BaseModel):
+    customer_id: str
+    field: str
+    tier: str
+    entries: list[HistoryEntry]
+    audit_id: int | None = None
+
+
+class AccessRecord(BaseModel):
+    id: int
+    at: datetime
+    who: str
+    role: str
+    customer_id: str
+    endpoint: str
+    fields: list[str]
+    reason: str | None
+    as_of: datetime | None
+
+
+class AccessLog(BaseModel):
+    records: list[AccessRecord]
+    next_before_id: int | None
+    """Pass as ``before_id`` for the next (older) page; null on the last page."""

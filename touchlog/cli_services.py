@@ -1,0 +1,87 @@
+"""Parts of touchlog run alone, on configured services.
+
+touchlog runner [--stage S] [--partitions P]   the stream stages
+touchlog api                                   the HTTP API
+touchlog init                                  topics and tables
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import TYPE_CHECKING
+
+import uvicorn
+
+from touchlog import bootstrap
+from touchlog.cli_common import Subparsers, command, create_tables, pool_on, stop_on_signals
+from touchlog.kafka_admin import ensure_topics
+from touchlog.settings import Settings
+
+if TYPE_CHECKING:
+    from api.auth import Caller
+
+
+def register(sub: Subparsers) -> None:
+    runner = sub.add_parser(
+        "runner",
+        help="Run the stream stages only: identity resolver, timeline and profile projections.",
+    )
+    runner.add_argument(
+        "--stage",
+        choices=("all", *bootstrap.STAGES),
+        default="all",
+        help="Which stage to run (default: all). Run one identity stage per deployment.",
+    )
+    runner.add_argument(
+        "--partitions",
+        help="Comma-separated partitions to read directly instead of joining the consumer group.",
+    )
+    runner.set_defaults(func=command(_runner))
+
+    init = sub.add_parser("init", help="Create topics and tables on the configured services.")
+    init.set_defaults(func=command(_init))
+
+    api = sub.add_parser("api", help="Serve the HTTP API only.")
+    api.set_defaults(func=command(_api))
+
+
+def api_config(settings: Settings, database_url: str, tokens: dict[str, Caller]) -> uvicorn.Config:
+    """The HTTP API as uvicorn serves it."""
+    from api import create_app
+
+    app = create_app(database_url, bootstrap.identity_rules(settings), tokens)
+    return uvicorn.Config(
+        app, host=settings.api_host, port=settings.api_port, log_config=None, access_log=False
+    )
+
+
+async def _runner(settings: Settings, args: argparse.Namespace) -> int:
+    endpoints = bootstrap.configured_endpoints(settings)
+    async with pool_on(endpoints.database_url) as pool:
+        stop = asyncio.Event()
+        stop_on_signals(stop)
+        partitions = [int(p) for p in args.partitions.split(",")] if args.partitions else None
+        stages = bootstrap.STAGES if args.stage == "all" else (args.stage,)
+        await bootstrap.run_stages(settings, endpoints, pool, stop, stages, partitions)
+    return 0
+
+
+async def _api(settings: Settings, args: argparse.Namespace) -> int:
+    endpoints = bootstrap.configured_endpoints(settings)
+    config = api_config(settings, endpoints.database_url, bootstrap.api_tokens(settings))
+    await uvicorn.Server(config).serve()
+    return 0
+
+
+async def _init(settings: Settings, args: argparse.Namespace) -> int:
+    endpoints = bootstrap.configured_endpoints(settings)
+    await ensure_topics(
+        endpoints.bootstrap_servers,
+        settings.topics(),
+        settings.partitions,
+        settings.replication_factor,
+    )
+    await create_tables(settings)
+    print("topics and tables are ready")
+    return 0
