@@ -20,8 +20,8 @@ install: $(BIN)/touchlog ## Create .venv and install touchlog with its dev tools
 run: install ## Start everything on the embedded defaults, with demo data
 	$(BIN)/touchlog up --demo
 
-test: install ## Run the whole test suite (starts its own broker; PostgreSQL from DATABASE_URL or embedded)
-	$(BIN)/pytest
+test: install ## Run the whole test suite on two workers (starts its own broker; PostgreSQL from DATABASE_URL or embedded)
+	$(BIN)/pytest -n 2 --dist loadfile
 
 lint: install ## ruff, formatting, mypy --strict, schema compatibility
 	$(BIN)/ruff check .

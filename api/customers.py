@@ -7,8 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
+from api import responses
 from api.auth import Representative
 from api.deps import Reads
+from api.parameters import CustomerKey, Identifier
 from api.schemas import Customer, LookupResult
 
 router = APIRouter(tags=["customers"])
@@ -17,10 +19,10 @@ router = APIRouter(tags=["customers"])
 @router.get(
     "/customers/{customer_id}",
     response_model=Customer,
-    responses={307: {"description": "Merged: see the surviving customer"}},
+    responses=responses.CUSTOMER | responses.MERGED,
 )
 async def customer(
-    customer_id: str, reads: Reads, request: Request, caller: Representative
+    customer_id: CustomerKey, reads: Reads, request: Request, caller: Representative
 ) -> Customer | RedirectResponse:
     found = await reads.customer(customer_id)
     if found.customer_id != customer_id:
@@ -28,15 +30,16 @@ async def customer(
     return found
 
 
-@router.get("/lookup", response_model=LookupResult)
+@router.get("/lookup", response_model=LookupResult, responses=responses.SIGNED_IN)
 async def lookup(
     reads: Reads,
     caller: Representative,
-    phone: Annotated[str | None, Query(description="Any written form.")] = None,
-    email: str | None = None,
-    external_id: Annotated[str | None, Query(description="TYPE:ID")] = None,
+    phone: Annotated[Identifier | None, Query(description="Any written form.")] = None,
+    email: Identifier | None = None,
+    external_id: Annotated[Identifier | None, Query(description="TYPE:ID")] = None,
 ) -> Response:
-    """Who is calling? The essential card of every customer the identifier leads to."""
+    """Who is calling? The essential card of every customer the identifier leads to (none:
+    an empty list, with why if the identifier cannot identify anyone)."""
     result = await reads.lookup({"phone": phone, "email": email, "external_id": external_id})
     # Serialised once, by the model itself: what FastAPI would send for ``response_model``
     # without validating the model it was given again.

@@ -5,12 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException
 
 from api.deps import Pool
+from api.responses import UNAVAILABLE
 from projections.db import reachable
 
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", responses=UNAVAILABLE)
 async def healthz(pool: Pool) -> dict[str, str]:
     try:
         await reachable(pool)

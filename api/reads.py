@@ -21,6 +21,7 @@ from api.audit_log import AccessFilter
 from api.auth import Caller
 from api.errors import Ambiguous, NotFound, Unprocessable
 from api.finding import find_customers
+from api.known_customers import seen_in_views
 from api.profile_access import check_reveal, history_allowed, readable_tiers, visible_profile
 from api.redaction import redact_entry
 from api.schemas import (
@@ -101,10 +102,14 @@ class CustomerReads:
 
     async def customer(self, customer_id: str) -> Customer:
         """The surviving customer ``customer_id`` belongs to (``NotFound``)."""
-        family = await family_of(self.pool, customer_id)
-        if family is None:
-            raise NotFound(f"no customer {customer_id}")
-        identifiers = await identifiers_of(self.pool, family)
+        async with self.pool.acquire() as conn:
+            family = await family_of(conn, customer_id)
+            if family is None:
+                await _alone(conn, customer_id)
+                return Customer(
+                    customer_id=customer_id, born_at=None, merged_ids=[customer_id], identifiers=[]
+                )
+            identifiers = await identifiers_of(conn, family)
         return Customer(
             customer_id=family.survivor,
             born_at=family.born_at,
@@ -150,8 +155,7 @@ class CustomerReads:
             raise Unprocessable("type", f"unknown event type(s): {', '.join(unknown)}")
         before = _cursor(page.before, "before")
         async with self._reading() as conn:
-            family = await self.family(conn, key)
-            keys = family.ids if family else ([] if _written_identifier(key) else [key])
+            subject, keys = await self._members(conn, key)
             try:
                 found = await fetch_timeline(
                     conn,
@@ -168,7 +172,6 @@ class CustomerReads:
                 item, paths = redact_entry(entry, readable)
                 items.append(TimelineItem.model_validate(item))
                 served |= paths
-            subject = family.survivor if family else key
             audit_id = await _audit(conn, caller, subject, "timeline", sorted(served), ask)
         withheld = sorted(t.value for t in Tier if t not in readable)
         return TimelineResponse(
@@ -183,9 +186,9 @@ class CustomerReads:
 
     async def profile(self, caller: Caller, customer_id: str, ask: Disclosure) -> ProfileResponse:
         """The profile as of now or ``ask.as_of``, with the fields the caller's role sees."""
-        _check(caller, ask)
+        check_reveal(caller.role, ask.reveal, ask.reason)
         async with self._reading() as conn:
-            survivor, ids = await self._profile_family(conn, customer_id)
+            survivor, ids = await self._members_of_id(conn, customer_id)
             read_at = datetime.now(UTC)
             facts = await profiles.load_facts(conn, ids, ask.as_of)
             visible = visible_profile(
@@ -211,7 +214,7 @@ class CustomerReads:
         self, caller: Caller, customer_id: str, field: str, ask: Disclosure
     ) -> HistoryResponse:
         """Every value a field took, oldest first, if the caller's role may read it."""
-        _check(caller, ask)
+        check_reveal(caller.role, ask.reveal, ask.reason)
         chosen = field_named(field)
         if chosen is None:
             raise Unprocessable("field", f"no profile field {field!r}")
@@ -221,7 +224,7 @@ class CustomerReads:
             )
         history_allowed(chosen, caller.role, ask.reveal)
         async with self._reading() as conn:
-            survivor, ids = await self._profile_family(conn, customer_id)
+            survivor, ids = await self._members_of_id(conn, customer_id)
             facts = await profiles.load_facts(conn, ids, ask.as_of)
             audited = [chosen.name] if chosen.tier is not Tier.ESSENTIAL else []
             audit_id = await _audit(conn, caller, survivor, "profile.history", audited, ask)
@@ -233,15 +236,22 @@ class CustomerReads:
             audit_id=audit_id,
         )
 
-    async def _profile_family(self, conn: Queryable, customer_id: str) -> tuple[str, list[str]]:
-        """The survivor and its family, or the customer alone if the profile knew it before
-        the identity graph did (``NotFound`` if neither knows it)."""
+    async def _members_of_id(self, conn: Queryable, customer_id: str) -> tuple[str, list[str]]:
+        """The survivor of a customer id and its family (``NotFound``)."""
         family = await family_of(conn, customer_id)
         if family is not None:
             return family.survivor, family.ids
-        if await profiles.has_facts(conn, customer_id):
-            return customer_id, [customer_id]
-        raise NotFound(f"no customer {customer_id}")
+        return await _alone(conn, customer_id)
+
+    async def _members(self, conn: Queryable, key: str) -> tuple[str, list[str]]:
+        """The survivor ``key`` (an id or an identifier) leads to and its family
+        (``NotFound``, ``Ambiguous``)."""
+        family = await self.family(conn, key)
+        if family is not None:
+            return family.survivor, family.ids
+        if _written_identifier(key) is not None:
+            raise NotFound(f"{key} leads to no customer")
+        return await _alone(conn, key)
 
     # --- the access audit ----------------------------------------------------------------
 
@@ -267,10 +277,12 @@ class CustomerReads:
             yield conn
 
 
-def _check(caller: Caller, ask: Disclosure) -> None:
-    if ask.as_of is not None and ask.as_of.tzinfo is None:
-        raise Unprocessable("as_of", "needs a timezone offset, e.g. 2026-03-01T09:00:00Z")
-    check_reveal(caller.role, ask.reveal, ask.reason)
+async def _alone(conn: Queryable, customer_id: str) -> tuple[str, list[str]]:
+    """A customer id the identity graph does not know (yet) but a view does: a family of
+    one (``NotFound`` if nothing knows it: the same 404 on every route)."""
+    if await seen_in_views(conn, customer_id):
+        return customer_id, [customer_id]
+    raise NotFound(f"no customer {customer_id}")
 
 
 async def _audit(

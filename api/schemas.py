@@ -37,7 +37,8 @@ class LookupResult(BaseModel):
 
 class Customer(BaseModel):
     customer_id: str
-    born_at: datetime
+    born_at: datetime | None
+    """When the identity graph first saw it; null for a customer only the views know yet."""
     merged_ids: list[str]
     identifiers: list[str]
 
@@ -82,6 +83,7 @@ class ProfileResponse(BaseModel):
     """The surviving customer: the one asked for, or the one it was merged into."""
     merged_ids: list[str]
     as_of: datetime | None
+    """The moment asked for; null: as of ``read_at``."""
     read_at: datetime
     role: str
     essential: dict[str, Any] | None = None

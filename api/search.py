@@ -6,19 +6,21 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from api import responses
 from api.auth import Representative
 from api.deps import Reads
+from api.parameters import Storable
 from api.schemas import SearchResult
 
 router = APIRouter(tags=["customers"])
 
 
-@router.get("/customers", response_model=SearchResult)
+@router.get("/customers", response_model=SearchResult, responses=responses.SIGNED_IN)
 async def search(
     reads: Reads,
     caller: Representative,
     query: Annotated[
-        str,
+        Storable,
         Query(
             min_length=2,
             max_length=200,

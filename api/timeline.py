@@ -4,7 +4,7 @@ For agents and managers. Payloads are cut to the tiers the caller may read: an a
 gets each touchpoint's type, time and channel and the essential payload fields; the
 service tier (the summaries and service fields) with ``reveal=service`` and a reason;
 restricted fields are for managers. Every page serving more than essential data is
-recorded in the access audit.
+recorded in the access audit. A key that leads to nobody is a 404, as on every route.
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from api import responses
 from api.auth import Representative
 from api.deps import Reads
+from api.parameters import Names, PageCursor, Reason, SubjectKey
 from api.reads import Disclosure, TimelineQuery
 from api.schemas import TimelineResponse
 from events import Channel, Tier
@@ -22,17 +24,21 @@ from events import Channel, Tier
 router = APIRouter(tags=["timeline"])
 
 
-@router.get("/customers/{key}/timeline", response_model=TimelineResponse)
+@router.get(
+    "/customers/{key}/timeline", response_model=TimelineResponse, responses=responses.SUBJECT
+)
 async def timeline(
-    key: str,
+    key: SubjectKey,
     reads: Reads,
     caller: Representative,
-    before: Annotated[str | None, Query(description="Cursor from a previous page.")] = None,
+    before: PageCursor = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    channel: Annotated[list[Channel] | None, Query(description="Only these channels.")] = None,
-    type: Annotated[list[str] | None, Query(description="Only these event types.")] = None,
+    channel: Annotated[
+        list[Channel] | None, Query(max_length=50, description="Only these channels.")
+    ] = None,
+    type: Annotated[Names, Query(description="Only these event types.")] = None,
     reveal: Annotated[Tier | None, Query(description="service: an agent, with a reason")] = None,
-    reason: Annotated[str | None, Query(min_length=3, max_length=500)] = None,
+    reason: Reason = None,
 ) -> TimelineResponse:
     page = TimelineQuery(before, limit, channel or (), type or ())
     return await reads.timeline(caller, key, page, Disclosure(reveal, reason))

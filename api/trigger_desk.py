@@ -11,7 +11,8 @@ import asyncpg
 import structlog
 
 from api.auth import Caller
-from api.errors import Unprocessable
+from api.errors import NotFound, Unprocessable
+from api.known_customers import is_known
 from api.trigger_access import check_action, check_visible, listing_scope
 from api.trigger_schemas import DeliveryItem, DeliveryLog, TriggerDetail, TriggerItem, TriggerPage
 from projections.cursor import Cursor, InvalidCursor
@@ -41,8 +42,11 @@ class TriggerDesk:
     async def listing(
         self, caller: Caller, query: TriggerQuery, cursor: str | None, limit: int
     ) -> TriggerPage:
-        """Triggers the caller's role may see, newest first."""
+        """Triggers the caller's role may see, newest first (``NotFound`` for a customer
+        nobody knows)."""
         statuses, kinds = listing_scope(caller.role, query.statuses, query.kinds)
+        if query.customer_id is not None and not await is_known(self.pool, query.customer_id):
+            raise NotFound(f"no customer {query.customer_id}")
         where = store.TriggerFilter(
             query.customer_id, query.rules, statuses, kinds, query.audiences
         )

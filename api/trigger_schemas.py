@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from api.parameters import STORABLE
 from projections.triggers.lifecycle import Status
 from projections.triggers.model import Audience, Kind
 
@@ -51,7 +52,7 @@ class TriggerDetail(TriggerItem):
 
 
 class ActionRequest(BaseModel):
-    note: str | None = Field(None, max_length=2000)
+    note: str | None = Field(None, max_length=2000, pattern=STORABLE)
 
 
 class AttemptItem(BaseModel):

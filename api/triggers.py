@@ -11,8 +11,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
+from api import responses
 from api.auth import CurrentCaller, Manager
 from api.deps import Desk
+from api.parameters import Identifier, Names, PageCursor, TriggerId
 from api.trigger_desk import TriggerQuery
 from api.trigger_schemas import ActionRequest, DeliveryLog, TriggerDetail, TriggerPage
 from projections.triggers.lifecycle import Action, Status
@@ -28,20 +30,24 @@ async def _note(body: ActionRequest | None = None) -> str | None:
 Note = Annotated[str | None, Depends(_note)]
 
 
-@router.get("/triggers", response_model=TriggerPage)
+@router.get("/triggers", response_model=TriggerPage, responses=responses.CUSTOMER)
 async def list_triggers(
     desk: Desk,
     caller: CurrentCaller,
-    customer_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
-    rule: Annotated[list[str] | None, Query(description="Only these rules.")] = None,
+    customer_id: Annotated[
+        Identifier | None, Query(description="Only this customer's (404 if nobody knows it).")
+    ] = None,
+    rule: Annotated[Names, Query(description="Only these rules.")] = None,
     status: Annotated[
         list[Status] | None,
-        Query(description="Default: open and acknowledged (managers: every status)."),
+        Query(
+            max_length=50, description="Default: open and acknowledged (managers: every status)."
+        ),
     ] = None,
-    kind: Annotated[list[Kind] | None, Query()] = None,
-    audience: Annotated[list[Audience] | None, Query()] = None,
+    kind: Annotated[list[Kind] | None, Query(max_length=50)] = None,
+    audience: Annotated[list[Audience] | None, Query(max_length=50)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(description="From a previous page.")] = None,
+    cursor: PageCursor = None,
 ) -> TriggerPage:
     """Triggers the caller's role may see, newest first."""
     query = TriggerQuery(
@@ -54,27 +60,37 @@ async def list_triggers(
     return await desk.listing(caller, query, cursor, limit)
 
 
-@router.get("/triggers/{trigger_id}", response_model=TriggerDetail)
-async def get_trigger(trigger_id: str, desk: Desk, caller: CurrentCaller) -> TriggerDetail:
+@router.get("/triggers/{trigger_id}", response_model=TriggerDetail, responses=responses.TRIGGER)
+async def get_trigger(trigger_id: TriggerId, desk: Desk, caller: CurrentCaller) -> TriggerDetail:
     """One trigger, with who acknowledged or closed it."""
     return await desk.get(caller, trigger_id)
 
 
-@router.post("/triggers/{trigger_id}/acknowledge", response_model=TriggerDetail)
+@router.post(
+    "/triggers/{trigger_id}/acknowledge",
+    response_model=TriggerDetail,
+    responses=responses.TRIGGER_ACTION,
+)
 async def acknowledge(
-    trigger_id: str, desk: Desk, caller: CurrentCaller, note: Note
+    trigger_id: TriggerId, desk: Desk, caller: CurrentCaller, note: Note
 ) -> TriggerDetail:
     """Someone is on it (agents and managers); an open trigger only."""
     return await desk.act(caller, trigger_id, Action.ACKNOWLEDGE, note)
 
 
-@router.post("/triggers/{trigger_id}/close", response_model=TriggerDetail)
-async def close(trigger_id: str, desk: Desk, caller: CurrentCaller, note: Note) -> TriggerDetail:
+@router.post(
+    "/triggers/{trigger_id}/close", response_model=TriggerDetail, responses=responses.TRIGGER_ACTION
+)
+async def close(
+    trigger_id: TriggerId, desk: Desk, caller: CurrentCaller, note: Note
+) -> TriggerDetail:
     """Done (agents and managers; marketing, its own offers); open or acknowledged only."""
     return await desk.act(caller, trigger_id, Action.CLOSE, note)
 
 
-@router.get("/triggers/{trigger_id}/deliveries", response_model=DeliveryLog)
-async def deliveries(trigger_id: str, desk: Desk, caller: Manager) -> DeliveryLog:
+@router.get(
+    "/triggers/{trigger_id}/deliveries", response_model=DeliveryLog, responses=responses.TRIGGER
+)
+async def deliveries(trigger_id: TriggerId, desk: Desk, caller: Manager) -> DeliveryLog:
     """The webhook delivery log of a trigger: each subscriber, every attempt (managers)."""
     return await desk.deliveries(trigger_id)

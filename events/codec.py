@@ -13,6 +13,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import TypeAdapter, ValidationError
 
 from events.catalogue import EVENT_TYPES, TOUCHPOINT_ADAPTER, AnyTouchpoint
+from events.rules import UNICODE_TEXT
 from events.touchpoints import Touchpoint
 
 T = TypeVar("T")
@@ -64,6 +65,10 @@ def _field_errors(exc: ValidationError) -> list[FieldError]:
             path, reason = "type", f"unknown event type; known types: {known}"
         elif err["type"] == "union_tag_not_found":
             path, reason = "type", "missing; every event needs a 'type'"
+        elif err["type"] == "string_pattern_mismatch" and "\x00" in str(err.get("input")):
+            reason = "contains a NUL character (\\u0000), which cannot be stored"
+        elif err["type"] == "string_unicode":
+            reason = str(UNICODE_TEXT.broken("not Unicode text (a lone surrogate)"))
         errors.append(FieldError(path=path, reason=reason, given=_given(err.get("input"))))
     return errors
 

@@ -3,8 +3,12 @@
 Compatible means every document valid under the old schema is valid under the new one:
 producers coded against a published version keep working, and events already in the
 log still validate. Reported: a field removed, a type or a set of values narrowed, a
-bound tightened, a new required field (one without a default), extra fields refused.
-Conservative on purpose: a changed ``pattern`` or ``format`` counts as narrowing.
+bound tightened, a new required field (one without a default), extra fields refused, a
+rule between fields added (``anyOf`` beside an object's own keywords, ``if``/``then``,
+``not``, ``allOf``, ``dependentRequired``). Conservative on purpose: a changed ``pattern``
+or ``format`` counts as narrowing. Each report names the keyword and both values, so that
+``events.corrections`` can recognise a change that only makes a contract say what the
+models always enforced.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ _JSON_TYPES = frozenset({"null", "boolean", "object", "array", "number", "intege
 _LOWER_BOUNDS = ("minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties")
 _UPPER_BOUNDS = ("maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties")
 _EXACT = ("pattern", "format", "multipleOf")
+_RULES = ("anyOf", "if", "not", "allOf", "dependentRequired", "dependentSchemas")
+"""Keywords that add a rule to a node; ``anyOf`` only beside the node's own keywords."""
+_OWN = ("type", "properties")
 _MAX_DEPTH = 64
 
 
@@ -26,6 +33,9 @@ _MAX_DEPTH = 64
 class Incompatibility:
     path: str
     change: str
+    keyword: str | None = None
+    old: Any = None
+    new: Any = None
 
     def __str__(self) -> str:
         return f"{self.path or '(document)'}: {self.change}"
@@ -42,8 +52,10 @@ class _Comparison:
     def __init__(self, old_root: Schema, new_root: Schema, found: list[Incompatibility]) -> None:
         self.old_root, self.new_root, self.found = old_root, new_root, found
 
-    def report(self, path: str, change: str) -> None:
-        self.found.append(Incompatibility(path, change))
+    def report(
+        self, path: str, change: str, keyword: str | None = None, old: Any = None, new: Any = None
+    ) -> None:
+        self.found.append(Incompatibility(path, change, keyword, old, new))
 
     def node(self, old: Schema, new: Schema, path: str, depth: int) -> None:
         old, new = _resolve(old, self.old_root), _resolve(new, self.new_root)
@@ -96,7 +108,17 @@ class _Comparison:
                 self.report(path, f"{key} tightened from {old.get(key)} to {new[key]}")
         for key in _EXACT:
             if key in new and old.get(key) != new[key]:
-                self.report(path, f"{key} changed from {old.get(key)!r} to {new[key]!r}")
+                self.report(
+                    path,
+                    f"{key} changed from {old.get(key)!r} to {new[key]!r}",
+                    key,
+                    old.get(key),
+                    new[key],
+                )
+        for key in _RULES:
+            old_rule, new_rule = _rule(old, key), _rule(new, key)
+            if new_rule is not None and old_rule != new_rule:
+                self.report(path, f"rule added: {key}", key, old_rule, new_rule)
         self.object(old, new, path, depth)
         self.array(old, new, path, depth)
 
@@ -147,7 +169,17 @@ def _resolve(node: Schema, root: Schema) -> Schema:
     return node
 
 
+def _rule(node: Schema, key: str) -> Any:
+    if key == "anyOf" and not any(own in node for own in _OWN):
+        return None  # alternatives, compared branch by branch
+    if key == "if":
+        return {k: node[k] for k in ("if", "then", "else") if k in node} or None
+    return node.get(key)
+
+
 def _branches(node: Schema) -> list[Schema] | None:
+    if any(own in node for own in _OWN):
+        return None  # an anyOf beside the node's own keywords is a rule, not alternatives
     for key in ("anyOf", "oneOf"):
         if isinstance(node.get(key), list):
             return list(node[key])

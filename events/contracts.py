@@ -10,16 +10,21 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import core_schema
 
 from events.catalogue import EVENT_TYPES, FAMILY_OF, versions_of
 from events.compatibility import breaking_changes
-from events.envelope import Envelope
+from events.corrections import excused
+from events.envelope import Envelope, Model
+from events.rules import EVERY_TYPE, ContractRule
 from events.sensitivity import service
 from events.touchpoints import Touchpoint
 
@@ -44,17 +49,44 @@ class EnvelopeContract(Envelope):
     payload: dict[str, Any] = Field(description="The typed body; see the type's schema.")
 
 
+class ContractSchema(GenerateJsonSchema):
+    """pydantic's JSON Schema, with dictionary keys said the way the models check them.
+
+    pydantic writes a key's pattern as ``patternProperties``, which lets a key that does
+    not match through with any value; the models refuse such a key.
+    """
+
+    def dict_schema(self, schema: core_schema.DictSchema) -> JsonSchemaValue:
+        generated = super().dict_schema(schema)
+        by_pattern = generated.pop("patternProperties", None)
+        if isinstance(by_pattern, dict) and len(by_pattern) == 1:
+            ((pattern, values),) = by_pattern.items()
+            generated["additionalProperties"] = values
+            generated["propertyNames"] = {**generated.get("propertyNames", {}), "pattern": pattern}
+        elif by_pattern is not None:
+            generated["patternProperties"] = by_pattern
+        return generated
+
+
 def schema_path(type_name: str, version: int) -> str:
     return f"{type_name}/v{version}.json"
 
 
 def envelope_schema() -> dict[str, Any]:
-    return {"$schema": DIALECT, **EnvelopeContract.model_json_schema(mode="validation")}
+    return {
+        "$schema": DIALECT,
+        **EnvelopeContract.model_json_schema(mode="validation", schema_generator=ContractSchema),
+        "x-rules": [rule.as_schema() for rule in EVERY_TYPE],
+    }
 
 
 def type_schema(cls: type[Touchpoint]) -> dict[str, Any]:
-    """The contract of one version of one type: the whole event, payload included."""
-    generated = cls.model_json_schema(mode="validation")
+    """The contract of one version of one type: the whole event, payload included.
+
+    ``x-rules`` names the rules the JSON Schema cannot express, which the models and
+    ``touchlog schemas validate`` enforce.
+    """
+    generated = cls.model_json_schema(mode="validation", schema_generator=ContractSchema)
     generated.pop("title", None)
     return {
         "$schema": DIALECT,
@@ -63,7 +95,35 @@ def type_schema(cls: type[Touchpoint]) -> dict[str, Any]:
         "x-version": cls.current_version,
         "x-default-channel": cls.default_channel.value,
         **generated,
+        "x-rules": [rule.as_schema() for rule in contract_rules(cls)],
     }
+
+
+def contract_rules(cls: type[Touchpoint]) -> list[ContractRule]:
+    """Every type's rules, then those of the models the type holds, each once."""
+    found = list(EVERY_TYPE)
+    for model in _models_in(cls, set()):
+        found.extend(rule for rule in model.contract_rules if rule not in found)
+    return found
+
+
+def _models_in(model: type[BaseModel], seen: set[type[BaseModel]]) -> Iterator[type[Model]]:
+    if model in seen:
+        return
+    seen.add(model)
+    if issubclass(model, Model):
+        yield model
+    for field in model.model_fields.values():
+        for nested in _model_types(field.annotation):
+            yield from _models_in(nested, seen)
+
+
+def _model_types(annotation: Any) -> Iterator[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation
+        return
+    for arg in get_args(annotation):
+        yield from _model_types(arg)
 
 
 def index() -> dict[str, Any]:
@@ -144,6 +204,7 @@ def breaking(root: Path, files: dict[str, dict[str, Any]] | None = None) -> list
         problems.extend(
             ContractProblem(relative, f"{change} (publish a new version instead)", True)
             for change in breaking_changes(published, document)
+            if not excused(change)
         )
     return problems
 

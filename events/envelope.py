@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import (
     AfterValidator,
@@ -22,6 +22,8 @@ from pydantic import (
     model_validator,
 )
 
+from events import rules
+from events.rules import DATES_IN_RANGE, NO_NUL, ContractRule
 from events.sensitivity import essential, service
 
 
@@ -39,18 +41,22 @@ class Channel(StrEnum):
 
 
 def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise DATES_IN_RANGE.broken("out of range once converted to UTC") from None
 
 
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 """A timezone-aware datetime, normalised to UTC; naive datetimes are rejected."""
 
-# ``\S``: the contract says "not blank" too, since the reader strips before checking length.
+# Every string's pattern refuses NUL (``rules.NO_NUL``): PostgreSQL cannot store it.
+# A name's also says "not blank", since the reader strips before checking length.
 Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"\S")
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=rules.NAME)
 ]
-Text = Annotated[str, StringConstraints(max_length=20_000)]
-MessageId = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+Text = Annotated[str, StringConstraints(max_length=20_000, pattern=NO_NUL)]
+MessageId = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=NO_NUL)]
 E164 = Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")]
 WrittenPhone = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ().\-/]{4,30}[0-9]$")
@@ -59,14 +65,33 @@ WrittenPhone = Annotated[
 it as given; identity resolution normalises it to E.164 with its configured default region."""
 Email = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+    StringConstraints(strip_whitespace=True, max_length=254, pattern=rules.EMAIL),
 ]
 
 
 class Model(BaseModel):
-    """Base of every event model: immutable, strict about unknown fields."""
+    """Base of every event model: immutable, strict about unknown fields.
+
+    ``contract_rules`` are the model's rules that its JSON Schema cannot express; the
+    contract of every type that holds the model lists them as ``x-rules``.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
+
+    contract_rules: ClassVar[tuple[ContractRule, ...]] = ()
+
+
+def _subject_is_identified() -> dict[str, Any]:
+    names = ("customer_id", "email", "phone", "anonymous_id")
+    branches: list[dict[str, Any]] = [
+        {"required": [name], "properties": {name: {"type": "string"}}} for name in names
+    ]
+    branches.append({"required": ["external_ids"], "properties": {"external_ids": {"minItems": 1}}})
+    return {"anyOf": branches}
+
+
+SUBJECT_IS_IDENTIFIED = _subject_is_identified()
+"""The subject's rule in JSON Schema: one identifier at least."""
 
 
 class ExternalId(Model):
@@ -78,6 +103,8 @@ class ExternalId(Model):
 
 class Subject(Model):
     """Who an event is about. At least one identifier is required."""
+
+    model_config = ConfigDict(json_schema_extra=SUBJECT_IS_IDENTIFIED)
 
     customer_id: Name | None = essential(None, description="touchlog customer id, if known.")
     email: Email | None = essential(None)

@@ -2,7 +2,8 @@
 
 touchlog schemas list                  every type: versions, default channel, family
 touchlog schemas show TYPE [--version N]  a type's JSON Schema
-touchlog schemas validate FILE.jsonl   check events line by line, sending nothing
+touchlog schemas validate FILE|-       check events (JSONL, or a JSON array) against the
+                                       contracts and their x-rules, sending nothing
 touchlog schemas generate              write schemas/ from the models
 touchlog schemas check                 schemas/ matches the models, compatibly (CI)
 """
@@ -10,12 +11,16 @@ touchlog schemas check                 schemas/ matches the models, compatibly (
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-from events import EVENT_TYPES, contracts, versions_of
+from events import EVENT_TYPES, FieldError, contracts, versions_of
 from events.catalogue import FAMILY_OF
+from events.conformance import Contracts, read_exactly
 
 DEFAULT_DIR = Path(__file__).resolve().parents[1] / "schemas"
 """The checked-in contracts, beside the package in a source checkout."""
@@ -35,11 +40,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     show.add_argument("--version", type=int, help="a published version (default: current)")
     show.set_defaults(func=show_schema)
 
-    validate = commands.add_parser("validate", help="validate a JSONL file of events")
-    validate.add_argument("file", type=Path)
+    dir_help = "the contracts' folder (default: %(default)s)"
+    validate = commands.add_parser(
+        "validate",
+        help="check events against the contracts (JSON Schema and x-rules), sending nothing",
+    )
+    validate.add_argument("file", help="JSONL, or a JSON array or object; - for stdin")
+    validate.add_argument("--dir", type=Path, default=DEFAULT_DIR, help=dir_help)
     validate.set_defaults(func=validate_file)
 
-    dir_help = "the contracts' folder (default: %(default)s)"
     write = commands.add_parser("generate", help="write the contracts from the models")
     write.add_argument("--dir", type=Path, default=DEFAULT_DIR, help=dir_help)
     write.add_argument(
@@ -93,23 +102,57 @@ def show_schema(args: argparse.Namespace) -> int:
 
 
 def validate_file(args: argparse.Namespace) -> int:
-    from producers.jsonl import RejectedLine, read_events
-
-    path: Path = args.file
-    if not path.is_file():
-        print(f"touchlog schemas validate: no such file: {path}", file=sys.stderr)
+    """Each event against its published JSON Schema, then the x-rules (the models')."""
+    name: str = args.file
+    if name == "-":
+        text = sys.stdin.read()
+    elif Path(name).is_file():
+        text = Path(name).read_text(encoding="utf-8")
+    else:
+        print(f"touchlog schemas validate: no such file: {name}", file=sys.stderr)
         return 2
+    published = Contracts.load(args.dir)
     valid: Counter[str] = Counter()
     rejected = 0
-    for _, item in read_events(path):
-        if isinstance(item, RejectedLine):
+    for where, document in _documents(text):
+        errors = (
+            published.errors(document)
+            if isinstance(document, dict)
+            else [FieldError("(line)", "expected a JSON object")]
+            if not isinstance(document, FieldError)
+            else [document]
+        )
+        if errors:
             rejected += 1
-            print(f"{path}:{item}", file=sys.stderr)
+            print(f"{name}:{where}: " + "; ".join(str(e) for e in errors), file=sys.stderr)
         else:
-            valid[item.type] += 1
-    by_type = ", ".join(f"{name} {count}" for name, count in sorted(valid.items()))
+            valid[str(document["type"])] += 1
+    by_type = ", ".join(f"{kind} {count}" for kind, count in sorted(valid.items()))
     print(f"{sum(valid.values())} valid, {rejected} invalid" + (f" ({by_type})" if by_type else ""))
     return 1 if rejected else 0
+
+
+def _documents(text: str) -> Iterator[tuple[str, Any]]:
+    """(where, document) for a JSON array's items, a JSON object, or each JSONL line;
+    a line that is not JSON comes as the ``FieldError`` that says so."""
+    stripped = text.strip()
+    if stripped.startswith("[") or (stripped.startswith("{") and "\n" in stripped):
+        try:
+            whole = read_exactly(stripped)
+        except json.JSONDecodeError:
+            pass  # not one JSON document: JSON lines
+        else:
+            items = whole if isinstance(whole, list) else [whole]
+            for number, item in enumerate(items, start=1):
+                yield f"item {number}", item
+            return
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield f"line {number}", read_exactly(line)
+        except json.JSONDecodeError as exc:
+            yield f"line {number}", FieldError("(line)", f"not valid JSON: {exc.msg}")
 
 
 def generate(args: argparse.Namespace) -> int:

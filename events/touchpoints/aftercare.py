@@ -5,14 +5,29 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import ConfigDict, model_validator
 
 from events.envelope import Channel, Model, Name
+from events.rules import ContractRule
 from events.sensitivity import service
-from events.touchpoints.base import Currency, Money, Touchpoint, require_currency
+from events.touchpoints.base import (
+    Currency,
+    Money,
+    Touchpoint,
+    amount_needs_currency,
+    require_currency,
+)
+
+NEXT_SERVICE_LATER = ContractRule(
+    "next-service-after-this-one",
+    "payload.next_due_on, when given, is after payload.completed_on.",
+)
 
 
 class ServiceCompletedPayload(Model):
+    model_config = ConfigDict(json_schema_extra=amount_needs_currency("charge"))
+    contract_rules = (NEXT_SERVICE_LATER,)
+
     job_id: Name = service()
     service_type: Name = service(description="e.g. 'annual boiler service', 'oven repair'.")
     product_sku: Name | None = service(None)
@@ -27,7 +42,7 @@ class ServiceCompletedPayload(Model):
     def _consistent(self) -> ServiceCompletedPayload:
         require_currency(self.charge, self.currency, "charge")
         if self.next_due_on is not None and self.next_due_on <= self.completed_on:
-            raise ValueError("next_due_on must be after completed_on")
+            raise NEXT_SERVICE_LATER.broken("next_due_on must be after completed_on")
         return self
 
 

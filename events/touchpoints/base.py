@@ -10,7 +10,9 @@ from typing import Annotated, Any, ClassVar
 from pydantic import ConfigDict, Field, StringConstraints, WithJsonSchema, model_validator
 from pydantic.config import JsonDict
 
+from events import rules
 from events.envelope import Channel, Envelope, Model
+from events.rules import NO_NUL
 from events.upcasting import upcast
 
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
@@ -23,7 +25,9 @@ Money = Annotated[
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "number", "minimum": 0, "maximum": 999_999_999_999.99},
+                # multipleOf is exact arithmetic on the number as written (0.07 is 7 x 0.01);
+                # a validator that divides binary floats may refuse some: send a string.
+                {"type": "number", "minimum": 0, "maximum": 999_999_999_999.99, "multipleOf": 0.01},
                 {"type": "string", "pattern": r"^[0-9]{1,12}(\.[0-9]{1,2})?$"},
             ],
             "description": "Amount, at most 2 decimal places; written as a decimal string.",
@@ -33,9 +37,9 @@ Money = Annotated[
 Rating = Annotated[int, Field(ge=1, le=5)]
 """1 (worst) to 5 (best)."""
 NpsScore = Annotated[int, Field(ge=0, le=10)]
-Url = Annotated[str, StringConstraints(max_length=2000, pattern=r"^https?://[^\s]+$")]
-ShortText = Annotated[str, StringConstraints(max_length=500)]
-Key = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+Url = Annotated[str, StringConstraints(max_length=2000, pattern=rules.URL)]
+ShortText = Annotated[str, StringConstraints(max_length=500, pattern=NO_NUL)]
+Key = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=NO_NUL)]
 """A dictionary key: a form field's name, a search filter's name."""
 
 
@@ -52,6 +56,14 @@ class PaymentMethod(StrEnum):
 def require_currency(amount: Decimal | None, currency: str | None, what: str) -> None:
     if amount is not None and currency is None:
         raise ValueError(f"{what} needs a currency")
+
+
+def amount_needs_currency(amount: str) -> JsonDict:
+    """``require_currency`` in JSON Schema: an amount that is given needs a currency."""
+    return {
+        "if": {"required": [amount], "properties": {amount: {"not": {"type": "null"}}}},
+        "then": {"required": ["currency"], "properties": {"currency": {"type": "string"}}},
+    }
 
 
 def _pin_type_and_version(schema: JsonDict, cls: type[Any]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import ConfigDict, model_validator
 
 from events.envelope import Channel, Model, Name
 from events.sensitivity import service
@@ -15,6 +15,7 @@ from events.touchpoints.base import (
     ShortText,
     Touchpoint,
     Url,
+    amount_needs_currency,
     require_currency,
 )
 
@@ -39,6 +40,8 @@ class WebPageViewed(Touchpoint):
 
 
 class ProductViewedPayload(Model):
+    model_config = ConfigDict(json_schema_extra=amount_needs_currency("price"))
+
     sku: Name = service()
     name: Name = service()
     category: Name = service()

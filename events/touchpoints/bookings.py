@@ -7,10 +7,11 @@ from typing import Annotated, Literal
 from pydantic import StringConstraints
 
 from events.envelope import Channel, Model, Name, UtcDatetime
+from events.rules import NO_NUL
 from events.sensitivity import restricted, service
 from events.touchpoints.base import Currency, Money, ShortText, Touchpoint
 
-SeatPart = Annotated[str, StringConstraints(min_length=1, max_length=8)]
+SeatPart = Annotated[str, StringConstraints(min_length=1, max_length=8, pattern=NO_NUL)]
 
 
 class Seat(Model):

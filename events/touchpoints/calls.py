@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import StringConstraints
 
 from events.envelope import Channel, Model, Name, Text
+from events.rules import NO_NUL
 from events.sensitivity import service
 from events.touchpoints.base import Touchpoint
 from events.upcasting import Document, upcaster
@@ -21,7 +22,7 @@ from events.upcasting import Document, upcaster
 NOT_RECORDED = "not recorded"
 """``reason`` and ``outcome`` of a call logged as v1, when only notes were kept."""
 
-DialledNumber = Annotated[str, StringConstraints(max_length=32)]
+DialledNumber = Annotated[str, StringConstraints(max_length=32, pattern=NO_NUL)]
 
 
 class CallDirection(StrEnum):

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import model_validator
 
 from events.envelope import Channel, Model, Name, Text
+from events.rules import ContractRule
 from events.sensitivity import service
 from events.touchpoints.base import Currency, Money, PaymentMethod, Touchpoint
 
@@ -21,7 +22,16 @@ class OrderLine(Model):
     unit_price: Money = service()
 
 
+TOTAL_WITHIN_LINES = ContractRule(
+    "total-within-lines",
+    "payload.total is at most the sum of quantity x unit_price over payload.lines "
+    "(a discount may make it less, nothing makes it more).",
+)
+
+
 class PurchaseCompletedPayload(Model):
+    contract_rules = (TOTAL_WITHIN_LINES,)
+
     order_id: Name = service()
     lines: tuple[OrderLine, ...] = service(min_length=1, max_length=1000)
     currency: Currency = service(description="ISO 4217 code, e.g. EUR.")
@@ -34,7 +44,9 @@ class PurchaseCompletedPayload(Model):
     def _total_matches_lines(self) -> PurchaseCompletedPayload:
         lines_total = sum((line.unit_price * line.quantity for line in self.lines), Decimal(0))
         if self.total > lines_total:
-            raise ValueError(f"total {self.total} exceeds the sum of the lines ({lines_total})")
+            raise TOTAL_WITHIN_LINES.broken(
+                f"total {self.total} exceeds the sum of the lines ({lines_total})"
+            )
         return self
 
 

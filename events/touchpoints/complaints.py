@@ -5,11 +5,17 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import ConfigDict, model_validator
 
 from events.envelope import Channel, Model, Name, Text, UtcDatetime
 from events.sensitivity import restricted, service
-from events.touchpoints.base import Currency, Money, Touchpoint, require_currency
+from events.touchpoints.base import (
+    Currency,
+    Money,
+    Touchpoint,
+    amount_needs_currency,
+    require_currency,
+)
 
 
 class Severity(StrEnum):
@@ -98,6 +104,8 @@ class ComplaintEscalated(Touchpoint):
 
 
 class ComplaintResolvedPayload(Model):
+    model_config = ConfigDict(json_schema_extra=amount_needs_currency("compensation"))
+
     case_id: Name = service()
     resolution: Text = service()
     resolved_by: Name = service()

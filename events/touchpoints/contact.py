@@ -11,6 +11,7 @@ from typing import Annotated
 from pydantic import StringConstraints
 
 from events.envelope import Email, Model, Name, WrittenPhone
+from events.rules import NO_NUL
 from events.sensitivity import essential
 
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
@@ -35,9 +36,11 @@ class PersonName(Model):
     given_name: Name | None = essential(None)
     middle_names: Name | None = essential(None)
     family_name: Name = essential()
-    suffix: Annotated[str, StringConstraints(max_length=20)] | None = essential(None)
-    pronunciation: Annotated[str, StringConstraints(max_length=200)] | None = essential(
-        None, description="How to say the name, e.g. 'SHIV-awn NEE-uh-vuh'."
+    suffix: Annotated[str, StringConstraints(max_length=20, pattern=NO_NUL)] | None = essential(
+        None
+    )
+    pronunciation: Annotated[str, StringConstraints(max_length=200, pattern=NO_NUL)] | None = (
+        essential(None, description="How to say the name, e.g. 'SHIV-awn NEE-uh-vuh'.")
     )
 
     def display(self) -> str:
@@ -59,9 +62,9 @@ class PostalAddress(Model):
     )
     locality: Name = essential(description="Town or city.")
     region: Name | None = essential(None)
-    postal_code: Annotated[str, StringConstraints(min_length=1, max_length=16)] | None = essential(
-        None
-    )
+    postal_code: (
+        Annotated[str, StringConstraints(min_length=1, max_length=16, pattern=NO_NUL)] | None
+    ) = essential(None)
     country: CountryCode = essential()
 
 

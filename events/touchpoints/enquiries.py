@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import StringConstraints
 
 from events.envelope import Channel, Email, Model, Name, Text
+from events.rules import NO_NUL
 from events.sensitivity import essential, service
 from events.touchpoints.base import Key, Touchpoint, Url
 
@@ -39,8 +40,8 @@ class WebFormSubmittedPayload(Model):
     form_id: Name = service(description="The form's identifier in the web CMS.")
     form_name: Name = service()
     page_url: Url | None = service(None)
-    fields: dict[Key, Annotated[str, StringConstraints(max_length=2000)]] = essential(
-        default_factory=dict, description="Answers given, by the form's field name."
+    fields: dict[Key, Annotated[str, StringConstraints(max_length=2000, pattern=NO_NUL)]] = (
+        essential(default_factory=dict, description="Answers given, by the form's field name.")
     )
     message: Text | None = essential(None, description="Free text the customer wrote.")
 

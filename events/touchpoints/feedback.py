@@ -5,7 +5,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import ConfigDict, model_validator
+from pydantic.config import JsonDict
 
 from events.envelope import Channel, Model, Name, Text
 from events.sensitivity import restricted, service
@@ -27,7 +28,18 @@ class AgeBand(StrEnum):
     AGE_65_PLUS = "65_plus"
 
 
+SURVEY_SAYS_SOMETHING: JsonDict = {
+    "anyOf": [
+        {"required": ["answers"], "properties": {"answers": {"minItems": 1}}},
+        {"required": ["nps"], "properties": {"nps": {"type": "integer"}}},
+    ]
+}
+"""The survey's rule in JSON Schema: answers, or an NPS score."""
+
+
 class SurveyRespondedPayload(Model):
+    model_config = ConfigDict(json_schema_extra=SURVEY_SAYS_SOMETHING)
+
     survey_id: Name = service()
     survey_name: Name = service()
     answers: tuple[SurveyAnswer, ...] = service((), max_length=100)

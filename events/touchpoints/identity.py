@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import model_validator
 
 from events.envelope import Channel, MessageId, Model, Name, Text
+from events.rules import ContractRule
 from events.sensitivity import essential, service
 from events.touchpoints.base import Touchpoint
 
@@ -81,7 +82,21 @@ class IdentityUnlinked(Touchpoint):
         return f"Unlinked {p.identifier} from customer {p.customer_id}"
 
 
+SURVIVOR_NOT_MERGED = ContractRule(
+    "survivor-not-merged",
+    "payload.surviving_customer_id is not one of payload.merged_customer_ids.",
+)
+SPLIT_TO_A_NEW_CUSTOMER = ContractRule(
+    "split-to-a-new-customer", "payload.new_customer_id differs from payload.original_customer_id."
+)
+TWO_CUSTOMERS = ContractRule(
+    "two-customers", "payload.other_customer_id differs from payload.customer_id."
+)
+
+
 class CustomerMergedPayload(Model):
+    contract_rules = (SURVIVOR_NOT_MERGED,)
+
     surviving_customer_id: Name = essential()
     merged_customer_ids: tuple[Name, ...] = essential(min_length=1, max_length=100)
     reason: Text = service()
@@ -90,7 +105,7 @@ class CustomerMergedPayload(Model):
     @model_validator(mode="after")
     def _distinct(self) -> CustomerMergedPayload:
         if self.surviving_customer_id in self.merged_customer_ids:
-            raise ValueError("the surviving customer cannot also be merged away")
+            raise SURVIVOR_NOT_MERGED.broken("the surviving customer cannot also be merged away")
         return self
 
 
@@ -108,6 +123,8 @@ class CustomerMerged(Touchpoint):
 
 
 class CustomerSplitPayload(Model):
+    contract_rules = (SPLIT_TO_A_NEW_CUSTOMER,)
+
     original_customer_id: Name = essential()
     new_customer_id: Name = essential()
     identifiers_moved: tuple[Identifier, ...] = essential(min_length=1, max_length=100)
@@ -120,7 +137,7 @@ class CustomerSplitPayload(Model):
     @model_validator(mode="after")
     def _distinct(self) -> CustomerSplitPayload:
         if self.original_customer_id == self.new_customer_id:
-            raise ValueError("a split needs a new customer id")
+            raise SPLIT_TO_A_NEW_CUSTOMER.broken("a split needs a new customer id")
         return self
 
 
@@ -137,6 +154,8 @@ class CustomerSplit(Touchpoint):
 
 
 class CustomerMergeRejectedPayload(Model):
+    contract_rules = (TWO_CUSTOMERS,)
+
     customer_id: Name = essential()
     other_customer_id: Name = essential()
     reason: Text | None = service(None)
@@ -145,7 +164,7 @@ class CustomerMergeRejectedPayload(Model):
     @model_validator(mode="after")
     def _distinct(self) -> CustomerMergeRejectedPayload:
         if self.customer_id == self.other_customer_id:
-            raise ValueError("a rejected merge names two different customers")
+            raise TWO_CUSTOMERS.broken("a rejected merge names two different customers")
         return self
 
 

@@ -6,11 +6,19 @@ from datetime import date
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import ConfigDict, model_validator
 
 from events.envelope import E164, Channel, Model, Name
 from events.sensitivity import essential, service
-from events.touchpoints.base import Currency, Money, ShortText, Touchpoint, Url, require_currency
+from events.touchpoints.base import (
+    Currency,
+    Money,
+    ShortText,
+    Touchpoint,
+    Url,
+    amount_needs_currency,
+    require_currency,
+)
 
 
 class RewardsEarnedPayload(Model):
@@ -36,6 +44,8 @@ class RewardsEarned(Touchpoint):
 
 
 class RewardsRedeemedPayload(Model):
+    model_config = ConfigDict(json_schema_extra=amount_needs_currency("reward_value"))
+
     programme: Name = service()
     member_number: Name = essential(description="Loyalty card or membership number.")
     points: int = service(ge=1, le=10_000_000)

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import StringConstraints, model_validator
 
 from events.envelope import Channel, Email, Model, Name, Text, UtcDatetime
+from events.rules import NO_NUL, ContractRule
 from events.sensitivity import essential, service
 from events.touchpoints.base import Rating, ShortText, Touchpoint
 from events.touchpoints.contact import PostalAddress
@@ -53,10 +54,17 @@ class ChatSender(StrEnum):
 class ChatMessage(Model):
     sender: ChatSender = service()
     sent_at: UtcDatetime = service()
-    text: Annotated[str, StringConstraints(max_length=4000)] = service()
+    text: Annotated[str, StringConstraints(max_length=4000, pattern=NO_NUL)] = service()
+
+
+CHAT_ENDS_AFTER_START = ContractRule(
+    "chat-ends-after-start", "payload.ended_at is not before payload.started_at."
+)
 
 
 class ChatTranscriptRecordedPayload(Model):
+    contract_rules = (CHAT_ENDS_AFTER_START,)
+
     chat_id: Name = service()
     started_at: UtcDatetime = service()
     ended_at: UtcDatetime = service()
@@ -68,7 +76,7 @@ class ChatTranscriptRecordedPayload(Model):
     @model_validator(mode="after")
     def _ends_after_start(self) -> ChatTranscriptRecordedPayload:
         if self.ended_at < self.started_at:
-            raise ValueError("ended_at is before started_at")
+            raise CHAT_ENDS_AFTER_START.broken("ended_at is before started_at")
         return self
 
 
@@ -91,7 +99,7 @@ ShortCode = Annotated[str, StringConstraints(pattern=r"^(\+[1-9][0-9]{6,14}|[0-9
 
 class SmsPayload(Model):
     our_number: ShortCode = service(description="Our short code or E.164 number.")
-    body: Annotated[str, StringConstraints(max_length=1600)] = service()
+    body: Annotated[str, StringConstraints(max_length=1600, pattern=NO_NUL)] = service()
     message_ref: Name | None = service(None, description="The SMS gateway's message id.")
     segments: int = service(1, ge=1, le=10)
 

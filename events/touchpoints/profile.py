@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import ConfigDict, model_validator
+from pydantic.config import JsonDict
 
 from events.envelope import Channel, Model, Name, UtcDatetime
 from events.sensitivity import essential, restricted, service
@@ -45,8 +47,26 @@ class Household(Model):
     marital_status: MaritalStatus | None = restricted(None)
 
 
+def changes_something(names: Iterable[str]) -> JsonDict:
+    """The profile update's rule in JSON Schema: one of ``names`` at least, not null."""
+    return {
+        "anyOf": [
+            {"required": [name], "properties": {name: {"not": {"type": "null"}}}} for name in names
+        ]
+    }
+
+
+def _changes_something(schema: JsonDict) -> None:
+    properties = schema.get("properties")
+    if isinstance(properties, dict):
+        schema.update(changes_something(properties))
+
+
 class ProfileUpdatedPayload(Model):
     """What changed; an absent field is unchanged. Lists replace the previous list."""
+
+    # The rule in JSON Schema: one field at least is given, and not null.
+    model_config = ConfigDict(json_schema_extra=_changes_something)
 
     name: PersonName | None = essential(None)
     addresses: tuple[PostalAddress, ...] | None = essential(None, max_length=20)

@@ -15,19 +15,20 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, WithJsonSchema
 
 from events.envelope import Channel, Model, Name
+from events.rules import NO_NUL, UNICODE_TEXT
 from events.sensitivity import restricted, service
 from events.touchpoints.base import Key, Touchpoint
 
 MAX_DEPTH = 3
 MAX_TEXT = 10_000
 _SCALARS: list[dict[str, Any]] = [
-    {"type": "string", "maxLength": MAX_TEXT},
+    {"type": "string", "maxLength": MAX_TEXT, "pattern": NO_NUL},
     {"type": "integer"},
     {"type": "number"},
     {"type": "boolean"},
     {"type": "null"},
 ]
-_KEYS = {"minLength": 1, "maxLength": 100}
+_KEYS = {"minLength": 1, "maxLength": 100, "pattern": NO_NUL}
 
 
 def _value_schema(levels: int) -> dict[str, Any]:
@@ -41,6 +42,16 @@ def _value_schema(levels: int) -> dict[str, Any]:
     return {"anyOf": [*_SCALARS, *containers]}
 
 
+def _storable(text: str, path: str) -> None:
+    """What the models' string patterns check, for values they do not type."""
+    if "\x00" in text:
+        raise ValueError(f"{path}: contains a NUL character (\\u0000), which cannot be stored")
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        raise UNICODE_TEXT.broken(f"{path}: not Unicode text (a lone surrogate)") from None
+
+
 def _json_value(value: Any, path: str, depth: int) -> None:
     if value is None or isinstance(value, bool | int):
         return
@@ -51,6 +62,7 @@ def _json_value(value: Any, path: str, depth: int) -> None:
     if isinstance(value, str):
         if len(value) > MAX_TEXT:
             raise ValueError(f"{path}: longer than {MAX_TEXT} characters")
+        _storable(value, path)
         return
     if not isinstance(value, list | dict):
         raise ValueError(f"{path}: not a JSON value")  # noqa: TRY004  # pydantic reports ValueError
@@ -63,6 +75,7 @@ def _json_value(value: Any, path: str, depth: int) -> None:
     for key, item in value.items():
         if not isinstance(key, str) or not 1 <= len(key) <= 100:
             raise ValueError(f"{path}: keys are 1 to 100 characters")
+        _storable(key, f"{path} (a key)")
         _json_value(item, f"{path}.{key}", depth + 1)
 
 

@@ -4,7 +4,6 @@ answering with JSON."""
 from __future__ import annotations
 
 import base64
-import binascii
 from typing import Annotated, Any
 
 import pydantic_core
@@ -54,8 +53,8 @@ async def write_key(request: Request, _: Annotated[None, Depends(WRITE_KEY)]) ->
         raise unauthorized(f"'{scheme}' authorization is not accepted: use HTTP Basic (writeKey:)")
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        raise unauthorized("the HTTP Basic credentials are not valid base64") from None
+    except ValueError:  # binascii.Error, UnicodeDecodeError, or a character beyond ASCII
+        raise unauthorized("the HTTP Basic credentials are not valid base64 of UTF-8") from None
     key = decoded.partition(":")[0]
     registry: SourceRegistry = request.app.state.registry
     source = await registry.source_for(key) if key else None

@@ -64,7 +64,7 @@ def too_large(what: str, limit: int) -> GatewayError:
 
 def check_declared_length(header: str | None, limit: int, what: str) -> None:
     """Refuse early on a ``Content-Length`` already over the limit."""
-    if header is not None and header.isdigit() and int(header) > limit:
+    if header is not None and header.isascii() and header.isdigit() and int(header) > limit:
         raise too_large(what, limit)
 
 

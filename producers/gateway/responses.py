@@ -13,6 +13,12 @@ RETRY_AFTER = {
         "schema": {"type": "integer", "minimum": 0},
     }
 }
+WWW_AUTHENTICATE = {
+    "WWW-Authenticate": {
+        "description": "HTTP Basic, the write key as user name.",
+        "schema": {"type": "string"},
+    }
+}
 
 
 def error_responses(*, batch: bool) -> dict[int | str, dict[str, Any]]:
@@ -23,7 +29,11 @@ def error_responses(*, batch: bool) -> dict[int | str, dict[str, Any]]:
             "description": "Malformed JSON or body, a size or count limit exceeded"
             + ("" if batch else ", or the event is not valid (errors name each field)"),
         },
-        401: {"model": Problem, "description": "No write key, or an unknown or revoked one."},
+        401: {
+            "model": Problem,
+            "description": "No write key, or an unknown or revoked one.",
+            "headers": WWW_AUTHENTICATE,
+        },
         415: {"model": Problem, "description": "The body is not declared as JSON (UTF-8)."},
         429: {
             "model": retry_model,

@@ -10,9 +10,10 @@ import copy
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from events.contracts import envelope_schema
+from events.touchpoints.tracked import Properties
 from producers.gateway.problems import FieldProblem
 
 # --- answers -------------------------------------------------------------------------
@@ -81,51 +82,124 @@ def native_event_schema() -> dict[str, Any]:
     return schema
 
 
-class _Message(BaseModel):
+# What the gateway checks of a Segment message, stated so that a generated client knows it.
+# Strings touchlog stores may hold no NUL (U+0000). (A blank id counts as absent: said in
+# words, a regular expression for it makes schema-driven generators crawl.)
+_NO_NUL = r"^[^\u0000]*$"
+Identifier = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=200, pattern=_NO_NUL),
+    Field(description="An id; a blank one counts as absent."),
+]
+"""A Segment id as touchlog records it (an external id, a customer or anonymous id)."""
+MessageIdText = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=_NO_NUL)]
+EventName = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=_NO_NUL)]
+Moment = Annotated[
+    datetime,
+    Field(
+        description="RFC 3339 with a UTC offset. Corrected for the device's clock with "
+        "sentAt; more than 1 hour after the gateway received it is refused."
+    ),
+]
+_PROPERTIES = (
+    "Nested at most 3 containers deep; keys of 1 to 100 characters; at most 500 "
+    "properties; strings of at most 10,000 characters, without NUL (U+0000)."
+)
+MESSAGE_BYTES = 32 * 1024
+BATCH_BYTES = 500 * 1024
+_WHO: dict[str, Any] = {
+    "anyOf": [
+        {"required": ["userId"], "properties": {"userId": {"type": ["string", "integer"]}}},
+        {
+            "required": ["anonymousId"],
+            "properties": {"anonymousId": {"type": ["string", "integer"]}},
+        },
+    ],
+    "x-max-bytes": MESSAGE_BYTES,
+}
+
+
+class ExternalIdRef(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    messageId: str | None = Field(None, max_length=100)
-    userId: str | int | None = None
-    anonymousId: str | int | None = None
-    timestamp: datetime | None = Field(None, description="ISO 8601 with an offset.")
+    type: Identifier | int
+    id: Identifier | int
+
+
+class Context(BaseModel):
+    """Read: ``traits`` (identify: under the message's own traits, which win key by key;
+    other calls: an email or phone names the subject), ``externalIds``, ``campaign.name``.
+    The rest is kept by no touchpoint."""
+
+    model_config = ConfigDict(extra="allow")
+
+    traits: Properties | None = None
+    externalIds: list[ExternalIdRef] | None = None
+
+
+class _Message(BaseModel):
+    """A Segment / RudderStack message: at most 32 KB as compact JSON; ``userId`` or
+    ``anonymousId`` is required. Fields no touchpoint holds are listed back as ``ignored``."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra=_WHO)
+
+    messageId: MessageIdText | int | None = Field(
+        None, description="Deduplicates retries per source for 7 days; generated if absent."
+    )
+    userId: Identifier | int | None = None
+    anonymousId: Identifier | int | None = None
+    timestamp: Moment | None = None
     sentAt: datetime | None = None
-    context: dict[str, Any] | None = None
+    context: Context | None = None
     integrations: dict[str, Any] | None = None
+    channel: str | None = Field(None, description="web, mobile, …; else the write key's.")
 
 
 class Track(_Message):
     type: Literal["track"] = "track"
-    event: str = Field(min_length=1, max_length=200)
-    properties: dict[str, Any] | None = None
+    event: EventName = Field(
+        description="Not blank. Mapped names become their touchpoint type (Order Completed → "
+        "purchase.completed, Product Viewed → product.viewed, and the gateway's mapping file), "
+        "their properties checked as that type's payload; others are kept as event.tracked."
+    )
+    properties: Properties | None = Field(None, description=_PROPERTIES)
 
 
 class Identify(_Message):
     type: Literal["identify"] = "identify"
-    traits: dict[str, Any] | None = None
+    traits: Properties | None = Field(
+        None,
+        description="Profile traits (firstName, lastName, name, email, phone, address, "
+        "birthday); they win over context.traits key by key. " + _PROPERTIES,
+    )
 
 
 class Page(_Message):
     type: Literal["page"] = "page"
-    name: str | None = None
-    properties: dict[str, Any] | None = None
+    name: Annotated[str, StringConstraints(max_length=200, pattern=_NO_NUL)] | None = None
+    properties: Properties | None = Field(None, description=_PROPERTIES)
 
 
 class Screen(_Message):
     type: Literal["screen"] = "screen"
-    name: str | None = None
-    properties: dict[str, Any] | None = None
+    name: Annotated[str, StringConstraints(max_length=200, pattern=_NO_NUL)] | None = None
+    properties: Properties | None = Field(None, description=_PROPERTIES)
 
 
 class Group(_Message):
     type: Literal["group"] = "group"
-    groupId: str | int
-    traits: dict[str, Any] | None = None
+    groupId: Identifier | int
+    traits: Properties | None = Field(None, description=_PROPERTIES)
 
 
 class Alias(_Message):
+    """``previousId`` (an anonymous id) and ``userId`` are one person."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"x-max-bytes": MESSAGE_BYTES})
+
     type: Literal["alias"] = "alias"
-    previousId: str | int
-    userId: str | int
+    previousId: Identifier | int
+    userId: Identifier | int
 
 
 AnyMessage = Annotated[
@@ -134,10 +208,13 @@ AnyMessage = Annotated[
 
 
 class SegmentBatch(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    """At most 500 KB (after gzip) and 1,000 messages; each message is accepted or
+    rejected on its own."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"x-max-bytes": BATCH_BYTES})
 
     batch: list[AnyMessage] = Field(min_length=1, max_length=1000)
-    context: dict[str, Any] | None = Field(None, description="Merged into every message's.")
+    context: Context | None = Field(None, description="Merged into every message's.")
     sentAt: datetime | None = None
 
 

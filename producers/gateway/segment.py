@@ -16,6 +16,7 @@ the touchpoint it became.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,12 +31,14 @@ from producers.gateway.ingest import Submission
 from producers.gateway.sources import USER_ID_AS_CUSTOMER_ID, Source
 from producers.gateway.timing import corrected, parse_time
 from producers.gateway.track_rules import TrackRule
-from producers.gateway.traits import profile_from_traits
+from producers.gateway.traits import merge_traits, profile_from_traits
 
 CALLS = ("track", "identify", "page", "screen", "group", "alias")
 _CHANNELS = {"mobile": Channel.APP, **{c.value: c for c in Channel}}
 _EMAIL: TypeAdapter[str] = TypeAdapter(Email)
 _PHONE: TypeAdapter[str] = TypeAdapter(WrittenPhone)
+_SUBJECT_TRAITS = {"email": _EMAIL, "phone": _PHONE}
+_INNER_PATH = re.compile(r"^Value error, (?P<path>[^\s:]+): (?P<reason>.+)$", re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +110,7 @@ class _Reader:
             "campaign.name": "context.campaign.name",
         }
         self.message_id_given = False
+        self._traits: tuple[dict[str, Any], dict[str, str]] | None = None
 
     def call(self) -> str | None:
         value = self.message.get("type")
@@ -136,7 +140,7 @@ class _Reader:
         message_id = self._message_id()
         occurred_at, sent_at = self._times(batch_sent_at)
         subject, ignored = self._subject(call, user_id, anonymous_id, context)
-        payload = self._payload(call, rules, user_id, previous_id, subject, ignored)
+        payload = self._payload(call, rules, user_id, previous_id, subject, context, ignored)
         if self.errors or payload is None or occurred_at is None:
             return None
         type_name, body = payload
@@ -245,23 +249,36 @@ class _Reader:
         if external_ids:
             subject["external_ids"] = external_ids
         if call == "identify":
-            traits = self._object("traits", self.message.get("traits"))
+            traits, places = self._identify_traits(context)
             for name in ("email", "phone"):
                 if traits.get(name) is not None:
                     subject[name] = traits[name]  # invalid: the event is rejected, naming it
-                    self.origins[f"subject.{name}"] = f"traits.{name}"
-        else:
-            context_traits = context.get("traits")
-            if isinstance(context_traits, Mapping):
-                for name, check in (("email", _EMAIL), ("phone", _PHONE)):
-                    value = context_traits.get(name)
-                    if value is None:
-                        continue
-                    try:
-                        subject[name] = check.validate_python(value)
-                    except ValidationError:
-                        ignored.append(f"context.traits.{name}")  # a hint, not the event
+                    self.origins[f"subject.{name}"] = f"{places[name]}.{name}"
+            return subject, ignored
+        context_traits = context.get("traits")
+        if not isinstance(context_traits, Mapping):
+            if context_traits is not None:
+                ignored.append("context.traits")
+            return subject, ignored
+        for name, value in context_traits.items():
+            check = _SUBJECT_TRAITS.get(name)
+            if check is None or value is None:
+                ignored.append(f"context.traits.{name}")  # touchlog records traits on identify
+                continue
+            try:
+                subject[name] = check.validate_python(value)
+            except ValidationError:
+                ignored.append(f"context.traits.{name}")  # a hint, not the event
         return subject, ignored
+
+    def _identify_traits(self, context: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+        """An identify's traits: ``context.traits`` (where RudderStack's clients send them)
+        under ``traits`` (which win, key by key); and where each was sent. Read once."""
+        if self._traits is None:
+            own = self._object("traits", self.message.get("traits"))
+            in_context = self._object("context.traits", context.get("traits"))
+            self._traits = merge_traits(own, in_context)
+        return self._traits
 
     # --- the payload -----------------------------------------------------------------
 
@@ -272,6 +289,7 @@ class _Reader:
         user_id: str | None,
         previous_id: str | None,
         subject: dict[str, Any],
+        context: Mapping[str, Any],
         ignored: list[str],
     ) -> tuple[str, dict[str, Any]] | None:
         m = self.message
@@ -291,12 +309,16 @@ class _Reader:
             ignored += [f"properties.{k}" for k in properties if k not in applied.used]
             return rule.type, applied.payload
         if call == "identify":
-            traits = self._object("traits", m.get("traits"))
-            profile = profile_from_traits(traits)
+            traits, places = self._identify_traits(context)
+            profile = profile_from_traits(traits, places=places)
             if not profile.payload:
-                return self._tracked("Identify", "identify", traits, "traits")
+                for key, place in places.items():
+                    self.origins[f"payload.properties.{key}"] = f"{place}.{key}"
+                sent_in = set(places.values())
+                at = sent_in.pop() if len(sent_in) == 1 else "traits"
+                return self._tracked("Identify", "identify", traits, at)
             self.origins.update(profile.origins)
-            ignored += [f"traits.{k}" for k in traits if k not in profile.used]
+            ignored += [f"{places[k]}.{k}" for k in traits if k not in profile.used]
             return "profile.updated", profile.payload
         if call in ("page", "screen"):
             properties = self._object("properties", m.get("properties"))
@@ -340,6 +362,10 @@ class _Reader:
 
     def translate(self, error: FieldError) -> FieldError:
         """The error's path in the message as sent."""
+        inner = _INNER_PATH.match(error.reason)
+        if inner and error.path.endswith("properties"):
+            # Free-form properties are checked as one value; the reason names where.
+            error = FieldError(f"{error.path}.{inner['path']}", inner["reason"], error.given)
         parts = error.path.split(".")
         for length in range(len(parts), 0, -1):
             origin = self.origins.get(".".join(parts[:length]))

@@ -28,24 +28,41 @@ def _first(traits: Mapping[str, Any], *names: str) -> tuple[Any, str | None]:
     return None, None
 
 
-def profile_from_traits(traits: Mapping[str, Any], at: str = "traits") -> Profile:
+def merge_traits(
+    traits: Mapping[str, Any], context_traits: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """``context.traits`` under the message's own ``traits`` (which win, key by key), and
+    where each trait was sent: ``traits`` or ``context.traits``."""
+    merged = {**context_traits, **traits}
+    places = {key: "traits" if key in traits else "context.traits" for key in merged}
+    return merged, places
+
+
+def profile_from_traits(
+    traits: Mapping[str, Any], at: str = "traits", places: Mapping[str, str] | None = None
+) -> Profile:
+    """The profile update ``traits`` hold; ``places`` says where a trait was sent when not
+    in ``at`` (errors name the path as sent)."""
     payload: dict[str, Any] = {}
     origins: dict[str, str] = {"payload": at}
     used: set[str] = set()
+
+    def origin(key: str | None) -> str:
+        return f"{(places or {}).get(key or '', at)}.{key}"
 
     first, first_key = _first(traits, "firstName", "first_name")
     last, last_key = _first(traits, "lastName", "last_name")
     full, full_key = _first(traits, "name")
     if last is not None:
         payload["name"] = {"family_name": last} | ({"given_name": first} if first else {})
-        origins["payload.name"] = f"{at}.{last_key}"
-        origins["payload.name.family_name"] = f"{at}.{last_key}"
-        origins["payload.name.given_name"] = f"{at}.{first_key}"
+        origins["payload.name"] = origin(last_key)
+        origins["payload.name.family_name"] = origin(last_key)
+        origins["payload.name.given_name"] = origin(first_key)
         used.update(k for k in (first_key, last_key) if k)
     elif isinstance(full, str) and full.strip():
         given, _, family = full.strip().rpartition(" ")
         payload["name"] = {"family_name": family} | ({"given_name": given} if given else {})
-        origins["payload.name"] = f"{at}.name"
+        origins["payload.name"] = origin("name")
         used.add("name")
     if full_key and last is not None:
         used.add(full_key)  # the parts said it better
@@ -53,20 +70,20 @@ def profile_from_traits(traits: Mapping[str, Any], at: str = "traits") -> Profil
     email, email_key = _first(traits, "email")
     if email is not None:
         payload["emails"] = [{"use": "personal", "address": email, "primary": True}]
-        origins["payload.emails"] = origins["payload.emails.0"] = f"{at}.{email_key}"
-        origins["payload.emails.0.address"] = f"{at}.{email_key}"
+        origins["payload.emails"] = origins["payload.emails.0"] = origin(email_key)
+        origins["payload.emails.0.address"] = origin(email_key)
         used.add("email")
 
     phone, phone_key = _first(traits, "phone")
     if phone is not None:
         payload["phones"] = [{"use": "mobile", "number": phone, "primary": True}]
-        origins["payload.phones"] = origins["payload.phones.0"] = f"{at}.{phone_key}"
-        origins["payload.phones.0.number"] = f"{at}.{phone_key}"
+        origins["payload.phones"] = origins["payload.phones.0"] = origin(phone_key)
+        origins["payload.phones.0.number"] = origin(phone_key)
         used.add("phone")
 
     address = traits.get("address")
     if isinstance(address, Mapping) and address:
-        payload["addresses"] = [_address(address, f"{at}.address", origins)]
+        payload["addresses"] = [_address(address, origin("address"), origins)]
         used.add("address")
 
     birthday, birthday_key = _first(traits, "birthday", "date_of_birth")
@@ -74,7 +91,7 @@ def profile_from_traits(traits: Mapping[str, Any], at: str = "traits") -> Profil
         # Trackers often send a date-time at midnight: the date is what it means.
         is_datetime = isinstance(birthday, str) and len(birthday) > 10 and birthday[10] in "T "
         payload["date_of_birth"] = birthday[:10] if is_datetime else birthday
-        origins["payload.date_of_birth"] = f"{at}.{birthday_key}"
+        origins["payload.date_of_birth"] = origin(birthday_key)
         used.add(str(birthday_key))
     return Profile(payload, origins, frozenset(used))
 

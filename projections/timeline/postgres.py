@@ -138,6 +138,14 @@ async def fetch_timeline(
     return TimelinePage(entries=[dict(r) for r in page], next_cursor=next_cursor)
 
 
+async def has_entries(conn: Queryable, subject_key: str) -> bool:
+    """Has the timeline anything about this subject?"""
+    found: bool = await conn.fetchval(
+        f"SELECT EXISTS (SELECT 1 FROM {TABLE} WHERE subject_key = $1)", subject_key
+    )
+    return found
+
+
 async def count_rows(conn: Queryable) -> int:
     value: int = await conn.fetchval(f"SELECT count(*) FROM {TABLE}")
     return value

@@ -86,6 +86,14 @@ async def list_triggers(
     return TriggerPage(page, next_cursor)
 
 
+async def has_triggers(conn: Queryable, customer_id: str) -> bool:
+    """Was any trigger raised for this customer?"""
+    found: bool = await conn.fetchval(
+        f"SELECT EXISTS (SELECT 1 FROM {TABLE} WHERE customer_id = $1)", customer_id
+    )
+    return found
+
+
 async def get_trigger(conn: Queryable, trigger_id: str) -> dict[str, Any]:
     """One trigger; ``UnknownTrigger`` if there is none with this id."""
     row = await conn.fetchrow(f"{_SELECT} WHERE trigger_id = $1", trigger_id)

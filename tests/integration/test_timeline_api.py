@@ -117,15 +117,27 @@ async def test_bad_query_is_a_422_naming_the_field(
     assert [e["loc"][1] for e in response.json()["detail"]] == [field]
 
 
-async def test_unknown_subject_has_an_empty_timeline(client: httpx.AsyncClient) -> None:
-    body = (await client.get("/customers/nobody/timeline")).json()
+async def test_an_unknown_subject_is_a_404_as_on_every_customer_route(
+    client: httpx.AsyncClient,
+) -> None:
+    for path in ("/customers/nobody/timeline", "/customers/nobody/profile", "/customers/nobody"):
+        response = await client.get(path)
+        assert (response.status_code, response.json()) == (404, {"detail": "no customer nobody"})
+    by_identifier = await client.get("/customers/email:nobody@example.com/timeline")
+    assert by_identifier.status_code == 404
+    assert by_identifier.json()["detail"] == "email:nobody@example.com leads to no customer"
+
+
+async def test_a_customer_only_the_timeline_knows_yet_is_known(client: httpx.AsyncClient) -> None:
+    body = (await client.get("/customers/someone-else")).json()
     assert body == {
-        "subject_key": "nobody",
-        "items": [],
-        "next_cursor": None,
-        "withheld": [],
-        "audit_id": None,
+        "customer_id": "someone-else",
+        "born_at": None,
+        "merged_ids": ["someone-else"],
+        "identifiers": [],
     }
+    timeline = (await client.get("/customers/someone-else/timeline")).json()
+    assert [i["message_id"] for i in timeline["items"]] == ["other"]
 
 
 async def test_an_agent_sees_service_data_only_when_revealed_with_a_reason_and_audited(

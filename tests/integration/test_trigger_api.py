@@ -17,6 +17,7 @@ from projections.triggers.model import Audience, Kind, Suppression, Trigger
 from projections.triggers.postgres import TriggerStore
 from projections.triggers.subscriptions import Subscription
 from tests.integration.trigger_support import BASE, make_trigger, store
+from touchlog.bootstrap import create_tables
 
 pytestmark = pytest.mark.integration
 
@@ -45,6 +46,7 @@ ALL = [OFFER, TASK, ESCALATION, HELD]
 
 @pytest.fixture
 async def client(pool: asyncpg.Pool, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    await create_tables(pool)  # every table the API reads: the customer filter checks them
     await store(pool, ALL, TriggerStore([Subscription("crm")]))
     app = create_app(database_url, tokens=TOKENS)
     async with (
@@ -104,7 +106,8 @@ async def test_filters(client: httpx.AsyncClient) -> None:
     assert await _ids(client, "manager", rule="cross-sell-tv") == _ids_of(OFFER, HELD)
     assert await _ids(client, "agent", rule="cross-sell-tv") == _ids_of(OFFER)
     assert await _ids(client, "manager", audience="manager") == _ids_of(ESCALATION)
-    assert await _ids(client, "agent", customer_id="nobody") == []
+    nobody = await client.get("/triggers", params={"customer_id": "nobody"}, headers=_as("agent"))
+    assert (nobody.status_code, nobody.json()) == (404, {"detail": "no customer nobody"})
     first = await client.get("/triggers", params={"limit": 2}, headers=_as("manager"))
     cursor = first.json()["next_cursor"]
     rest = await _ids(client, "manager", limit=2, cursor=cursor)

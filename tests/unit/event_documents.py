@@ -2,8 +2,10 @@
 
 Drawing from the contracts rather than the models tests what a producer in another
 language sees: a document its contract accepts must be accepted by the reader. JSON
-Schema cannot state cross-field rules (a total within the lines' sum, a currency
-with every amount), so ``FIXUPS`` make drawn documents obey them.
+Schema cannot state some cross-field rules (a total within the lines' sum, see each
+contract's ``x-rules``), and this generator does not follow the ones it can state (an
+``anyOf`` beside an object's properties, ``if``/``then``), so ``FIXUPS`` make drawn
+documents obey them all.
 """
 
 from __future__ import annotations
@@ -50,9 +52,14 @@ def documents(type_name: str) -> st.SearchStrategy[Document]:
     return _node(schema, schema).map(lambda doc: fixup(_subject_fixup(doc)))
 
 
+def alternatives(node: Document) -> bool:
+    """An ``anyOf`` of alternatives (a union), not a rule beside an object's properties."""
+    return "anyOf" in node and "type" not in node and "properties" not in node
+
+
 def _node(node: Document, root: Document) -> st.SearchStrategy[Any]:
     node = resolve(node, root)
-    if "anyOf" in node:
+    if alternatives(node):
         return st.one_of([_node(branch, root) for branch in node["anyOf"]])
     if "const" in node:
         return st.just(node["const"])
@@ -209,7 +216,7 @@ def leaves(
 ) -> Iterator[tuple[Path, Document, Any]]:
     """Every value in ``doc`` with the schema that describes it, parents before children."""
     node = resolve(schema, root)
-    if "anyOf" in node:
+    if alternatives(node):
         node = resolve(_branch_for(doc, node["anyOf"], root), root)
     yield path, node, doc
     if isinstance(doc, dict) and "properties" in node:

@@ -222,7 +222,11 @@ def test_timestamp_is_skew_corrected_with_sent_at_of_the_message_or_the_batch() 
         ({"messageId": "x" * 101}, "messageId", "at most 100"),
         ({"properties": [1]}, "properties", "must be a JSON object"),
         ({"context": "web"}, "context", "must be a JSON object"),
-        ({"properties": {"a": {"b": [{"c": {"d": 1}}]}}}, "properties", "nested more than 3"),
+        (
+            {"properties": {"a": {"b": [{"c": {"d": 1}}]}}},
+            "properties.a.b.0.c",
+            "nested more than 3",
+        ),
     ],
 )
 def test_bad_messages_are_rejected_naming_the_field(
