@@ -6,12 +6,14 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 import asyncpg
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 
 from api import audit, customers, errors, health, profile, search, timeline, triggers
+from api import status as operations_status
 from api.auth import Caller, TokenRegistry
 from api.reads import CustomerReads
 from api.trigger_desk import TriggerDesk
+from consumers import metrics
 from projections.db import create_pool
 from projections.identity import IdentityRules
 
@@ -53,4 +55,12 @@ def create_app(
     errors.install(app)
     for module in (health, search, customers, timeline, profile, audit, triggers):
         app.include_router(module.router)
+    app.include_router(operations_status.router)
+    app.add_middleware(metrics.RouteLatency, app_name="api")
+
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    async def prometheus_metrics() -> Response:
+        """Prometheus metrics of this process (with ``touchlog up``: every stage's too)."""
+        return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE_LATEST)
+
     return app

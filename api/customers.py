@@ -39,7 +39,8 @@ async def lookup(
     external_id: Annotated[Identifier | None, Query(description="TYPE:ID")] = None,
 ) -> Response:
     """Who is calling? The essential card of every customer the identifier leads to (none:
-    an empty list, with why if the identifier cannot identify anyone)."""
+    an empty list, with why if the identifier cannot identify anyone; several: ``ambiguous``,
+    every one listed, and ``shared`` if it is a shared number)."""
     result = await reads.lookup({"phone": phone, "email": email, "external_id": external_id})
     # Serialised once, by the model itself: what FastAPI would send for ``response_model``
     # without validating the model it was given again.

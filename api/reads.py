@@ -37,11 +37,13 @@ from api.schemas import (
     TimelineResponse,
 )
 from events import EVENT_TYPES, Channel, Tier
-from projections.caller.postgres import caller_cards
+from projections.caller.postgres import caller_lookup
 from projections.cursor import Cursor, InvalidCursor
 from projections.db import Connection, Queryable
 from projections.identity import IdentifierKind, IdentityRules, Rejected
 from projections.identity.family import Family, families_for, family_of, identifiers_of
+from projections.identity.graph import SHARED_REASON
+from projections.identity.identifiers import normalise_phone
 from projections.profile import Section, by_section, field_named, history, profile_of
 from projections.profile import postgres as profiles
 from projections.profile.search import lookups
@@ -119,7 +121,8 @@ class CustomerReads:
 
     async def lookup(self, written: Mapping[str, str | None]) -> LookupResult:
         """Who is calling: the essential card of every customer the one identifier given
-        (phone, email or external_id, any written form) leads to."""
+        (phone, email or external_id, any written form) leads to; ambiguous when several
+        do, and shared when resolution found it on people otherwise distinct."""
         given = [(name, value) for name, value in written.items() if value]
         if len(given) != 1:
             raise Unprocessable(None, f"give exactly one of {', '.join(_LOOKUP_KINDS)}")
@@ -129,12 +132,22 @@ class CustomerReads:
         if isinstance(accepted, Rejected):
             if accepted.malformed:
                 raise Unprocessable(field, accepted.reason)
-            return LookupResult(
-                identifier=f"{kind.prefix}:{raw}", candidates=[], not_matched=accepted.reason
+            configured = kind is IdentifierKind.PHONE and (
+                normalise_phone(raw, self.rules.default_region) in self.rules.shared_numbers
             )
-        cards = await caller_cards(self.pool, accepted.key)
+            return LookupResult(
+                identifier=f"{kind.prefix}:{raw}",
+                candidates=[],
+                shared=configured,
+                not_matched=accepted.reason,
+            )
+        found = await caller_lookup(self.pool, accepted.key)
         return LookupResult(
-            identifier=accepted.key, candidates=[CallerCard.model_validate(c) for c in cards]
+            identifier=accepted.key,
+            candidates=[CallerCard.model_validate(c) for c in found.cards],
+            ambiguous=len(found.cards) > 1,
+            shared=found.shared,
+            not_matched=SHARED_REASON if found.shared else None,
         )
 
     async def search(self, query: str, limit: int) -> SearchResult:

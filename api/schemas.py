@@ -31,8 +31,16 @@ class LookupResult(BaseModel):
     """The identifier searched for, normalised (e.g. ``phone:+33628230455``)."""
     candidates: list[CallerCard]
     """Every customer it leads to: several means ambiguous — never a guess."""
+    ambiguous: bool = False
+    """More than one customer holds it (a household landline, a switchboard): ask who is
+    calling; every one of them is in ``candidates``."""
+    shared: bool = False
+    """A shared number: configured in ``shared_numbers`` (no candidates), or found by
+    identity resolution on people otherwise distinct (another email or customer number),
+    which no longer matches on it; ``not_matched`` says which."""
     not_matched: str | None = None
-    """Why the identifier cannot identify anyone (e.g. a blocklisted switchboard number)."""
+    """Why the identifier cannot identify anyone (e.g. a blocklisted switchboard number,
+    or one found shared)."""
 
 
 class Customer(BaseModel):

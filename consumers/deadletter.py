@@ -18,6 +18,8 @@ class DeadLetter:
     value: bytes | None
     reason: str
     failed_at: datetime
+    id: int | None = None
+    """Its row's identity in ``dead_letters`` once stored (``touchlog deadletter show ID``)."""
 
     @classmethod
     def of(

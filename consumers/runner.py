@@ -17,6 +17,7 @@ wired in ``touchlog/bootstrap.py``: Kafka and PostgreSQL there, memory in unit t
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from typing import Any, Generic, TypeVar
 
 import structlog
 
+from consumers import metrics
 from consumers.deadletter import DeadLetter
 from consumers.log_check import check_within_log
 from consumers.ordering import TimestampMerge
@@ -323,6 +325,7 @@ class ProjectionRunner(Generic[Tx]):
         """View changes, dead letters and next offsets: one transaction."""
         records = batch.records
         store = self.store
+        started = time.perf_counter()
         async with self._batch_lock, store.transaction() as tx:
             if batch.generation != self._generation:
                 return  # fetched before a seek: those records will be read again
@@ -365,6 +368,16 @@ class ProjectionRunner(Generic[Tx]):
         self.view.committed()
         self.applied += len(records) - len(letters)
         self.dead_lettered += len(letters)
+        metrics.observe_batch(
+            self.name,
+            records,
+            decoded,
+            ((d.partition, d.offset) for d in letters),
+            time.perf_counter() - started,
+        )
+        metrics.observe_lag(
+            self.name, self.config.topic, self.reader.highwater, next_offsets, records
+        )
         log.debug(
             "batch_applied",
             consumer=self.name,

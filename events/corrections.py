@@ -17,7 +17,7 @@ from typing import Any
 
 from events import rules
 from events.compatibility import Incompatibility
-from events.envelope import SUBJECT_IS_IDENTIFIED
+from events.envelope import SUBJECT_IS_IDENTIFIED, WRITTEN_PHONE, WRITTEN_PHONE_V1
 from events.touchpoints.base import amount_needs_currency
 from events.touchpoints.feedback import SURVEY_SAYS_SOMETHING
 from events.touchpoints.profile import ProfileUpdatedPayload, changes_something
@@ -46,6 +46,13 @@ CORRECTIONS: tuple[Correction, ...] = (
     Correction("pattern", r"\S", rules.NAME, _NUL),
     Correction("pattern", r"^[^@\s]+@[^@\s]+\.[^@\s]+$", rules.EMAIL, _NUL),
     Correction("pattern", r"^https?://[^\s]+$", rules.URL, _NUL),
+    Correction(
+        "pattern",
+        WRITTEN_PHONE_V1,
+        WRITTEN_PHONE,
+        "a loosening the check cannot see: the new pattern only allows '(' or '(+' where '+' was "
+        "before the digits ('(0207) 946-1234'), so it takes every number the old one took",
+    ),
     Correction(
         "multipleOf", None, 0.01, "the model always refused more than 2 decimal places in money"
     ),

@@ -58,11 +58,13 @@ Name = Annotated[
 Text = Annotated[str, StringConstraints(max_length=20_000, pattern=NO_NUL)]
 MessageId = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=NO_NUL)]
 E164 = Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")]
-WrittenPhone = Annotated[
-    str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ().\-/]{4,30}[0-9]$")
-]
-"""A phone number as the channel wrote it (``06 28 23 04 55``, ``+33 (0)6…``). The log keeps
-it as given; identity resolution normalises it to E.164 with its configured default region."""
+WRITTEN_PHONE = r"^(?:\+|\(\+?)?[0-9][0-9 ().\-/]{4,30}[0-9]$"
+WRITTEN_PHONE_V1 = r"^\+?[0-9][0-9 ().\-/]{4,30}[0-9]$"
+r"""Published first; ``WRITTEN_PHONE`` takes every string it took, and ``(`` or ``(+`` before."""
+WrittenPhone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=WRITTEN_PHONE)]
+"""A phone number as the channel wrote it (``06 28 23 04 55``, ``+33 (0)6…``, ``(0207) 946-1234``,
+``(+44) 20…``). The log keeps it as given; identity resolution normalises it to E.164 with its
+configured default region."""
 Email = Annotated[
     str,
     StringConstraints(strip_whitespace=True, max_length=254, pattern=rules.EMAIL),
@@ -110,6 +112,12 @@ class Subject(Model):
     email: Email | None = essential(None)
     phone: WrittenPhone | None = essential(
         None, description="Phone number as written; E.164 preferred, normalised by the resolver."
+    )
+    phones: tuple[WrittenPhone, ...] = essential(
+        (),
+        max_length=10,
+        description="Further numbers the subject is reached at (work, home, …), as written; "
+        "each is an identifier like phone.",
     )
     external_ids: tuple[ExternalId, ...] = essential(())
     anonymous_id: Name | None = essential(None, description="Device or cookie id.")

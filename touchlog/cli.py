@@ -8,6 +8,7 @@ import sys
 
 from consumers.log_check import StoredOffsetsBeyondLog
 from touchlog import (
+    cli_deadletter,
     cli_gateway,
     cli_identity,
     cli_import,
@@ -16,6 +17,7 @@ from touchlog import (
     cli_schemas,
     cli_services,
     cli_sources,
+    cli_status,
     cli_triggers,
     cli_up,
 )
@@ -31,6 +33,8 @@ COMMANDS = (
     cli_gateway,
     cli_triggers,
     cli_reset,
+    cli_deadletter,
+    cli_status,
 )
 """Every command module, in the order ``touchlog --help`` lists them."""
 

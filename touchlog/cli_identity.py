@@ -132,6 +132,11 @@ async def show_report(settings: Settings, args: argparse.Namespace) -> int:
             "Decide with: touchlog identity confirm|reject CUSTOMER OTHER --by NAME",
             file=sys.stderr,
         )
+    shared = found.shared_identifiers
+    print(f"Shared identifiers found (matching nobody; confirm in shared_numbers): {len(shared)}")
+    for sh in shared:
+        print(f"  {sh.identifier}  {len(sh.customers)} customers: {', '.join(sh.customers)}")
+        print(f"    {sh.reason} (event {sh.message_id}, {sh.detected_at:%Y-%m-%d %H:%M})")
     return 0
 
 

@@ -1,6 +1,7 @@
 """``touchlog import``: a business unit's customer export (CSV) as ``profile.updated`` events.
 
 touchlog import FILE.csv --source SYSTEM --business-unit BU --mapping MAPPING.yaml
+touchlog import FILE.csv … --dry-run      how the first rows map; nothing is sent
 """
 
 from __future__ import annotations
@@ -22,12 +23,35 @@ if TYPE_CHECKING:
 
 def register(subparsers: Subparsers) -> None:
     imports = subparsers.add_parser(
-        "import", help="import a business unit's customer export (CSV) as profile.updated events"
+        "import",
+        help="import a business unit's customer export (CSV) as profile.updated events",
+        description="Import a business unit's customer export (CSV), one profile.updated per "
+        "row. Example mappings, each with a sample CSV, are in examples/mappings/ (split and "
+        "full-name columns, postcode-only and one-line addresses, several phones and emails, "
+        "constants, date formats); try one with --dry-run.",
     )
     imports.add_argument("file", type=Path)
     imports.add_argument("--source", required=True, help="the exporting system, e.g. retail-crm")
     imports.add_argument("--business-unit", required=True, help="e.g. retail")
-    imports.add_argument("--mapping", type=Path, required=True, help="YAML: column → field")
+    imports.add_argument(
+        "--mapping",
+        type=Path,
+        required=True,
+        help="YAML: which column holds what; see examples/mappings/*.yaml",
+    )
+    imports.add_argument(
+        "--region",
+        help="read phone numbers without a country code as this region's, e.g. GB "
+        "(default: the mapping's region, else TOUCHLOG_DEFAULT_REGION)",
+    )
+    imports.add_argument(
+        "--dry-run",
+        nargs="?",
+        type=int,
+        const=5,
+        metavar="ROWS",
+        help="show how the first ROWS rows (default 5) map; nothing is sent or recorded",
+    )
     imports.add_argument(
         "--state", type=Path, help="resume file (default: DATA_DIR/imports/…, one per file)"
     )
@@ -59,8 +83,11 @@ async def import_export(settings: Settings, args: argparse.Namespace) -> int:
         mapping, mapping_sha, source = _mapping(args)
     except (DocumentError, ValueError) as exc:
         return fail(f"import: {exc}")
+    region = (args.region or mapping.region or settings.default_region).upper()
+    if args.dry_run is not None:
+        return _dry_run(path, mapping, source, region, args.dry_run)
     state = args.state or legacy.default_state_path(settings.data_dir, path, source)
-    options = legacy.ImportOptions(restart=args.restart)
+    options = legacy.ImportOptions(restart=args.restart, region=region)
     try:
         async with publisher(settings, client_id="touchlog-import") as sink:
             summary = await legacy.import_export(
@@ -70,6 +97,21 @@ async def import_export(settings: Settings, args: argparse.Namespace) -> int:
         return fail(f"import: {exc}")
     _print_summary(path, state, summary)
     return 1 if summary.rejected else 0
+
+
+def _dry_run(path: Path, mapping: ExportMapping, source: Source, region: str, rows: int) -> int:
+    from datetime import UTC, datetime
+
+    from producers import legacy
+
+    try:
+        shown = legacy.preview(path, mapping, source, region, datetime.now(UTC), rows)
+    except legacy.MappingError as exc:
+        return fail(f"import: {exc}")
+    for text in shown:
+        print(text)
+    print(f"{path}: dry run, nothing sent")
+    return 0
 
 
 def _print_summary(path: Path, state: Path, summary: ImportSummary) -> None:

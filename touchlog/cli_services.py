@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 import uvicorn
 
-from touchlog import bootstrap
+from consumers import metrics
+from touchlog import bootstrap, cli_status
 from touchlog.cli_common import Subparsers, command, create_tables, pool_on, stop_on_signals
 from touchlog.kafka_admin import ensure_topics
 from touchlog.settings import Settings
@@ -51,6 +52,7 @@ def api_config(settings: Settings, database_url: str, tokens: dict[str, Caller])
     from api import create_app
 
     app = create_app(database_url, bootstrap.identity_rules(settings), tokens)
+    app.state.stages = cli_status.catalogue(settings)  # GET /status reads the log
     return uvicorn.Config(
         app, host=settings.api_host, port=settings.api_port, log_config=None, access_log=False
     )
@@ -63,6 +65,7 @@ async def _runner(settings: Settings, args: argparse.Namespace) -> int:
         stop_on_signals(stop)
         partitions = [int(p) for p in args.partitions.split(",")] if args.partitions else None
         stages = bootstrap.STAGES if args.stage == "all" else (args.stage,)
+        metrics.serve_on(settings.metrics_port)
         await bootstrap.run_stages(settings, endpoints, pool, stop, stages, partitions)
     return 0
 

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from consumers import metrics
 from consumers.process import exit_with_parent
 from events.documents import DocumentError
 from touchlog import bootstrap, config_files
@@ -41,6 +42,9 @@ def _worker(args: argparse.Namespace) -> int:
     config.data_dir.mkdir(parents=True, exist_ok=True)
     app, _ = build_app(config, rules, published)
     worker = faust.Worker(app, loglevel=_faust_log_level(settings.log_level), quiet=True)
+    if not worker.stdout.isatty():
+        worker.spinner = None  # it writes cursor escapes (ESC[?25l) into redirected output
+    metrics.serve_on(settings.metrics_port)
     worker.execute_from_commandline()  # runs until SIGINT / SIGTERM
     return 0
 

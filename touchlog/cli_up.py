@@ -9,8 +9,12 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
+import asyncpg
+import uvicorn
+
+from events.documents import DocumentError
 from touchlog import bootstrap
-from touchlog.cli_common import Subparsers, command, pool_on, stop_on_signals
+from touchlog.cli_common import Subparsers, command, fail, pool_on, stop_on_signals
 from touchlog.cli_publish import publish_demo
 from touchlog.cli_services import api_config
 from touchlog.http_server import EmbeddedServer
@@ -25,7 +29,7 @@ def register(sub: Subparsers) -> None:
     up = sub.add_parser(
         "up",
         help="Start broker, PostgreSQL (embedded unless configured), "
-        "the projection runner and the API.",
+        "the projection runner, the API and the HTTP gateway.",
     )
     up.add_argument("--demo", action="store_true", help="Publish the demo sample once up.")
     up.add_argument("--customers", type=int, default=300, help="Demo customers (default 300).")
@@ -42,27 +46,59 @@ async def _up(settings: Settings, args: argparse.Namespace) -> int:
         tokens = bootstrap.api_tokens(settings)
         demo_tokens = {} if tokens else bootstrap.session_tokens()
         server = EmbeddedServer(api_config(settings, endpoints.database_url, tokens or demo_tokens))
+        try:
+            gateway = EmbeddedServer(_gateway_config(settings, endpoints))
+        except DocumentError as exc:
+            return fail(f"TOUCHLOG_GATEWAY_TRACK_MAPPING: {exc}")
+        write_key = await _demo_write_key(pool) if args.demo else None
         stop_on_signals(stop)
         tasks = {
             asyncio.create_task(server.serve(), name="api"),
+            asyncio.create_task(gateway.serve(), name="gateway"),
             asyncio.create_task(_trigger_worker(settings, endpoints, stop), name="triggers"),
             stopping := asyncio.create_task(stop.wait(), name="signal"),
         }
-        if await _started(server, tasks):
-            _print_endpoints(settings, endpoints, demo_tokens)
+        if await _started(server, tasks) and await _started(gateway, tasks):
+            _print_endpoints(settings, endpoints, demo_tokens, write_key)
             if args.demo:
                 await _demo_once(endpoints, settings, args.customers)
         stages = bootstrap.run_stages(settings, endpoints, pool, stop)
         tasks.add(asyncio.create_task(stages, name="stages"))
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         stop.set()
-        server.should_exit = True
+        server.should_exit = gateway.should_exit = True
         await asyncio.gather(*tasks)  # re-raises what ended a component early
         return 0 if stopping in done else 1
 
 
+def _gateway_config(settings: Settings, endpoints: bootstrap.Endpoints) -> uvicorn.Config:
+    """The HTTP gateway as uvicorn serves it, beside the API (``touchlog gateway`` alone)."""
+    from producers.gateway import create_gateway
+
+    app = create_gateway(bootstrap.gateway_config(settings, endpoints))
+    return uvicorn.Config(
+        app,
+        host=settings.gateway_host,
+        port=settings.gateway_port,
+        log_config=None,
+        access_log=False,
+    )
+
+
+async def _demo_write_key(pool: asyncpg.Pool) -> str:
+    """A write key for the demo's web shop, whose Segment ``userId``s are touchlog
+    customer ids (a signed-in customer); a new one each run, shown once."""
+    from events.envelope import Channel
+    from producers.gateway import sources
+
+    key, _ = await sources.add(
+        pool, "demo-web-shop", "retail", Channel.WEB, sources.USER_ID_AS_CUSTOMER_ID
+    )
+    return key
+
+
 async def _started(server: EmbeddedServer, tasks: set[asyncio.Task[Any]]) -> bool:
-    """Whether the API came up (rather than something ending first)."""
+    """Whether the server came up (rather than something ending first)."""
     ready = asyncio.create_task(server.ready.wait())
     await asyncio.wait({ready, *tasks}, return_when=asyncio.FIRST_COMPLETED)
     ready.cancel()
@@ -98,7 +134,10 @@ async def _trigger_worker(
 
 
 def _print_endpoints(
-    settings: Settings, endpoints: bootstrap.Endpoints, session_tokens: dict[str, Caller]
+    settings: Settings,
+    endpoints: bootstrap.Endpoints,
+    session_tokens: dict[str, Caller],
+    write_key: str | None,
 ) -> None:
     tokens = "".join(
         f"  {caller.role.value:<15} Authorization: Bearer {token}\n"
@@ -107,7 +146,15 @@ def _print_endpoints(
     print(
         "touchlog is up\n"
         f"  API             http://{settings.api_host}:{settings.api_port}  (docs: /docs)\n"
-        f"  Kafka bootstrap {endpoints.bootstrap_servers}"
+        f"  Gateway         http://{settings.gateway_host}:{settings.gateway_port}"
+        "  (docs: /docs; Segment-compatible)\n"
+        + (
+            f"  Write key       {write_key}  (demo-web-shop: userId = customer id; "
+            f"curl -u '{write_key}:' …/v1/track)\n"
+            if write_key
+            else ""
+        )
+        + f"  Kafka bootstrap {endpoints.bootstrap_servers}"
         f"{'  (embedded Tansu, memory only)' if endpoints.embedded_broker else ''}\n"
         f"  DATABASE_URL    {endpoints.database_url}"
         f"{'  (embedded PostgreSQL)' if endpoints.embedded_postgres else ''}\n"

@@ -109,8 +109,19 @@ class Settings(BaseSettings):
     gateway_retry_after: int = Field(5, ge=1, description="Retry-After of a 503 / 429, seconds.")
     gateway_dedup_days: int = Field(7, ge=1, description="Days a message_id is remembered.")
 
-    log_format: str = Field("json", pattern="^(json|console)$")
+    log_format: str | None = Field(
+        None,
+        pattern="^(json|console)$",
+        description="json or console; unset → console on a terminal, json otherwise.",
+    )
     log_level: str = Field("info", pattern="^(debug|info|warning|error)$")
+    metrics_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="Serve Prometheus /metrics on this port from `touchlog runner` and "
+        "`touchlog triggers worker` (the API and the gateway serve their own).",
+    )
 
     def topics(self) -> list[str]:
         """Every topic touchlog uses, to be created at start."""

@@ -21,6 +21,7 @@ from typing import Any
 import structlog
 
 from consumers.deadletter import DeadLetter
+from consumers.metrics import TRIGGER_WORKER_RECORDS
 from consumers.triggers.clock import Clock, DueIndex
 from events.codec import InvalidEvent
 from events.resolved import RESOLVED
@@ -62,6 +63,7 @@ class TriggerWorker:
     async def on_resolved(
         self, partition: int, offset: int, key: bytes | None, value: bytes | None
     ) -> None:
+        TRIGGER_WORKER_RECORDS.labels("resolved").inc()
         try:
             resolved = RESOLVED.decode(value or b"")
         except InvalidEvent as exc:
@@ -81,6 +83,7 @@ class TriggerWorker:
         self._save(partition, customer, state)
 
     async def on_command(self, partition: int, key: bytes | None, value: bytes | None) -> None:
+        TRIGGER_WORKER_RECORDS.labels("command").inc()
         command: dict[str, Any] = json.loads(value or b"{}")
         match command.get("kind"):
             case "tick":

@@ -58,9 +58,12 @@ class AddressUse(StrEnum):
 class PostalAddress(Model):
     use: AddressUse = essential(AddressUse.HOME)
     lines: tuple[Name, ...] = essential(
-        min_length=1, max_length=4, description="Street lines, as the customer writes them."
+        (),
+        max_length=4,
+        description="Street lines, as the customer writes them; none when only the postcode "
+        "is known.",
     )
-    locality: Name = essential(description="Town or city.")
+    locality: Name | None = essential(None, description="Town or city, when known.")
     region: Name | None = essential(None)
     postal_code: (
         Annotated[str, StringConstraints(min_length=1, max_length=16, pattern=NO_NUL)] | None

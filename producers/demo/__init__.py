@@ -1,7 +1,7 @@
 """``touchlog demo``'s data: a few hundred made-up customers and their histories.
 
-Deterministic: the same ``customers``, ``seed`` and ``now`` give the same events,
-message ids included. Every type in the catalogue appears, so timelines show the
+Deterministic: the same ``customers``, ``seed``, ``now`` and ``region`` give the same
+events, message ids included. Every type in the catalogue appears, so timelines show the
 whole range; the first customer is a showcase that has done a bit of everything.
 """
 
@@ -53,15 +53,21 @@ HISTORY: tuple[tuple[Activity, float, Callable[[Story], bool]], ...] = (
 )
 
 
+SHOWCASE = "C-100000"
+"""The customer who has done a bit of everything: the example the CLI points to."""
+
+
 def demo_events(
-    customers: int = 300, *, seed: int = 7, now: datetime | None = None
+    customers: int = 300, *, seed: int = 7, now: datetime | None = None, region: str = "FR"
 ) -> list[Touchpoint]:
-    """Every customer's touchpoints, oldest first. ``now`` defaults to the current time."""
+    """Every customer's touchpoints, oldest first. ``now`` defaults to the current time;
+    most customers live in ``region`` (``TOUCHLOG_DEFAULT_REGION``) if the demo has
+    addresses there (GB, FR, US)."""
     rng = Random(seed)
     now = now or datetime.now(UTC)
     events: list[Touchpoint] = []
     for number in range(customers):
-        customer = make_customer(rng, number, now)
+        customer = make_customer(rng, number, now, region)
         showcase = number == 0
         story = Story(rng, customer, now)
         if showcase:  # long enough ago that every follow-up, even a service visit, happened
@@ -87,4 +93,4 @@ def _times(rng: Random, mean: float, *, at_least_once: bool) -> int:
     return max(count, 1) if at_least_once else count
 
 
-__all__ = ["demo_events"]
+__all__ = ["SHOWCASE", "demo_events"]

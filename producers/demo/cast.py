@@ -1,24 +1,42 @@
 """The demo's made-up customers and the business they deal with.
 
-Names are invented combinations; emails use the reserved ``example.*`` domains and
-phone numbers the ranges set aside for fiction (UK 07700 900xxx, FR 06 39 98 xx xx,
-US 555-01xx), so nothing here can reach a real person.
+Names are invented combinations that fit their titles; emails use the reserved
+``example.*`` domains. Phone numbers must be valid (the resolver refuses others, and a
+demo profile's number must be found by ``/lookup``): they are variations on
+libphonenumber's example number for each country, so they look like every other
+number a user types.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from random import Random
+
+import phonenumbers
 
 from events.touchpoints import PostalAddress, Title
 
-GIVEN = (
-    "Amelia", "Oliver", "Isla", "Noah", "Ava", "Leo", "Mia", "Arthur", "Léa", "Hugo",
-    "Chloé", "Louis", "Camille", "Jules", "Manon", "Gabriel", "Zoe", "Theo", "Priya",
-    "Ravi", "Aisha", "Omar", "Mei", "Kenji", "Siobhan", "Niamh", "Ewan", "Freya", "Ana",
+FEMININE = (
+    "Amelia", "Isla", "Ava", "Mia", "Léa", "Chloé", "Manon", "Zoe", "Priya", "Aisha",
+    "Mei", "Siobhan", "Niamh", "Freya", "Ana",
 )  # fmt: skip
+MASCULINE = (
+    "Oliver", "Noah", "Leo", "Arthur", "Hugo", "Louis", "Jules", "Gabriel", "Theo",
+    "Ravi", "Omar", "Kenji", "Ewan",
+)  # fmt: skip
+EITHER = ("Camille", "Alex", "Sam")
+GIVEN = FEMININE + MASCULINE + EITHER
+NAMES_FOR_TITLE = {
+    Title.MR: MASCULINE,
+    Title.MRS: FEMININE,
+    Title.MS: FEMININE,
+    Title.MISS: FEMININE,
+    Title.MX: GIVEN,
+    Title.DR: GIVEN,
+}
+"""First names a title goes with: no "Mrs Hugo"."""
 FAMILY = (
     "Hartwell", "Penrose", "Ashdown", "Marlow", "Fenwick", "Thorne", "Caldwell",
     "Brightmore", "Lindqvist", "Okafor", "Duval", "Marchetti", "Rousseau", "Lefebvre",
@@ -32,7 +50,9 @@ PLACES = {
     "US": ("Boston", "Chicago", "Seattle"),
 }
 CURRENCY = {"GB": "GBP", "FR": "EUR", "US": "USD"}
-US_AREAS = ("202", "312", "415", "617")
+COUNTRIES = ("GB", "FR", "US")
+SHARES = (55, 35, 10)
+"""Where customers live: the home region (``TOUCHLOG_DEFAULT_REGION``) first."""
 
 UNITS = ("retail", "appliances", "theatre")
 """The business units; ``group`` runs loyalty, marketing and identity for all of them."""
@@ -49,6 +69,7 @@ class DemoCustomer:
     phone: str
     country: str
     address: PostalAddress
+    date_of_birth: date
     loyalty_number: str | None
     units: tuple[str, ...]
     since: datetime
@@ -68,12 +89,29 @@ def _ascii(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
 
 
-def _phone(country: str, number: int) -> str:
-    if country == "GB":
-        return f"+447700900{number % 1000:03d}"
-    if country == "FR":
-        return f"+3363998{number % 10_000:04d}"
-    return f"+1{US_AREAS[number % 4]}55501{number // 4 % 100:02d}"
+def countries(region: str) -> tuple[str, ...]:
+    """The customers' countries, most customers' first: the home region if it is one."""
+    home = region.upper()
+    return (home, *(c for c in COUNTRIES if c != home)) if home in COUNTRIES else COUNTRIES
+
+
+def mobile_number(country: str, number: int) -> str:
+    """A valid mobile number of ``country`` (E.164), one per customer ``number`` (< 100,000):
+    the country's example mobile with its last five digits varied."""
+    example = phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.MOBILE)
+    if example is None:
+        raise ValueError(f"libphonenumber has no example mobile number for {country}")
+    stem = f"+{example.country_code}{str(example.national_number)[:-5]}"
+    for attempt in range(100_000):
+        candidate = phonenumbers.parse(f"{stem}{(number + attempt) % 100_000:05d}")
+        if phonenumbers.is_valid_number(candidate):
+            return phonenumbers.format_number(candidate, phonenumbers.PhoneNumberFormat.E164)
+    raise ValueError(f"no valid mobile number near {country}'s example")
+
+
+def _birth_date(rng: Random, now: datetime) -> date:
+    born = now.date() - timedelta(days=rng.randint(18 * 365 + 5, 85 * 365))
+    return born.replace(day=min(born.day, 28))
 
 
 def _address(rng: Random, country: str) -> PostalAddress:
@@ -93,10 +131,10 @@ def _address(rng: Random, country: str) -> PostalAddress:
     return PostalAddress(lines=(line,), locality=locality, postal_code=postal, country=country)
 
 
-def make_customer(rng: Random, number: int, now: datetime) -> DemoCustomer:
-    country = rng.choices(("GB", "FR", "US"), weights=(55, 35, 10))[0]
-    given, family = rng.choice(GIVEN), rng.choice(FAMILY)
+def make_customer(rng: Random, number: int, now: datetime, region: str = "GB") -> DemoCustomer:
+    country = rng.choices(countries(region), weights=SHARES)[0]
     title = rng.choice((Title.MR, Title.MRS, Title.MS, Title.MX, Title.DR, Title.MISS))
+    given, family = rng.choice(NAMES_FOR_TITLE[title]), rng.choice(FAMILY)
     domain = rng.choice(("example.com", "example.org", "example.net"))
     units = tuple(
         unit for unit, share in zip(UNITS, (0.9, 0.4, 0.35), strict=True) if rng.random() < share
@@ -108,9 +146,10 @@ def make_customer(rng: Random, number: int, now: datetime) -> DemoCustomer:
         given_name=given,
         family_name=family,
         email=f"{_ascii(given)}.{_ascii(family)}{number}@{domain}",
-        phone=_phone(country, number),
+        phone=mobile_number(country, number),
         country=country,
         address=_address(rng, country),
+        date_of_birth=_birth_date(rng, now),
         loyalty_number=f"HM{4_000_000 + number * 13}" if rng.random() < 0.6 else None,
         units=units or ("retail",),
         since=now - timedelta(days=rng.randint(30, 720), seconds=rng.randint(0, 86_399)),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from events import Channel
@@ -102,7 +102,7 @@ def survey(
             ),
             nps=rng.randint(0, 10),
             comment=rng.choice((None, "Friendly staff.", "Took too long.")),
-            age_band=rng.choice((None, *tuple(t.AgeBand)[1:])),
+            age_band=rng.choice((None, age_band(story.customer.date_of_birth, at.date()))),
         ),
         at=at,
         unit=unit,
@@ -127,3 +127,22 @@ def feedback(story: Story, unit: str) -> None:
         unit=unit,
         channel=rng.choice((Channel.WEB, Channel.SOCIAL, Channel.APP)),
     )
+
+
+BANDS = (
+    (18, t.AgeBand.UNDER_18),
+    (25, t.AgeBand.AGE_18_24),
+    (35, t.AgeBand.AGE_25_34),
+    (50, t.AgeBand.AGE_35_49),
+    (65, t.AgeBand.AGE_50_64),
+)
+"""The bands below 65, each with the age it ends before."""
+
+
+def age_band(born: date, on: date) -> t.AgeBand:
+    """The band a person born on ``born`` is in on ``on``."""
+    age = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+    for limit, band in BANDS:
+        if age < limit:
+            return band
+    return t.AgeBand.AGE_65_PLUS

@@ -16,28 +16,51 @@ RULES = {
     t.IdentifierType.ANONYMOUS_ID: "signed in on this device",
 }
 RESOLVER = "identity-resolver"
+SIGN_UP = "customer-portal"
 
 
-def identifier_of(subject: Subject) -> t.Identifier:
-    """The identifier a channel sent instead of a customer_id, in priority order."""
+def identifiers_of(subject: Subject) -> list[t.Identifier]:
+    """The identifiers a channel sent besides any customer_id."""
+    found = []
     if subject.email:
-        return t.Identifier(type=t.IdentifierType.EMAIL, value=subject.email.lower())
+        found.append(t.Identifier(type=t.IdentifierType.EMAIL, value=subject.email.lower()))
     if subject.phone:
-        return t.Identifier(type=t.IdentifierType.PHONE, value=subject.phone)
-    if subject.external_ids:
-        first = subject.external_ids[0]
-        return t.Identifier(type=t.IdentifierType.EXTERNAL_ID, value=first.id, namespace=first.type)
-    return t.Identifier(type=t.IdentifierType.ANONYMOUS_ID, value=str(subject.anonymous_id))
+        found.append(t.Identifier(type=t.IdentifierType.PHONE, value=subject.phone))
+    found += [
+        t.Identifier(type=t.IdentifierType.EXTERNAL_ID, value=ext.id, namespace=ext.type)
+        for ext in subject.external_ids
+    ]
+    if subject.anonymous_id:
+        found.append(
+            t.Identifier(type=t.IdentifierType.ANONYMOUS_ID, value=str(subject.anonymous_id))
+        )
+    return found
 
 
 def link_identifiers(story: Story) -> None:
-    """Each identifier seen without a customer_id is linked once, just after first sight."""
+    """Each identifier is first seen with the customer's id (a signed-in visit, a card
+    swiped at a till that asks for the account) and linked by the resolver just after.
+
+    Later events may carry the identifier alone: it then resolves to the customer. An
+    identifier first seen alone would make a customer of its own, a fragment the demo's
+    duplicates are not meant to be."""
+    introduced: set[t.Identifier] = set()
     first_seen: dict[t.Identifier, Touchpoint] = {}
-    for event in sorted(story.events, key=lambda e: e.occurred_at):
-        if not event.subject.customer_id:
-            first_seen.setdefault(identifier_of(event.subject), event)
+    for index, event in sorted(enumerate(story.events), key=lambda e: e[1].occurred_at):
+        subject = event.subject
+        new = [i for i in identifiers_of(subject) if i not in introduced]
+        if new and not subject.customer_id:
+            known = subject.model_copy(update={"customer_id": story.customer.customer_id})
+            event = story.events[index] = event.model_copy(update={"subject": known})
+        if event.subject.customer_id == story.customer.customer_id:
+            for identifier in new:
+                first_seen.setdefault(identifier, event)
+        introduced.update(new)
+    linked = {e.payload.identifier for e in story.events if isinstance(e, t.IdentityLinked)}
     for identifier, event in first_seen.items():
-        _link(story, identifier, event)
+        # The account's own details, given at sign-up, are not something the resolver linked.
+        if identifier not in linked and event.source.system != SIGN_UP:
+            _link(story, identifier, event)
 
 
 def _link(story: Story, identifier: t.Identifier, cause: Touchpoint) -> t.IdentityLinked:
@@ -79,7 +102,8 @@ def wrong_link_undone(story: Story) -> None:
         ),
         at=story.moment(),
         unit="retail",
-        subject=Subject(phone=landline),
+        # The agent opened this customer's account from the caller's number.
+        subject=Subject(customer_id=story.customer.customer_id, phone=landline),
     )
     identifier = t.Identifier(type=t.IdentifierType.PHONE, value=landline)
     linked = _link(story, identifier, call)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
-from events import Campaign, Channel
+from events import Campaign, Channel, Subject
 from events import touchpoints as t
+from producers.demo.shopping import PROGRAMME
 from producers.demo.story import Story
 
 INTERESTS = ("gardening", "cooking", "classical music", "theatre", "outdoor clothing", "toys")
@@ -28,7 +29,21 @@ def sign_up(story: Story) -> None:
         at=at,
         unit="group",
         system="customer-portal",
+        # The portal knows its account: the details given are the customer's from day one.
+        subject=Subject(customer_id=c.customer_id, email=c.email, phone=c.phone),
     )
+    if c.loyalty_number:
+        welcome = t.RewardsEarnedPayload(
+            programme=PROGRAMME, member_number=c.loyalty_number, points=500, reason="welcome"
+        )
+        story.emit(
+            t.RewardsEarned,
+            welcome,
+            at=at + timedelta(minutes=5),
+            unit="group",
+            system="loyalty-platform",
+            after=profile,
+        )
     granted = story.chance(0.7)
     story.emit(
         t.ConsentChanged,
@@ -62,7 +77,7 @@ def life_changes(story: Story) -> None:
     story.emit(
         t.ProfileUpdated,
         t.ProfileUpdatedPayload(
-            date_of_birth=date(rng.randint(1945, 2004), rng.randint(1, 12), rng.randint(1, 28)),
+            date_of_birth=story.customer.date_of_birth,
             income_band=rng.choice(tuple(t.IncomeBand)),
             household=t.Household(adults=rng.randint(1, 2), children=rng.randint(0, 3)),
             education=rng.choice((None, *t.EducationLevel)),

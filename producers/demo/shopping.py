@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from events import Channel
@@ -30,6 +30,8 @@ PRODUCTS = {
 }
 SEARCHES = ("linen", "jumper size m", "casserole", "washing machine", "gift for dad", "vacuum")
 PROGRAMME = "Hollis Rewards"
+POINTS_PER_UNIT = 10
+"""Points earned per pound, euro or dollar spent."""
 
 
 def browse(story: Story, unit: str = "retail") -> None:
@@ -137,7 +139,7 @@ def purchase(story: Story, unit: str) -> t.PurchaseCompleted:
             t.RewardsEarnedPayload(
                 programme=PROGRAMME,
                 member_number=c.loyalty_number,
-                points=int(total),
+                points=int(total * POINTS_PER_UNIT),
                 reason="purchase",
                 order_id=order.payload.order_id,
             ),
@@ -193,20 +195,47 @@ def _return(story: Story, order: t.PurchaseCompleted) -> None:
 
 
 def redeem(story: Story) -> None:
+    """A voucher bought with points the customer has: the balance never goes below zero,
+    then or later (points earned only add; other redemptions are counted)."""
     c = story.customer
-    if c.loyalty_number:
-        points = story.rng.choice((500, 1000, 2000))
-        story.emit(
-            t.RewardsRedeemed,
-            t.RewardsRedeemedPayload(
-                programme=PROGRAMME,
-                member_number=c.loyalty_number,
-                points=points,
-                reward=f"{points // 100} {c.currency} voucher",
-                reward_value=Decimal(points // 100),
-                currency=c.currency,
-            ),
-            at=story.moment(),
-            unit="group",
-            system="loyalty-platform",
-        )
+    if not c.loyalty_number:
+        return
+    wanted = story.rng.choice((500, 1000, 2000))
+    at = story.moment()
+    earned = [e.occurred_at for e in story.events if isinstance(e, t.RewardsEarned)]
+    for when in (at, story.moment(max(earned, default=c.since))):
+        points = next((p for p in (wanted, 500) if _affordable(story, when, p)), None)
+        if points is not None:
+            break
+    else:
+        return
+    story.emit(
+        t.RewardsRedeemed,
+        t.RewardsRedeemedPayload(
+            programme=PROGRAMME,
+            member_number=c.loyalty_number,
+            points=points,
+            reward=f"{points // 100} {c.currency} voucher",
+            reward_value=Decimal(points // 100),
+            currency=c.currency,
+        ),
+        at=when,
+        unit="group",
+        system="loyalty-platform",
+    )
+
+
+def _affordable(story: Story, at: datetime, points: int) -> bool:
+    """Whether redeeming ``points`` at ``at`` keeps the balance at or above zero throughout."""
+    moves = [
+        (e.occurred_at, e.payload.points if isinstance(e, t.RewardsEarned) else -e.payload.points)
+        for e in story.events
+        if isinstance(e, t.RewardsEarned | t.RewardsRedeemed)
+    ]
+    balance = 0
+    # At the same instant, points are earned before they are spent.
+    for _, delta in sorted([*moves, (at, -points)], key=lambda move: (move[0], -move[1])):
+        balance += delta
+        if balance < 0:
+            return False
+    return True

@@ -73,9 +73,8 @@ class Story:
         if channel in (Channel.EMAIL, Channel.CHAT):
             return Subject(customer_id=known, email=c.email)
         if channel is Channel.SOCIAL:
-            return Subject(
-                external_ids=(ExternalId(type="social_profile", id=f"sp-{c.number:05d}"),)
-            )
+            profile = ExternalId(type="social_profile", id=f"sp-{c.number:05d}")
+            return Subject(customer_id=known, external_ids=(profile,))
         if channel in (Channel.STORE, Channel.KIOSK) and c.loyalty_number:
             card = ExternalId(type="loyalty_card", id=c.loyalty_number)
             return Subject(customer_id=known, external_ids=(card,))

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections import Counter
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import asyncpg
 import structlog
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
-from events import topics
+from consumers import metrics
+from events import Touchpoint, topics
 from producers.gateway import native_routes, segment_routes
 from producers.gateway.dedup import DEFAULT_WINDOW, DedupLedger
 from producers.gateway.ingest import Ingestor
@@ -24,7 +27,7 @@ from producers.gateway.limits import Limits
 from producers.gateway.problems import GatewayError, Problem
 from producers.gateway.schemas import SEGMENT_MESSAGES, Health, SegmentBatch, native_event_schema
 from producers.gateway.service import Gateway
-from producers.gateway.sink import LogSink
+from producers.gateway.sink import LogSink, Sent
 from producers.gateway.sources import SourceRegistry
 from producers.gateway.track_rules import BUILTIN, TrackRule
 from projections.db import create_pool
@@ -56,7 +59,9 @@ def create_gateway(config: GatewayConfig) -> FastAPI:
         async with contextlib.AsyncExitStack() as stack:
             pool = await create_pool(config.database_url, min_size=2, max_size=8)
             stack.push_async_callback(pool.close)
-            sink = LogSink(config.bootstrap_servers, config.topic, idempotence=config.idempotence)
+            sink = CountedSink(
+                config.bootstrap_servers, config.topic, idempotence=config.idempotence
+            )
             await sink.start()
             stack.push_async_callback(sink.stop)
             registry = SourceRegistry(pool, ttl=config.key_cache_seconds)
@@ -91,11 +96,45 @@ def create_gateway(config: GatewayConfig) -> FastAPI:
         gateway: Gateway = request.app.state.gateway
         return Health(status="ok", pending=gateway.ingestor.pending)
 
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    async def prometheus_metrics() -> Response:
+        """Prometheus metrics of the gateway's process."""
+        return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE_LATEST)
+
+    app.add_middleware(metrics.RouteLatency, app_name="gateway")
+
     app.add_exception_handler(GatewayError, _gateway_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+class CountedSink(LogSink):
+    """The log sink, counting the events the broker acknowledged by type: one callback per
+    record batch (its events share one future), not one per event."""
+
+    async def send_many(self, events: Sequence[Touchpoint]) -> Sent:
+        sent = await super().send_many(events)
+        by_ack: dict[int, tuple[asyncio.Future[Any], list[str]]] = {}
+        for event, ack in zip(events, sent.acks, strict=True):
+            if ack is not None:
+                by_ack.setdefault(id(ack), (ack, []))[1].append(event.type)
+        for ack, types in by_ack.values():
+            ack.add_done_callback(partial(_count_published, types))
+        return sent
+
+    async def send(self, event: Touchpoint) -> asyncio.Future[Any]:
+        ack = await super().send(event)
+        ack.add_done_callback(partial(_count_published, [event.type]))
+        return ack
+
+
+def _count_published(types: list[str], ack: asyncio.Future[Any]) -> None:
+    if ack.cancelled() or ack.exception() is not None:
+        return
+    for kind, n in Counter(types).items():
+        metrics.EVENTS_PUBLISHED.labels("gateway", kind).inc(n)
 
 
 @contextlib.asynccontextmanager

@@ -5,6 +5,7 @@
 
 from producers.legacy.importer import EventSink, ImportOptions, ImportSummary, import_export
 from producers.legacy.mapping import ExportMapping, MappingError, parse_mapping
+from producers.legacy.preview import preview
 from producers.legacy.rows import ImportedRow, Problem, RejectedRow, RowConverter, message_id
 from producers.legacy.state import StateError, default_state_path
 
@@ -23,4 +24,5 @@ __all__ = [
     "import_export",
     "message_id",
     "parse_mapping",
+    "preview",
 ]

@@ -79,6 +79,9 @@ class Cells:
 
     def address(self, columns: AddressColumns) -> PostalAddress | None:
         lines = [value for c in columns.lines if (value := self.text(c))]
+        if single := self.text(columns.single_line):
+            parts = [part.strip() for part in single.split(",") if part.strip()]
+            lines += [*parts[:3], ", ".join(parts[3:])] if len(parts) > 4 else parts
         locality, postal_code = self.text(columns.locality), self.text(columns.postal_code)
         country = self.valid(
             columns.country, lambda v: _COUNTRY.validate_python(v.upper()), "a country code"
@@ -87,23 +90,18 @@ class Cells:
             return None
         written = ", ".join(v for v in (*lines, postal_code, locality) if v)
         country = country or columns.default_country
-        missing = [
-            what
-            for what, value in (
-                ("a street line", lines),
-                ("a town", locality),
-                ("a country", country),
-            )
-            if not value
-        ]
+        # A town alone says too little to be an address; a postcode alone is one (UK, NL, …).
+        missing = [] if lines or postal_code else ["a street line or a postcode"]
+        missing += [] if country else ["a country"]
         if missing:
             why = f"address {written!r} lacks {' and '.join(missing)}; left out"
-            self.left_out.append(Problem(columns.locality, why))
+            key = columns.locality or columns.postal_code or columns.single_line or "(address)"
+            self.left_out.append(Problem(key, why))
             return None
         try:
             return PostalAddress(
                 use=columns.use,
-                lines=tuple(lines),
+                lines=tuple(lines[:4]),
                 locality=locality,
                 postal_code=postal_code,
                 region=self.text(columns.region),
@@ -111,37 +109,49 @@ class Cells:
             )
         except ValidationError:
             why = f"address {written!r} is unusable (too long?); left out"
-            self.left_out.append(Problem(columns.locality, why))
+            key = columns.locality or columns.postal_code or columns.single_line or "(address)"
+            self.left_out.append(Problem(key, why))
             return None
 
     def date(self, column: DateColumn | None) -> date | None:
         if column is None:
             return None
-        return self.valid(column.column, lambda v: _parse_date(v, column.format), "a date")
+        return self.valid(column.column, lambda v: _parse_date(v, column.formats()), "a date")
 
     def timestamp(self, column: TimestampColumn) -> datetime | None:
         """The cell's time in UTC; ValueError if it is written but unreadable."""
         value = self.text(column.column)
         if value is None:
             return None
+        formats = column.formats()
         try:
-            if column.format is None:
+            if formats is None:
                 moment = datetime.fromisoformat(value)
             else:
-                moment = datetime.strptime(value, column.format)  # noqa: DTZ007  # zone set below
+                moment = _first_reading(value, formats, datetime.strptime)
         except ValueError:
-            expected = column.format or "ISO 8601"
+            expected = " or ".join(formats or ("ISO 8601",))
             raise ValueError(f"{value!r} is not a time written {expected}") from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=ZoneInfo(column.timezone))
         return moment.astimezone(UTC)
 
 
-def _parse_date(value: str, fmt: str | None) -> date:
-    if fmt is None:
+def _parse_date(value: str, formats: tuple[str, ...] | None) -> date:
+    if formats is None:
         return date.fromisoformat(value)
-    parsed = time.strptime(value, fmt)
+    parsed = _first_reading(value, formats, time.strptime)
     return date(parsed.tm_year, parsed.tm_mon, parsed.tm_mday)
+
+
+def _first_reading(value: str, formats: tuple[str, ...], read: Callable[[str, str], T]) -> T:
+    """``read(value, format)`` with the first format that reads it; ValueError if none does."""
+    for fmt in formats[:-1]:
+        try:
+            return read(value, fmt)
+        except ValueError:
+            continue
+    return read(value, formats[-1])
 
 
 def unique(items: Any) -> list[Any]:

@@ -19,6 +19,7 @@ from typing import Protocol, TextIO
 from events import Touchpoint
 from events.envelope import Source
 from producers.legacy.mapping import ExportMapping
+from producers.legacy.progress import ProgressDisplay
 from producers.legacy.reading import read_rows
 from producers.legacy.rows import ImportedRow, Problem, RejectedRow, RowConverter
 from producers.legacy.state import (
@@ -48,6 +49,10 @@ class ImportSummary:
     complete: bool = False
 
     def __str__(self) -> str:
+        return self.counts() + ("" if self.complete else " (stopped before the end)")
+
+    def counts(self) -> str:
+        """What was done so far, without saying whether the import is over."""
         text = (
             f"published {self.published}, skipped as already done {self.skipped}, "
             f"rejected {len(self.rejected)}"
@@ -55,26 +60,7 @@ class ImportSummary:
         if self.left_out:
             rows = len({line for line, _ in self.left_out})
             text += f"; {len(self.left_out)} unusable values left out of {rows} rows"
-        return text + ("" if self.complete else " (stopped before the end)")
-
-
-class Progress:
-    """A plain progress line on stderr every ``every`` rows, and at the end."""
-
-    def __init__(self, stream: TextIO | None, name: str, lines: int, every: int) -> None:
-        self.stream, self.name, self.lines, self.every = stream, name, lines, max(every, 1)
-        self._rows = 0
-
-    def row(self, line: int, summary: ImportSummary, *, final: bool = False) -> None:
-        self._rows += not final
-        if self.stream is None or (not final and self._rows % self.every):
-            return
-        share = 100 * line // max(self.lines, 1)
-        print(
-            f"{self.name}: line {line}/{self.lines} ({share}%) - {summary}",
-            file=self.stream,
-            flush=True,
-        )
+        return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +72,8 @@ class ImportOptions:
     """Ignore the state file: send every row again."""
     progress: TextIO | None = sys.stderr
     progress_every: int = 1000
+    region: str | None = None
+    """Phones are read as libphonenumber reads them in this region; None: as written."""
 
 
 def _state_to_go_on_from(
@@ -125,8 +113,10 @@ async def import_export(
     if occurred_at is not None:
         state = state.model_copy(update={"occurred_at": occurred_at})
     summary = ImportSummary(path, resumed_after=state.last_line)
-    progress = Progress(options.progress, path.name, file.lines, options.progress_every)
-    converter = RowConverter(mapping, source, state.occurred_at)
+    progress = ProgressDisplay(
+        options.progress, path.name, file.lines, "line", options.progress_every
+    )
+    converter = RowConverter(mapping, source, state.occurred_at, options.region)
     pending: list[ImportedRow] = []
     done_in_run, last_line = 0, state.last_line
 
@@ -148,7 +138,7 @@ async def import_export(
     for line, cells in read_rows(path, mapping):
         # Every row is converted, those done too: the converter must see the same rows.
         outcome = cells if isinstance(cells, RejectedRow) else converter.convert(line, cells)
-        progress.row(line, summary)
+        progress.update(line, summary.counts())
         if line <= state.last_line:
             summary.skipped += 1
             continue
@@ -163,9 +153,9 @@ async def import_export(
         done_in_run += 1
         if options.stop_after is not None and done_in_run >= options.stop_after:
             await flush(complete=False)
-            progress.row(last_line, summary, final=True)
+            progress.close(last_line, str(summary))
             return summary
     await flush(complete=True)
     summary.complete = True
-    progress.row(last_line, summary, final=True)
+    progress.close(file.lines, str(summary))
     return summary

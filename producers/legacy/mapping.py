@@ -3,9 +3,13 @@
     csv: {delimiter: ";", encoding: cp1252}
     external_ids: [{column: cust_no, type: retail_customer_no}]
     name: {title: civility, given_name: first_name, family_name: last_name}
+    # or one column holding the whole name ("Dr Aisha Baker", "Turner, Thomas"):
+    # name: {full_name: customer_name}
     emails: [{column: email}]
     phones: [{column: mobile, use: mobile}, {column: home_phone, use: home}]
     addresses: [{lines: [street], postal_code: zip, locality: city, default_country: FR}]
+    # postcode only: [{postal_code: zip, default_country: GB}]; one line: [{single_line: addr, …}]
+    constants: {country: FR}  # a column every row has, with this value
     date_of_birth: {column: birth_date, format: "%d/%m/%Y"}
     last_modified: {column: last_update, format: "%Y-%m-%d %H:%M:%S", timezone: Europe/Paris}
 
@@ -76,10 +80,20 @@ class ExternalIdColumn(_Part):
 
 
 class NameColumns(_Part):
-    family_name: Column
+    family_name: Column | None = None
     title: Column | None = None
     given_name: Column | None = None
     middle_names: Column | None = None
+    full_name: Column | None = None
+    """The whole name in one cell, in any usual order, parsed by ``nameparser``."""
+
+    @model_validator(mode="after")
+    def _one_way(self) -> NameColumns:
+        if self.full_name is None and self.family_name is None:
+            raise ValueError("give family_name (with given_name, …) or full_name")
+        if self.full_name is not None and self.family_name is not None:
+            raise ValueError("give family_name or full_name, not both")
+        return self
 
 
 class EmailColumn(_Part):
@@ -94,8 +108,10 @@ class PhoneColumn(_Part):
 
 class AddressColumns(_Part):
     use: AddressUse = AddressUse.HOME
-    lines: tuple[Column, ...] = PydanticField(min_length=1, max_length=4)
-    locality: Column
+    lines: tuple[Column, ...] = PydanticField((), max_length=4)
+    single_line: Column | None = None
+    """The whole address in one cell, parts separated by commas; read as its street lines."""
+    locality: Column | None = None
     postal_code: Column | None = None
     region: Column | None = None
     country: Column | None = None
@@ -106,13 +122,18 @@ class AddressColumns(_Part):
     def _has_a_country(self) -> AddressColumns:
         if self.country is None and self.default_country is None:
             raise ValueError("give a country column or a default_country (e.g. FR)")
+        if not (self.lines or self.single_line or self.locality or self.postal_code):
+            raise ValueError("give lines, single_line, locality or postal_code")
         return self
 
 
 class DateColumn(_Part):
     column: Column
-    format: str | None = None
-    """A ``strptime`` format, e.g. ``%d/%m/%Y``; None: ISO 8601."""
+    format: str | tuple[str, ...] | None = None
+    """A ``strptime`` format, e.g. ``%d/%m/%Y``, or several tried in order; None: ISO 8601."""
+
+    def formats(self) -> tuple[str, ...] | None:
+        return (self.format,) if isinstance(self.format, str) else self.format
 
 
 class TimestampColumn(DateColumn):
@@ -145,6 +166,10 @@ class ExportMapping(_Part):
     last_modified: TimestampColumn | None = None
     titles: dict[str, Title] = {}
     """Written titles beyond the usual ones (``Mr``, ``M.``, ``Mme``, …), e.g. ``Herr: Mr``."""
+    region: CountryCode | None = None
+    """Where the export's phone numbers without a country code are from; ``--region`` wins."""
+    constants: dict[Column, str] = {}
+    """Columns every row of this import has, with one value, e.g. ``{country: GB}``."""
 
     @model_validator(mode="after")
     def _has_an_identifier(self) -> ExportMapping:
@@ -175,7 +200,7 @@ class ExportMapping(_Part):
             f"{name!r} appears more than once in the header"
             for name in sorted({h for h in header if header.count(h) > 1})
         ]
-        present = set(header)
+        present = set(header) | set(self.constants)
         problems += [
             f"{key} names column {column!r}, which the header lacks (it has: {', '.join(header)})"
             for key, column in self.columns().items()
@@ -185,9 +210,12 @@ class ExportMapping(_Part):
 
 
 def _is_column_key(key: str) -> bool:
-    last = key.rsplit(".", 1)[-1]
     not_columns = {"type", "use", "format", "timezone", "default_country", "channel"}
-    return last not in not_columns and not key.startswith(("csv", "titles"))
+    return (
+        key != "region"
+        and not_columns.isdisjoint(key.split("."))
+        and not key.startswith(("csv", "titles", "constants"))
+    )
 
 
 def parse_mapping(data: Any, source: str = "mapping") -> ExportMapping:

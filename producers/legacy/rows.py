@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from nameparser import HumanName
 from pydantic import ValidationError
 
 from events.envelope import ExternalId, Source, Subject
@@ -21,7 +22,6 @@ from events.touchpoints.profile import ProfileUpdated, ProfileUpdatedPayload
 from producers.legacy.cells import (
     EMAIL,
     NAME,
-    PHONE,
     TITLES,
     Cells,
     Problem,
@@ -30,6 +30,7 @@ from producers.legacy.cells import (
     unique,
 )
 from producers.legacy.mapping import ExportMapping
+from producers.legacy.phones import PhoneReader, ReadPhone
 
 # Fixed forever: a row's event id is derived from it, so a re-import sends the same ids.
 LEGACY_NAMESPACE = uuid.UUID("5c1b0e3a-6f43-4b8e-9a57-2f0f3d1c7a10")
@@ -66,8 +67,16 @@ class RowConverter:
     as ``0``) must not give two rows one event id, which would drop the second as a duplicate.
     """
 
-    def __init__(self, mapping: ExportMapping, source: Source, default_time: datetime) -> None:
+    def __init__(
+        self,
+        mapping: ExportMapping,
+        source: Source,
+        default_time: datetime,
+        region: str | None = None,
+    ) -> None:
+        """``region``: phones are read as libphonenumber reads them there (None: as written)."""
         self.mapping = mapping
+        self._phones = PhoneReader(region)
         self.source = source
         self.default_time = default_time
         self._nulls = frozenset({"", *(v.strip().casefold() for v in mapping.csv.null_values)})
@@ -75,7 +84,7 @@ class RowConverter:
         self._seen: dict[str, int] = {}
 
     def convert(self, line: int, values: Mapping[str, str]) -> ImportedRow | RejectedRow:
-        row = Cells(values, self._nulls)
+        row = Cells({**values, **self.mapping.constants}, self._nulls)
         m = self.mapping
         occurred_at = self.default_time
         if m.last_modified is not None:
@@ -93,11 +102,14 @@ class RowConverter:
             for c in m.emails
             if (address := row.valid(c.column, EMAIL.validate_python, "an email address"))
         )
-        phones = unique(
-            ContactPhone(use=c.use, number=number)
-            for c in m.phones
-            if (number := row.valid(c.column, PHONE.validate_python, "a phone number"))
-        )
+        read: dict[str, tuple[ReadPhone, ContactPhone]] = {}
+        for c in m.phones:
+            if number := row.valid(c.column, self._phones.read, self._what_phone):
+                read.setdefault(
+                    number.key(), (number, ContactPhone(use=c.use, number=number.written))
+                )
+        phones = [contact for _, contact in read.values()]
+        identifiers = [number.identifier() for number, _ in read.values()]
         if not (external_ids or emails or phones):
             columns = [c.column for c in m.external_ids] + [c.column for c in m.emails]
             columns += [c.column for c in m.phones]
@@ -122,7 +134,8 @@ class RowConverter:
                 subject=Subject(
                     external_ids=tuple(external_ids),
                     email=emails[0].address if emails else None,
-                    phone=phones[0].number if phones else None,
+                    phone=identifiers[0] if identifiers else None,
+                    phones=tuple(identifiers[1:11]),
                 ),
                 payload=ProfileUpdatedPayload(**details),
             )
@@ -153,6 +166,9 @@ class RowConverter:
         columns = self.mapping.name
         if columns is None:
             return None
+        if columns.full_name is not None:
+            return self._full_name(row, columns.full_name)
+        assert columns.family_name is not None  # noqa: S101  # NameColumns: one or the other
         family = row.valid(columns.family_name, NAME.validate_python, "a name")
         parts = {
             "given_name": row.valid(columns.given_name, NAME.validate_python, "a name"),
@@ -165,6 +181,37 @@ class RowConverter:
                 row.left_out.append(Problem(columns.family_name, why))
             return None
         return PersonName(family_name=family, **parts)
+
+    def _full_name(self, row: Cells, column: str) -> PersonName | None:
+        """``Dr Aisha Baker``, ``Turner, Thomas``, ``Mr John Smith Jr``: read by nameparser."""
+        written = row.text(column)
+        if written is None:
+            return None
+        name = HumanName(written)
+        given, middle, family = name.first or None, name.middle or None, name.last or None
+        if family is None:  # one word: a family name more often than not
+            given, family = None, given
+        title = self._titles.get(title_key(name.title)) if name.title else None
+        if family is None or (name.title and title is None):
+            why = f"{written!r} is not a name I can split (title, given and family names)"
+            row.left_out.append(Problem(column, why + "; left out"))
+            return None
+        try:
+            return PersonName(
+                title=title,
+                given_name=given,
+                middle_names=middle,
+                family_name=family,
+                suffix=name.suffix or None,
+            )
+        except ValidationError:
+            row.left_out.append(Problem(column, f"{written!r} is not a name; left out"))
+            return None
+
+    @property
+    def _what_phone(self) -> str:
+        region = self._phones.region
+        return "a phone number" + (f" in region {region}" if region else "")
 
     def _title(self, written: str) -> Title:
         title = self._titles.get(title_key(written))

@@ -2,15 +2,16 @@
 
 Essential tier only: name, title, pronunciation, last contact, open complaints.
 
-A caller lookup answers while the phone rings: ``caller_cards`` finds the families an
-identifier leads to (``projections.identity.family``), then reads all their cards in one
-statement.
+A caller lookup answers while the phone rings: ``caller_lookup`` finds the families an
+identifier leads to (``projections.identity.family``), then reads all their cards, and
+whether resolution found the identifier shared, in one statement.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from projections.db import Queryable
@@ -43,20 +44,36 @@ WITH members AS (
     SELECT survivor, array_agg(member) AS ids
     FROM unnest($1::text[], $2::text[]) AS m(survivor, member) GROUP BY survivor
 )
-SELECT m.survivor, {_card_columns("m.ids")}
+SELECT m.survivor, {_card_columns("m.ids")},
+    EXISTS (SELECT 1 FROM identity_shared WHERE identifier = $3) AS shared
 FROM members m
 """
 
 
-async def caller_cards(conn: Queryable, identifier_key: str) -> list[dict[str, Any]]:
-    """The card of every surviving customer ``identifier_key`` leads to, by customer id.
-    Two round trips when nobody it leads to was merged (the usual case)."""
+@dataclass(frozen=True, slots=True)
+class CallerLookup:
+    cards: list[dict[str, Any]]
+    """The card of every surviving customer the identifier leads to, by customer id."""
+    shared: bool
+    """Resolution found the identifier on people otherwise distinct: it names nobody."""
+
+
+async def caller_lookup(conn: Queryable, identifier_key: str) -> CallerLookup:
+    """The card of every surviving customer ``identifier_key`` leads to, and whether it was
+    found shared. Two round trips when nobody it leads to was merged (the usual case)."""
     found = await families_for(conn, identifier_key)
     if not found:
-        return []
+        return CallerLookup([], shared=False)
     survivors = [f.survivor for f in found for _ in f.ids]
-    rows = await conn.fetch(_CARDS, survivors, [member for f in found for member in f.ids])
-    return [_card(r["survivor"], r) for r in sorted(rows, key=lambda r: str(r["survivor"]))]
+    members = [member for f in found for member in f.ids]
+    rows = await conn.fetch(_CARDS, survivors, members, identifier_key)
+    cards = [_card(r["survivor"], r) for r in sorted(rows, key=lambda r: str(r["survivor"]))]
+    return CallerLookup(cards, shared=any(r["shared"] for r in rows))
+
+
+async def caller_cards(conn: Queryable, identifier_key: str) -> list[dict[str, Any]]:
+    """The card of every surviving customer ``identifier_key`` leads to, by customer id."""
+    return (await caller_lookup(conn, identifier_key)).cards
 
 
 async def caller_card(conn: Queryable, customer_id: str, keys: Sequence[str]) -> dict[str, Any]:

@@ -20,6 +20,19 @@ _ORDINALS: tuple[str, ...] = ("first", "second", "third", "fourth", "fifth", "si
 _ORDINALS += ("seventh", "eighth", "ninth", "tenth", "eleventh", "twelfth")
 
 
+# Identifiers a household or an office shares; when one leads to people the event's
+# person cannot be (another email, another business unit customer number), it is shared.
+SHARED_WHEN_DISTINCT = frozenset({IdentifierKind.PHONE})
+_DISTINGUISHING = frozenset({IdentifierKind.EMAIL, IdentifierKind.EXTERNAL_ID})
+SHARED_REASON = "shared: found on people otherwise distinct"
+
+
+def _reveals_sharing(kind: IdentifierKind, limited: IdentifierKind) -> bool:
+    """Whether an identifier of ``kind``, refused because joining would break the
+    per-customer limit of ``limited``, is shared by different people."""
+    return kind in SHARED_WHEN_DISTINCT and limited in _DISTINGUISHING
+
+
 def _merge_reason(ref: EventRef, leads: list[_Lead]) -> str:
     found = "; ".join(f"{i.key} -> {', '.join(sorted(customers))}" for i, customers in leads)
     return f"event {ref.source_system}/{ref.message_id} shares identifiers: {found}"
@@ -75,10 +88,11 @@ class _Accepted:
             counts = self._held[customer_id] = _groups(self.keys_of(customer_id))
         return counts
 
-    def over_limit(self, key: str, found: set[str]) -> str | None:
+    def over_limit(self, key: str, found: set[str]) -> tuple[str, IdentifierKind] | None:
         """Why accepting ``key`` and the customers it leads to would break a per-customer
-        limit, or None. A customer already over a limit (e.g. two emails after a confirmed
-        merge) keeps what it holds: the limit is then what the largest holder holds."""
+        limit, and the kind whose limit it breaks; or None. A customer already over a limit
+        (e.g. two emails after a confirmed merge) keeps what it holds: the limit is then
+        what the largest holder holds."""
         customers = self.customers | found
         if len(customers) > 1:
             return self._over_limit_joining(key, found, customers)
@@ -96,10 +110,13 @@ class _Accepted:
                 continue
             holds = held.get(group, 0)
             if holds + added > max(limit, holds):
-                return _over_limit_reason(found or self.customers, group, holds + added, limit)
+                reason = _over_limit_reason(found or self.customers, group, holds + added, limit)
+                return reason, group[0]
         return None
 
-    def _over_limit_joining(self, key: str, found: set[str], customers: set[str]) -> str | None:
+    def _over_limit_joining(
+        self, key: str, found: set[str], customers: set[str]
+    ) -> tuple[str, IdentifierKind] | None:
         keys = set(self.keys) | {key}
         for customer_id in customers:
             keys |= self.keys_of(customer_id)
@@ -109,7 +126,7 @@ class _Accepted:
                 continue
             allowed = max([limit, *(self.held(c).get(group, 0) for c in customers)])
             if count > allowed:
-                return _over_limit_reason(found or self.customers, group, count, limit)
+                return _over_limit_reason(found or self.customers, group, count, limit), group[0]
         return None
 
 
@@ -134,9 +151,14 @@ class IdentityGraph(GraphState):
         customers: Iterable[Customer] = (),
         merged_into: Mapping[str, str] = _NO_MERGES,
         kept_apart: Iterable[tuple[str, str]] = (),
+        shared: Iterable[str] = (),
     ) -> None:
         super().__init__(
-            links=links, customers=customers, merged_into=merged_into, kept_apart=kept_apart
+            links=links,
+            customers=customers,
+            merged_into=merged_into,
+            kept_apart=kept_apart,
+            shared=shared,
         )
         self.rules = rules
 
@@ -160,9 +182,14 @@ class IdentityGraph(GraphState):
         and not linked. The customers taken are merged into the oldest; none: the event
         is a new customer. The event's identifiers taken are linked to it.
 
-        So a landline shared by two people with their own emails stays on the first one,
-        and a person writing two different emails stays two customers until a person
-        confirms the duplicate: precision over recall.
+        A phone refused because the customers it leads to hold another email or business
+        customer number than the event's person is shared (``SHARED_WHEN_DISTINCT``): from
+        then on it matches nobody, in this event too, and it is linked to every person it
+        is seen with (but not to a customer born from shared identifiers alone).
+
+        So a landline shared by two people with their own emails leads to both and merges
+        neither, and a person writing two different emails stays two customers until a
+        person confirms the duplicate: precision over recall.
         """
         identifiers, rejected = identified
         not_matched = [(f"{r.identifier_kind.prefix}:{r.raw}", r.reason) for r in rejected]
@@ -188,6 +215,9 @@ class IdentityGraph(GraphState):
                 # merge two customers a channel system keeps apart by id.
                 found &= accepted.customers
             limit = self.rules.limit(identifier.kind)
+            if found and self.shared(key):
+                not_matched.append((key, SHARED_REASON))
+                found = set()
             if limit is not None and len(found) >= limit:
                 reason = f"over the limit: linked to {len(found)} customers (limit {limit})"
                 not_matched.append((key, reason))
@@ -196,9 +226,21 @@ class IdentityGraph(GraphState):
                 reason = f"kept apart by a split: leads to {', '.join(sorted(found))}"
                 not_matched.append((key, reason))
                 continue
-            if (problem := accepted.over_limit(key, found)) is not None:
-                not_matched.append((key, problem))
-                continue
+            if (refused := accepted.over_limit(key, found)) is not None:
+                problem, limited = refused
+                others = found - accepted.customers
+                if not (others and _reveals_sharing(identifier.kind, limited)):
+                    not_matched.append((key, problem))
+                    continue
+                # The people it leads to are not this event's person: from now on it
+                # names nobody. It stays this event's own identifier (a lookup lists
+                # everyone on the line) if this customer may hold one more of its kind.
+                self._mark_shared(key, f"{SHARED_REASON}: {problem}", ref)
+                not_matched.append((key, f"{SHARED_REASON}: {problem}"))
+                if (refused := accepted.over_limit(key, set())) is not None:
+                    not_matched.append((key, refused[0]))
+                    continue
+                found = set()
             accepted.keys.append(key)
             if found:
                 accepted.customers |= found
@@ -224,8 +266,13 @@ class IdentityGraph(GraphState):
         # ``max_customers``: a caller lookup must list every customer on a shared line. Not
         # those refused: one event must not undo a person's split, nor break a limit. Nor
         # a customer id: the customer record itself is that link.
+        # Nor a shared identifier on a customer born from shared identifiers alone: a call
+        # from a switchboard is nobody in particular, not one more person on the line.
+        anchored = bool(candidates) or any(not self.shared(k) for k in accepted.keys)
         new_links: list[tuple[str, str]] = []
         for key in accepted.keys:
+            if not anchored and self.shared(key):
+                continue
             if resolved not in self.customers_of(key):
                 self._link(key, resolved, ref)
                 new_links.append((key, resolved))

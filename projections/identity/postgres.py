@@ -51,6 +51,12 @@ CREATE TABLE IF NOT EXISTS identity_rejected_pairs (
     PRIMARY KEY (a, b),
     CHECK (a < b)
 );
+CREATE TABLE IF NOT EXISTS identity_shared (
+    identifier   text        PRIMARY KEY,
+    reason       text        NOT NULL,
+    message_id   text        NOT NULL,
+    detected_at  timestamptz NOT NULL
+);
 CREATE TABLE IF NOT EXISTS identity_not_matched (
     identifier  text NOT NULL,
     reason      text NOT NULL,
@@ -60,6 +66,8 @@ CREATE TABLE IF NOT EXISTS identity_not_matched (
 """
 # identity_not_matched holds each event once (its message id), so an event published
 # twice is reported once; how often an identifier was refused is a count of its rows.
+# identity_shared holds the identifiers resolution found shared by people otherwise
+# distinct (``graph.SHARED_WHEN_DISTINCT``), with the event that showed it.
 
 
 async def load_slice(
@@ -67,10 +75,12 @@ async def load_slice(
 ) -> GraphRows:
     """The customers the identifiers lead to (and those named), up their merge chains to
     the survivors, down again to every customer merged into those survivors, all the
-    links of all of them (per-customer limits count them), and the kept-apart pairs."""
+    links of all of them (per-customer limits count them), the kept-apart pairs, and
+    which of the identifiers were found shared."""
+    wanted = sorted(set(identifier_keys))
     keyed = await conn.fetch(
         "SELECT DISTINCT customer_id FROM identity_links WHERE identifier = ANY($1::text[])",
-        sorted(set(identifier_keys)),
+        wanted,
     )
     rows = await family.members(conn, {r["customer_id"] for r in keyed} | set(customer_ids))
     involved = sorted(rows)
@@ -82,11 +92,15 @@ async def load_slice(
         "SELECT a, b FROM identity_kept_apart WHERE a = ANY($1::text[]) OR b = ANY($1::text[])",
         involved,
     )
+    shared = await conn.fetch(
+        "SELECT identifier FROM identity_shared WHERE identifier = ANY($1::text[])", wanted
+    )
     return GraphRows(
         links=[(r["identifier"], r["customer_id"]) for r in links],
         customers=[Customer(r["customer_id"], r["born_at"], r["born_from"]) for r in rows.values()],
         merged_into={c: r["merged_into"] for c, r in rows.items() if r["merged_into"]},
         kept_apart=[(r["a"], r["b"]) for r in apart],
+        shared=[r["identifier"] for r in shared],
     )
 
 
@@ -102,6 +116,10 @@ _REJECT = (
     "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (a, b) DO UPDATE SET "
     "rejected_by = EXCLUDED.rejected_by, reason = EXCLUDED.reason, "
     "rejected_at = EXCLUDED.rejected_at"
+)
+_SHARED = (
+    "INSERT INTO identity_shared (identifier, reason, message_id, detected_at) "
+    "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING"
 )
 _NOT_MATCHED = (
     "INSERT INTO identity_not_matched (identifier, reason, message_id) "
@@ -158,6 +176,13 @@ async def persist(
         (_RECORD_MERGE, [astuple(m) for m in merges]),
         (_REJECT, [_rejected_pair(r) for r in rejected]),
         (_NOT_MATCHED, [(n.identifier, n.reason, n.message_id) for n in not_matched]),
+        (
+            _SHARED,
+            [
+                (m.identifier_key, m.reason, m.ref.message_id, m.ref.occurred_at)
+                for m in changes.shared
+            ],
+        ),
     )
     for statement, rows in writes:
         if rows:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -84,6 +84,16 @@ class Link:
 
 
 @dataclass(frozen=True, slots=True)
+class SharedMark:
+    """An identifier found shared by people otherwise distinct: it matches nobody from
+    ``ref`` on."""
+
+    identifier_key: str
+    reason: str
+    ref: EventRef
+
+
+@dataclass(frozen=True, slots=True)
 class GraphRows:
     """Stored graph rows: the slice of the graph a batch can touch, as loaded."""
 
@@ -91,6 +101,7 @@ class GraphRows:
     customers: list[Customer]
     merged_into: dict[str, str]  # merged -> into
     kept_apart: list[tuple[str, str]]
+    shared: list[str] = field(default_factory=list)  # identifier keys found shared
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +115,7 @@ class GraphChanges:
     unmerged: tuple[str, ...]  # merged_into rows a split deleted
     kept_apart: tuple[tuple[str, str], ...]  # pairs, smaller id first
     merges: tuple[Merge, ...]  # every merge made, in order, with its reason
+    shared: tuple[SharedMark, ...] = ()  # identifiers found shared, in order
 
     def __bool__(self) -> bool:
         return any(
@@ -115,5 +127,6 @@ class GraphChanges:
                 self.unmerged,
                 self.kept_apart,
                 self.merges,
+                self.shared,
             )
         )

@@ -1,4 +1,5 @@
-"""The identity report for people: merges made, and suspected duplicates the rules left apart.
+"""The identity report for people: merges made, suspected duplicates the rules left apart,
+and identifiers resolution found shared (for a person to confirm into ``shared_numbers``).
 
 A suspected duplicate is a pair of different surviving customers whose latest
 ``profile.updated`` details give the same name (given + family; case, accents and
@@ -68,14 +69,32 @@ class SuspectedDuplicate:
 
 
 @dataclass(frozen=True, slots=True)
+class SharedIdentifier:
+    """An identifier found on people otherwise distinct: it matches nobody any more."""
+
+    identifier: str
+    reason: str
+    message_id: str
+    """The event that showed it shared."""
+    detected_at: datetime
+    customers: list[str]
+    """The surviving customers it leads to."""
+
+
+@dataclass(frozen=True, slots=True)
 class IdentityReport:
     merges: list[MergeMade]
     suspected_duplicates: list[SuspectedDuplicate]
+    shared_identifiers: list[SharedIdentifier] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {
             "merges": [{**asdict(m), "merged_at": m.merged_at.isoformat()} for m in self.merges],
             "suspected_duplicates": [asdict(s) for s in self.suspected_duplicates],
+            "shared_identifiers": [
+                {**asdict(s), "detected_at": s.detected_at.isoformat()}
+                for s in self.shared_identifiers
+            ],
         }
 
 
@@ -188,6 +207,29 @@ async def suspected_duplicates(conn: Queryable) -> list[SuspectedDuplicate]:
     ]
 
 
+async def shared_identifiers(conn: Queryable) -> list[SharedIdentifier]:
+    """Identifiers found shared, oldest finding first, with the customers they lead to."""
+    rows = await conn.fetch(
+        "SELECT s.identifier, s.reason, s.message_id, s.detected_at, "
+        "array_remove(array_agg(l.customer_id ORDER BY l.customer_id), NULL) AS linked "
+        "FROM identity_shared s LEFT JOIN identity_links l USING (identifier) "
+        "GROUP BY s.identifier ORDER BY s.detected_at, s.identifier"
+    )
+    if not rows:
+        return []
+    family = await every_family(conn)
+    return [
+        SharedIdentifier(
+            r["identifier"],
+            r["reason"],
+            r["message_id"],
+            r["detected_at"],
+            sorted({family[c].survivor for c in r["linked"] if c in family}),
+        )
+        for r in rows
+    ]
+
+
 async def ready(conn: Queryable) -> bool:
     """Whether the tables the report reads exist (``touchlog init`` creates them)."""
     present: bool = await conn.fetchval(
@@ -199,4 +241,6 @@ async def ready(conn: Queryable) -> bool:
 
 
 async def identity_report(conn: Queryable) -> IdentityReport:
-    return IdentityReport(await merges_made(conn), await suspected_duplicates(conn))
+    return IdentityReport(
+        await merges_made(conn), await suspected_duplicates(conn), await shared_identifiers(conn)
+    )

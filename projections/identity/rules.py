@@ -269,6 +269,7 @@ class IdentityRules(BaseModel):
             (IdentifierKind.EMAIL, subject.email),
             (IdentifierKind.PHONE, subject.phone),
             (IdentifierKind.ANONYMOUS_ID, subject.anonymous_id),
+            *((IdentifierKind.PHONE, phone) for phone in subject.phones),
         ):
             if raw is None:
                 continue

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from projections.identity.records import Customer, EventRef, GraphChanges, GraphRows, Link, Merge
+from projections.identity.records import (
+    Customer,
+    EventRef,
+    GraphChanges,
+    GraphRows,
+    Link,
+    Merge,
+    SharedMark,
+)
 
 
 def _pair(a: str, b: str) -> tuple[str, str]:
@@ -25,6 +33,7 @@ class GraphState:
         customers: Iterable[Customer],
         merged_into: Mapping[str, str],
         kept_apart: Iterable[tuple[str, str]],
+        shared: Iterable[str] = (),
     ) -> None:
         self._customers = {c.customer_id: c for c in customers}
         self._links: dict[str, set[str]] = {}
@@ -37,6 +46,9 @@ class GraphState:
         for merged, into in self._merged_into.items():
             self._merged_from.setdefault(into, set()).add(merged)
         self._kept_apart = {_pair(a, b) for a, b in kept_apart}
+        # Identifiers found shared by people otherwise distinct: only ever added, so the
+        # stored set and a cached graph's agree on every key either holds.
+        self._shared = set(shared)
         self.clear_changes()
 
     def absorb(self, rows: GraphRows) -> None:
@@ -58,6 +70,7 @@ class GraphState:
                 self._merged_from.setdefault(into, set()).add(merged)
         self._initially_merged = frozenset(self._merged_into)
         self._kept_apart |= {_pair(a, b) for a, b in rows.kept_apart}
+        self._shared.update(rows.shared)
 
     def holds(self, customer_id: str) -> bool:
         return customer_id in self._customers
@@ -76,6 +89,7 @@ class GraphState:
         self._unmerged: set[str] = set()
         self._kept_apart_added: set[tuple[str, str]] = set()
         self._merges: list[Merge] = []
+        self._shared_added: list[SharedMark] = []
 
     def changes(self) -> GraphChanges:
         return GraphChanges(
@@ -89,6 +103,7 @@ class GraphState:
             unmerged=tuple(sorted(self._unmerged)),
             kept_apart=tuple(sorted(self._kept_apart_added)),
             merges=tuple(self._merges),
+            shared=tuple(self._shared_added),
         )
 
     def customer(self, customer_id: str) -> Customer | None:
@@ -130,6 +145,10 @@ class GraphState:
                     found.add(merged)
                     todo.append(merged)
         return found
+
+    def shared(self, identifier_key: str) -> bool:
+        """Whether the identifier was found shared by people otherwise distinct."""
+        return identifier_key in self._shared
 
     def kept_apart(self, a: str, b: str) -> bool:
         """Whether a split said the survivors of these two are different people."""
@@ -191,6 +210,11 @@ class GraphState:
         self._merged_added.pop(customer_id, None)
         if customer_id in self._initially_merged:
             self._unmerged.add(customer_id)
+
+    def _mark_shared(self, key: str, reason: str, ref: EventRef) -> None:
+        if key not in self._shared:
+            self._shared.add(key)
+            self._shared_added.append(SharedMark(key, reason, ref))
 
     def _keep_apart(self, a: str, b: str) -> None:
         pair = _pair(a, b)

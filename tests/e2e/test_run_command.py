@@ -6,6 +6,7 @@ no broker or database configured, and reads a demo customer's timeline over HTTP
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -53,6 +54,20 @@ def _get(url: str, token: str) -> dict:
         return json.loads(response.read())
 
 
+def _gateway_post(url: str, write_key: str | None, body: dict | None) -> dict:
+    """POST ``body`` with the write key (HTTP Basic, no password); GET when no body."""
+    headers = {"Content-Type": "application/json"}
+    if write_key is not None:
+        headers["Authorization"] = "Basic " + base64.b64encode(f"{write_key}:".encode()).decode()
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers=headers)  # noqa: S310  # localhost
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        raise AssertionError(f"{url}: {exc.code} {exc.read().decode()}") from exc
+
+
 def _timeline_once_known(url: str, token: str) -> dict:
     """The timeline, or an empty one while the customer is not known yet (404)."""
     try:
@@ -73,6 +88,7 @@ def test_up_with_demo_serves_timelines_and_stops_cleanly(data_dir: Path) -> None
     env |= {
         "TOUCHLOG_DATA_DIR": str(data_dir),
         "TOUCHLOG_API_PORT": str(port),
+        "TOUCHLOG_GATEWAY_PORT": str(gateway_port := free_port()),
         "TOUCHLOG_LOG_LEVEL": "warning",
     }
     process = subprocess.Popen(
@@ -85,6 +101,8 @@ def test_up_with_demo_serves_timelines_and_stops_cleanly(data_dir: Path) -> None
     transcript: list[str] = []
     try:
         _read_until(process, r"touchlog is up", transcript)
+        gateway = _read_until(process, r"Gateway\s+(http://\S+)", transcript).group(1)
+        write_key = _read_until(process, r"Write key\s+(\S+)", transcript).group(1)
         bootstrap = _read_until(process, r"Kafka bootstrap\s+(\S+)", transcript).group(1)
         database = _read_until(process, r"DATABASE_URL\s+(\S+)", transcript).group(1)
         # No tokens configured: the banner prints one per role, valid for this run.
@@ -143,6 +161,27 @@ def test_up_with_demo_serves_timelines_and_stops_cleanly(data_dir: Path) -> None
             survivor = _get(f"{base}/customers/{customer}", manager_token)["customer_id"]
             assert profile["customer_id"] == survivor
         assert profile["withheld"] == {}
+        # The gateway runs too, and the printed write key publishes into the same pipeline.
+        assert gateway == f"http://127.0.0.1:{gateway_port}"
+        assert _gateway_post(gateway + "/healthz", None, None)["status"] == "ok"
+        track = {
+            "userId": profile["customer_id"],
+            "event": "Order Completed",
+            "messageId": "e2e-gateway-1",
+            "properties": {
+                "order_id": "O-9",
+                "total": 27.5,
+                "currency": "EUR",
+                "products": [{"product_id": "SKU-1", "name": "Kettle", "price": 27.5}],
+            },
+        }
+        assert _gateway_post(gateway + "/v1/track", write_key, track)["success"] is True
+        eventually_sync(
+            lambda: _get(f"{base}/customers/{profile['customer_id']}/timeline", manager_token),
+            lambda t: "e2e-gateway-1" in {i["message_id"] for i in t["items"]},
+            timeout=60,
+            what="the gateway's event in the timeline",
+        )
         # The faust triggers worker runs too: the demo's unhappy surveys, SLAs, offers.
         triggers = eventually_sync(
             lambda: _get(f"{base}/triggers?limit=200", manager_token),

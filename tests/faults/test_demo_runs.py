@@ -104,6 +104,7 @@ async def test_demo_in_groups_equals_a_partitions_replay_of_its_log(
             DATABASE_URL=up_url,
             TOUCHLOG_DATA_DIR=str(tmp_path / "data"),
             TOUCHLOG_API_PORT=str(free_port()),
+            TOUCHLOG_GATEWAY_PORT=str(free_port()),
         ),
         tmp_path / "up.log",
     )

@@ -157,7 +157,11 @@ class FaultedPipeline:
         }
         # faust's own log lines (assignment, recovery) only come at debug
         self.processes["triggers-worker"].env["TOUCHLOG_LOG_LEVEL"] = "debug"
-        up_env = {"TOUCHLOG_API_PORT": str(embedded.free_port()), "TOUCHLOG_LOG_LEVEL": "debug"}
+        up_env = {
+            "TOUCHLOG_API_PORT": str(embedded.free_port()),
+            "TOUCHLOG_GATEWAY_PORT": str(embedded.free_port()),
+            "TOUCHLOG_LOG_LEVEL": "debug",
+        }
         self.up = StageProcess("up", ["up"], env | up_env, tmp / "up.log")
         self.expected_running: set[str] = set()
         self.ends: dict[int, int] = {}

@@ -46,6 +46,7 @@ class Up:
             "TOUCHLOG_DATA_DIR": str(data_dir),
             "DATABASE_URL": database_url,
             "TOUCHLOG_API_PORT": str(embedded.free_port()),
+            "TOUCHLOG_GATEWAY_PORT": str(embedded.free_port()),
             "TOUCHLOG_LOG_LEVEL": "info",
             "TOUCHLOG_LOG_FORMAT": "json",
         }

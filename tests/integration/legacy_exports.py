@@ -18,6 +18,8 @@ switchboard). Planted on purpose:
 
 from __future__ import annotations
 
+import csv as csv_module
+import io
 import random
 import unicodedata
 from dataclasses import dataclass, field, replace
@@ -205,18 +207,18 @@ class LegacyExports:
     def rows_of(self, person: int) -> list[Row]:
         return [r for r in self.rows if r.person == person]
 
-    def write(self, folder: Path) -> list[ExportFiles]:
+    def write(self, folder: Path, units: dict[str, Unit] | None = None) -> list[ExportFiles]:
         folder.mkdir(parents=True, exist_ok=True)
         written = []
-        for unit in UNITS.values():
-            lines = [unit.delimiter.join(unit.columns)]
-            lines += [
-                unit.delimiter.join(r.cells[c] for c in unit.columns)
-                for r in self.rows
-                if r.unit == unit.name
-            ]
+        for unit in (units or UNITS).values():
+            text = io.StringIO()
+            writer = csv_module.writer(text, delimiter=unit.delimiter, lineterminator="\r\n")
+            writer.writerow(unit.columns)
+            writer.writerows(
+                [r.cells[c] for c in unit.columns] for r in self.rows if r.unit == unit.name
+            )
             csv = folder / f"{unit.name}.csv"
-            csv.write_bytes(("\r\n".join(lines) + "\r\n").encode(unit.encoding))
+            csv.write_bytes(text.getvalue().encode(unit.encoding))
             mapping = folder / f"{unit.name}.yaml"
             mapping.write_text(unit.mapping)
             written.append(ExportFiles(unit, csv, mapping))
@@ -464,3 +466,275 @@ def _row(gen: _Generator, unit: str, p: Person, serial: int, pattern: str) -> Ro
 def _plain(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+# --- Issue 16: three UK units exported the way real systems write them ------------------
+#
+# shop (commas): the whole name in one column ("Dr Aisha Baker", "Turner, Thomas",
+# "AISHA BAKER"), a postcode and no street; service (semicolons): split names, street lines;
+# club (tabs): "Family, Given" names and the whole address in one cell. Phones come in six
+# forms ("+447…", "+44 7…", "0044 7…", "07…", "(07…) …-…", "+44 (0)7…"); emails padded and
+# upper-cased; junk where a value is missing. Planted: households (two people, one landline
+# and one address, each their own email and mobile) and a company switchboard typed in as
+# the work phone of several staff, which nobody configured as shared.
+
+UK_SWITCHBOARD = "+442079460000"
+UK_GIVEN = _words(
+    "Aisha Thomas Olivia George Priya Oliver Amelia Harry Isla Jack Ava Noah Mia Leo Grace "
+    "Arthur Freya Oscar Lily Alfie Ella Charlie Sophie Jacob Ruby Henry Evie Theo Chloe Finley "
+    "Zara Ethan Hannah Mohammed Imogen Samuel Niamh Rhys Siobhan Kwame"
+)
+UK_FAMILY = [
+    name.replace("_", " ")
+    for name in _words(
+        "Baker Turner Patel Smith Jones Williams Taylor Brown Davies Evans Wilson Thompson "
+        "Johnson Roberts Walker Wright Robinson Wood Hughes Green Hall Lewis Harris Clarke "
+        "Jackson Khan Ali Hussain O'Brien McDonald Murphy Kelly Singh Begum Okafor Nowak "
+        "Campbell Stewart Morgan Price Ahmed Chen Lee Scott Young Mitchell Doyle"
+    )
+]
+UK_PLACES = (
+    ("SW1A 1AA", "London", "+44 20 7"),
+    ("EC1A 1BB", "London", "+44 20 3"),
+    ("M1 1AE", "Manchester", "+44 161 4"),
+    ("LS1 4AP", "Leeds", "+44 113 4"),
+    ("B33 8TH", "Birmingham", "+44 121 4"),
+    ("BS1 5TR", "Bristol", "+44 117 4"),
+    ("G1 1XQ", "Glasgow", "+44 141 4"),
+    ("CF10 1EP", "Cardiff", "+44 29 20"),
+)
+UK_STREETS = "High Street|Station Road|Church Lane|Victoria Road|Green Lane|Mill Road"
+
+LAYOUTS = {
+    "shop": Unit(
+        "shop",
+        "shop-till",
+        "shop_account",
+        "Account",
+        _words("Account Customer_Name Email Mobile Home_Tel Post_Code DOB"),
+        ",",
+        "utf-8",
+        """
+region: GB
+channel: store
+external_ids: [{column: Account, type: shop_account}]
+name: {full_name: Customer_Name}
+emails: [{column: Email}]
+phones: [{column: Mobile, use: mobile}, {column: Home_Tel, use: home}]
+addresses: [{postal_code: Post_Code, country: country}]
+constants: {country: GB}
+date_of_birth: {column: DOB, format: "%d/%m/%Y"}
+""",
+    ),
+    "service": Unit(
+        "service",
+        "service-desk",
+        "service_customer_no",
+        "CustNo",
+        _words("CustNo Title Forename Surname Email Phone Work_Tel Address1 Town Postcode"),
+        ";",
+        "utf-8",
+        """
+region: GB
+csv: {delimiter: ";"}
+channel: phone
+external_ids: [{column: CustNo, type: service_customer_no}]
+name: {title: Title, given_name: Forename, family_name: Surname}
+emails: [{column: Email}]
+phones: [{column: Phone, use: mobile}, {column: Work_Tel, use: work}]
+addresses:
+  - {lines: [Address1], locality: Town, postal_code: Postcode, default_country: GB}
+""",
+    ),
+    "club": Unit(
+        "club",
+        "club-members",
+        "club_member_no",
+        "member_id",
+        _words("member_id name email tel home address"),
+        "\t",
+        "utf-8",
+        """
+region: GB
+csv: {delimiter: "\\t"}
+channel: web
+external_ids: [{column: member_id, type: club_member_no}]
+name: {full_name: name}
+emails: [{column: email, use: personal}]
+phones: [{column: tel, use: mobile}, {column: home, use: home}]
+addresses: [{single_line: address, default_country: GB}]
+""",
+    ),
+}
+
+
+@dataclass
+class LayoutExports(LegacyExports):
+    households: list[tuple[int, int]] = field(default_factory=list)
+    staff: list[int] = field(default_factory=list)  # work phone: the switchboard
+    imported_phone_forms: dict[int, set[str]] = field(default_factory=dict)
+
+    def truth(self) -> dict[tuple[str, str], int]:
+        return {(LAYOUTS[r.unit].id_type, r.number): r.person for r in self.rows}
+
+    def write(self, folder: Path, units: dict[str, Unit] | None = None) -> list[ExportFiles]:
+        return super().write(folder, LAYOUTS)
+
+
+def uk_phone_forms(e164: str) -> list[str]:
+    """Six ways people write one UK number."""
+    number = phonenumbers.parse(e164)
+    international = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    digits = "0" + e164[3:]
+    return [
+        e164,
+        international,
+        "00" + international[1:],
+        national,
+        f"({digits[:4]}) {digits[4:7]}-{digits[7:]}",
+        international.replace("+44 ", "+44 (0)"),
+    ]
+
+
+class _UkGenerator(_Generator):
+    def uk_person(self, key: int, given: str, family: str) -> Person:
+        rng = self.rng
+        postcode, town, area = rng.choice(UK_PLACES)
+        digits = 8 - len(area.replace(" ", "")) + 5
+        landline = self.phone("GB", area, digits) if rng.random() < 0.3 else None
+        return Person(
+            key=key,
+            title=rng.choice(sorted(TITLES)),
+            given=given,
+            family=family,
+            birth=date(1940, 1, 1) + timedelta(days=rng.randint(0, 65 * 365)),
+            email=self.email(given, family),
+            mobile=self.phone("GB", rng.choice(("+44 74", "+44 75", "+44 78", "+44 79"))),
+            landline=landline,
+            street=f"{rng.randint(1, 140)} {rng.choice(UK_STREETS.split('|'))}",
+            postcode=postcode,
+            town=town,
+            country="GB",
+        )
+
+    def phone(self, region: str, prefix: str, length: int = 8) -> str:
+        while True:
+            digits = "".join(self.rng.choice("0123456789") for _ in range(length))
+            number = phonenumbers.parse(prefix.replace(" ", "") + digits, region)
+            e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+            if (
+                phonenumbers.is_valid_number(number)
+                and e164 not in self.numbers
+                and e164 != UK_SWITCHBOARD
+            ):
+                self.numbers.add(e164)
+                return e164
+
+    def written_phone(self, e164: str) -> str:
+        return self.rng.choice(uk_phone_forms(e164))
+
+
+def generate_layouts(people: int = 300, seed: int = 20260316) -> LayoutExports:
+    gen = _UkGenerator(seed)
+    rng = gen.rng
+    names = rng.sample([(g, f) for g in UK_GIVEN for f in UK_FAMILY], people)
+    folks = {k: gen.uk_person(k, *names[k]) for k in range(people)}
+    exports = LayoutExports(folks, [])
+    # Households: a second person at the first's address, on the first's landline.
+    for first in rng.sample(sorted(folks), 15):
+        p = folks[first]
+        landline = p.landline or gen.phone("GB", "+44 20 8", 7)
+        folks[first] = p = replace(p, landline=landline)
+        key = len(folks)
+        given = rng.choice([g for g in UK_GIVEN if g != p.given])
+        other = replace(gen.uk_person(key, given, p.family), landline=landline)
+        folks[key] = replace(other, street=p.street, postcode=p.postcode, town=p.town)
+        exports.households.append((first, key))
+    household = {k for pair in exports.households for k in pair}
+    exports.staff = rng.sample(sorted(set(folks) - household), 8)
+    memberships = {
+        k: [u for u, p in (("shop", 0.65), ("service", 0.5), ("club", 0.4)) if rng.random() < p]
+        or ["shop"]
+        for k in folks
+    }
+    for k in exports.staff:
+        if "service" not in memberships[k]:
+            memberships[k].append("service")
+    for k in household:  # the landline is on their records
+        if "shop" not in memberships[k]:
+            memberships[k].append("shop")
+    counters = {"shop": 10_000, "service": 50_000, "club": 900}
+    for key, units in memberships.items():
+        patterns = _choose_patterns(rng, len(units))
+        for unit, pattern in zip(units, patterns, strict=True):
+            counters[unit] += rng.randint(1, 9)
+            row = _layout_row(gen, unit, folks[key], counters[unit], pattern, key in exports.staff)
+            exports.rows.append(row)
+            for cell in row.cells.values():
+                if cell and cell[-1].isdigit() and cell in uk_phone_forms(folks[key].mobile):
+                    exports.imported_phone_forms.setdefault(key, set()).add(cell)
+    exports.people = folks
+    rng.shuffle(exports.rows)
+    return exports
+
+
+def _uk_junk_email(rng: random.Random) -> str:
+    return rng.choice(("", "", "N/A", "null", "test@test.com", "none"))
+
+
+def _uk_junk_phone(rng: random.Random) -> str:
+    return rng.choice(("", "", "0000000000", "-1", "n/a", "00000 000000"))
+
+
+def _layout_row(
+    gen: _UkGenerator, unit: str, p: Person, serial: int, pattern: str, staff: bool
+) -> Row:
+    rng = gen.rng
+    email = gen.written_email(p.email) if pattern in ("both", "email") else _uk_junk_email(rng)
+    mobile = gen.written_phone(p.mobile) if pattern in ("both", "phone") else _uk_junk_phone(rng)
+    home = gen.written_phone(p.landline) if p.landline else ""
+    if unit == "shop":
+        number = f"S{serial}"
+        full = rng.choice(
+            (
+                f"{p.title} {p.given} {p.family}",
+                f"{p.family}, {p.given}",
+                f"{p.given} {p.family}".upper(),
+                f"{p.given} {p.family}",
+            )
+        )
+        cells = {
+            "Account": number,
+            "Customer_Name": full,
+            "Email": email,
+            "Mobile": mobile,
+            "Home_Tel": home,
+            "Post_Code": p.postcode if rng.random() < 0.9 else p.postcode.lower(),
+            "DOB": p.birth.strftime("%d/%m/%Y"),
+        }
+    elif unit == "service":
+        number = f"SV-{serial}"
+        cells = {
+            "CustNo": number,
+            "Title": TITLES[p.title][1],
+            "Forename": p.given,
+            "Surname": p.family,
+            "Email": email,
+            "Phone": mobile,
+            "Work_Tel": gen.written_phone(UK_SWITCHBOARD) if staff else "",
+            "Address1": p.street,
+            "Town": p.town,
+            "Postcode": p.postcode,
+        }
+    else:
+        number = f"M{serial}"
+        cells = {
+            "member_id": number,
+            "name": f"{p.family}, {p.given}",
+            "email": email,
+            "tel": mobile,
+            "home": home,
+            "address": f"{p.street}, {p.town}, {p.postcode}",
+        }
+    return Row(unit, p.key, number, {k.replace(" ", "_"): v for k, v in cells.items()})

@@ -114,11 +114,15 @@ async def test_email_lookup_and_a_blocklisted_switchboard_finds_nobody(
     switchboard = (await client.get("/lookup", params={"phone": "+33140205050"})).json()
     assert switchboard["candidates"] == []
     assert "shared" in switchboard["not_matched"]
+    assert (switchboard["shared"], switchboard["ambiguous"]) == (True, False)
 
 
 async def test_ambiguous_phone_returns_every_candidate(client: httpx.AsyncClient) -> None:
     body = (await client.get("/lookup", params={"phone": "0472000001"})).json()
     assert sorted(c["customer_id"] for c in body["candidates"]) == ["C-100", "C-200"]
+    assert body["ambiguous"] is True
+    one = (await client.get("/lookup", params={"phone": "0628230455"})).json()
+    assert (one["ambiguous"], one["shared"], one["not_matched"]) == (False, False, None)
 
 
 @pytest.mark.parametrize(

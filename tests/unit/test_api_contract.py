@@ -30,6 +30,8 @@ def _codes(method: str, path: str) -> set[str]:
 def test_every_route_documents_every_status_it_can_answer() -> None:
     expected = {
         ("GET", "/healthz"): {"200", "503"},
+        ("GET", "/metrics"): {"200"},
+        ("GET", "/status"): {"200", "401", "403", "503"},
         ("GET", "/customers"): SIGNED_IN,
         ("GET", "/lookup"): SIGNED_IN,
         ("GET", "/customers/{customer_id}"): SIGNED_IN | {"404", "307"},

@@ -8,6 +8,7 @@ from typing import Any
 
 from events import ExternalId, Subject
 from projections.identity import Customer, EventRef, IdentityGraph, IdentityRules
+from projections.identity.graph import SHARED_REASON
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 LANDLINE = "phone:+33140506070"
@@ -33,13 +34,16 @@ def test_a_household_landline_shared_by_two_people_keeps_them_apart() -> None:
     bob = graph.resolve(subject(email="bob@x.com", phone="01.40.50.60.70"), ref(2))
     assert bob.customer_id != ann
     assert bob.merges == ()
-    assert bob.not_matched == ((LANDLINE, f"would give customer {ann} a second email (limit 1)"),)
-    assert bob.new_links == (("email:bob@x.com", bob.customer_id),)  # the phone is not linked
-    assert graph.customers_of(LANDLINE) == {ann}
+    reason = f"{SHARED_REASON}: would give customer {ann} a second email (limit 1)"
+    assert bob.not_matched == ((LANDLINE, reason),)
+    # found shared: it matches nobody, and leads to both (a caller lookup lists them)
+    assert graph.shared(LANDLINE)
+    assert bob.new_links == (("email:bob@x.com", bob.customer_id), (LANDLINE, bob.customer_id))
+    assert graph.customers_of(LANDLINE) == {ann, bob.customer_id}
     # the same again (a replay, or Bob calling back with his email) stays on Bob
     again = graph.resolve(subject(email="bob@x.com", phone="0140506070"), ref(3))
     assert again.customer_id == bob.customer_id
-    assert [key for key, _ in again.not_matched] == [LANDLINE]
+    assert again.not_matched == ((LANDLINE, SHARED_REASON),)
 
 
 def test_a_shop_phone_typed_on_every_walk_in_merges_nobody() -> None:
@@ -53,7 +57,7 @@ def test_a_shop_phone_typed_on_every_walk_in_merges_nobody() -> None:
     assert all(r.merges == () for r in walk_ins)
     assert all(r.not_matched == () for r in walk_ins[:1])
     assert all([key for key, _ in r.not_matched] == [SHOP] for r in walk_ins[1:])
-    assert graph.customers_of(SHOP) == {ids[0]}
+    assert graph.customers_of(SHOP) == set(ids)  # shared from the second walk-in on
     assert not graph.changes().merges
 
 
@@ -78,12 +82,13 @@ def test_a_person_with_two_emails_and_one_phone_stays_two_customers() -> None:
     for email in ("ann@work.com", "ann@home.org"):
         resolution = graph.resolve(subject(email=email, phone="0628230455"), ref(3))
         assert resolution.customer_id == work.customer_id
-        assert resolution.not_matched == ()
+        # the phone was found on two emails: shared, precision first, until a person
+        # confirms it is one person's number
+        assert resolution.not_matched == (("phone:+33628230455", SHARED_REASON),)
     third = graph.resolve(subject(email="ann@third.net", phone="0628230455"), ref(4))
     assert third.customer_id not in (work.customer_id, home.customer_id)
-    assert third.not_matched == (
-        ("phone:+33628230455", f"would give customer {work.customer_id} a third email (limit 1)"),
-    )
+    assert third.not_matched == (("phone:+33628230455", SHARED_REASON),)
+    assert not graph.changes().merges[1:]  # the confirmed merge only
 
 
 def test_an_event_identifier_over_a_limit_is_dropped_even_if_it_matched_nobody() -> None:
@@ -178,7 +183,8 @@ def test_limits_count_the_links_of_customers_merged_into_the_survivor() -> None:
     assert graph.identifier_keys_of("A") == {"email:a@x.com", LANDLINE}
     resolution = graph.resolve(subject(email="c@x.com", phone="0140506070"), ref(1))
     assert resolution.customer_id == "C"
-    assert resolution.not_matched == ((LANDLINE, "would give customer A a second email (limit 1)"),)
+    reason = f"{SHARED_REASON}: would give customer A a second email (limit 1)"
+    assert resolution.not_matched == ((LANDLINE, reason),)
 
 
 def test_per_customer_limits_are_configurable() -> None:

@@ -102,7 +102,12 @@ def test_a_full_mapping_names_every_column_it_reads_by_its_key() -> None:
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        ("emails: [{column: e}]\nname: {given_name: g}", "name.family_name: Field required"),
+        ("emails: [{column: e}]\nname: {given_name: g}", "name: give family_name"),
+        (
+            "emails: [{column: e}]\nname: {full_name: n, family_name: f}",
+            "name: give family_name or full_name, not both",
+        ),
+        ("emails: [{column: e}]\naddresses: [{default_country: GB}]", "addresses.0: give lines"),
         ("emails: [{column: e}]\nphone: [{column: p}]", "phone: Extra inputs are not permitted"),
         ("phones: [{column: p, use: cell}]", "phones.0.use: Input should be 'mobile'"),
         ("phones: [{column: p}]", "phones.0.use: Field required"),
@@ -136,7 +141,7 @@ def test_every_problem_is_reported_at_once() -> None:
     with pytest.raises(DocumentError) as caught:
         _parse(text)
     keys = sorted(p.split(":")[0] for p in caught.value.problems)
-    assert keys == ["extra", "name.family_name", "phones.0.use"]
+    assert keys == ["extra", "name", "phones.0.use"]
 
 
 def test_the_header_check_names_the_key_of_each_missing_column() -> None:
@@ -246,10 +251,10 @@ def test_titles_are_read_in_their_usual_spellings_and_the_mapping_s_own() -> Non
 
 
 def test_an_incomplete_address_is_left_out_not_the_row() -> None:
-    row = _imported(ROW, street="", street2="")
+    row = _imported(ROW, street="", street2="", zip="")
     assert row.event.payload.addresses is None
     assert [str(p) for p in row.left_out] == [
-        "city: address '75002, Paris' lacks a street line; left out"
+        "city: address 'Paris' lacks a street line or a postcode; left out"
     ]
 
 
@@ -418,6 +423,18 @@ async def test_progress_is_printed_every_n_rows_and_at_the_end(tmp_path: Path) -
         "shop.csv: line 26/26 (100%)",
     ]
     assert lines[-1].endswith("published 25, skipped as already done 0, rejected 0")
+    assert not any("stopped" in line for line in lines)  # not while running, nor when done
+
+
+async def test_a_finished_rerun_does_not_say_it_stopped(tmp_path: Path) -> None:
+    path, state = tmp_path / "shop.csv", tmp_path / "state.json"
+    _shop_file(path, rows=5)
+    await _run(path, Sink(), state)
+    out = io.StringIO()
+    summary = await _run(path, Sink(), state, progress=out, progress_every=2)
+    assert (summary.skipped, summary.complete) == (5, True)
+    assert "stopped" not in out.getvalue()
+    assert "stopped" not in str(summary)
 
 
 async def test_a_header_without_a_mapped_column_stops_before_sending_anything(
