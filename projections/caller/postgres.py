@@ -2,9 +2,10 @@
 
 Essential tier only: name, title, pronunciation, last contact, open complaints.
 
-A caller lookup answers while the phone rings: ``caller_lookup`` finds the families an
-identifier leads to (``projections.identity.family``), then reads all their cards, and
-whether resolution found the identifier shared, in one statement.
+A caller lookup answers while the phone rings. Usually everyone an identifier leads to is
+a family of one (never merged, nobody merged into them): then one statement finds them,
+their cards and whether resolution found the identifier shared. Otherwise the families are
+followed (``projections.identity.family``) and their cards read in one more statement.
 """
 
 from __future__ import annotations
@@ -50,6 +51,21 @@ FROM members m
 """
 
 
+# Everyone the identifier is linked to, whether each is a family of one, and their cards.
+_ALONE = f"""
+WITH linked AS (
+    SELECT c.customer_id, c.merged_into IS NULL AND NOT EXISTS (
+        SELECT 1 FROM identity_customers d WHERE d.merged_into = c.customer_id
+    ) AS alone
+    FROM identity_links l JOIN identity_customers c USING (customer_id)
+    WHERE l.identifier = $1
+)
+SELECT l.customer_id AS survivor, l.alone, {_card_columns("ARRAY[l.customer_id]")},
+    EXISTS (SELECT 1 FROM identity_shared WHERE identifier = $1) AS shared
+FROM linked l
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class CallerLookup:
     cards: list[dict[str, Any]]
@@ -60,13 +76,13 @@ class CallerLookup:
 
 async def caller_lookup(conn: Queryable, identifier_key: str) -> CallerLookup:
     """The card of every surviving customer ``identifier_key`` leads to, and whether it was
-    found shared. Two round trips when nobody it leads to was merged (the usual case)."""
-    found = await families_for(conn, identifier_key)
-    if not found:
-        return CallerLookup([], shared=False)
-    survivors = [f.survivor for f in found for _ in f.ids]
-    members = [member for f in found for member in f.ids]
-    rows = await conn.fetch(_CARDS, survivors, members, identifier_key)
+    found shared. One round trip when nobody it leads to was merged (the usual case)."""
+    rows = await conn.fetch(_ALONE, identifier_key)
+    if not all(r["alone"] for r in rows):
+        found = await families_for(conn, identifier_key)
+        survivors = [f.survivor for f in found for _ in f.ids]
+        members = [member for f in found for member in f.ids]
+        rows = await conn.fetch(_CARDS, survivors, members, identifier_key)
     cards = [_card(r["survivor"], r) for r in sorted(rows, key=lambda r: str(r["survivor"]))]
     return CallerLookup(cards, shared=any(r["shared"] for r in rows))
 
