@@ -17,6 +17,7 @@ from events import InvalidEvent, Touchpoint
 from events.codec import TOUCHPOINTS
 from events.touchpoints.identity import Decision
 from projections.identity import EventRef, Identifier, IdentityRules, Rejected
+from projections.identity.names import NameKey, name_of
 
 Identified = tuple[list[Identifier], list[Rejected]]
 
@@ -36,12 +37,15 @@ class Arrival:
     decision: Decision | None = None
     """A person's split, confirmed or rejected merge, in full; other events need only the
     envelope."""
+    name: NameKey | None = None
+    """The person's name, when the event gives one (``names.name_of``): resolution tells
+    people on one phone apart by it."""
 
     def __reduce__(self) -> tuple[type[Arrival], tuple[Any, ...]]:
         # Pickled as its fields: the helper sends thousands a batch, and a slots dataclass's
         # default state (built by ``dataclasses.fields``) costs several times more.
         fields = (self.ref, self.business_unit, self.correlation_id, self.identified)
-        return (Arrival, (*fields, self.value, self.decision))
+        return (Arrival, (*fields, self.value, self.decision, self.name))
 
     @classmethod
     def of(cls, event: Touchpoint, identified: Identified, value: bytes) -> Arrival:
@@ -52,6 +56,7 @@ class Arrival:
             identified=identified,
             value=value,
             decision=event if isinstance(event, Decision) else None,
+            name=name_of(event),
         )
 
     @property

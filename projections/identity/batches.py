@@ -20,6 +20,7 @@ from events.touchpoints.identity import Identifier as PayloadIdentifier
 from projections.identity.decision_events import resolver_merge
 from projections.identity.graph import IdentityGraph
 from projections.identity.identifiers import Identifier, IdentifierKind
+from projections.identity.names import NameKey
 from projections.identity.records import EventRef
 from projections.identity.rules import IdentityRules, Rejected
 
@@ -37,6 +38,8 @@ class Arriving(Protocol):
     def identified(self) -> tuple[list[Identifier], list[Rejected]]: ...
     @property
     def decision(self) -> Decision | None: ...
+    @property
+    def name(self) -> NameKey | None: ...
 
 
 A = TypeVar("A", bound=Arriving)
@@ -94,7 +97,7 @@ def resolve_batch(graph: IdentityGraph, events: Sequence[A]) -> Batch[A]:
                 message = f"{decision.type} {event.ref.message_id}: {exc}"
                 raise DecisionRefused(message) from exc
             continue
-        resolution = graph.resolve_identified(event.identified, event.ref)
+        resolution = graph.resolve_identified(event.identified, event.ref, event.name)
         for merge in resolution.merges:
             merged = resolver_merge(merge, event.ref, event.business_unit, event.correlation_id)
             batch.record_merges(merged, merge.survivor, merge.merged)

@@ -7,6 +7,7 @@ from types import MappingProxyType
 
 from events import Subject
 from projections.identity.identifiers import Identifier, IdentifierKind
+from projections.identity.names import NameKey
 from projections.identity.records import Customer, EventRef, Merge, Resolution, new_customer_id
 from projections.identity.rules import IdentityRules, Rejected, identifiers_of, limit_group
 from projections.identity.state import GraphState
@@ -152,6 +153,7 @@ class IdentityGraph(GraphState):
         merged_into: Mapping[str, str] = _NO_MERGES,
         kept_apart: Iterable[tuple[str, str]] = (),
         shared: Iterable[str] = (),
+        names: Mapping[str, NameKey] | None = None,
     ) -> None:
         super().__init__(
             links=links,
@@ -159,15 +161,19 @@ class IdentityGraph(GraphState):
             merged_into=merged_into,
             kept_apart=kept_apart,
             shared=shared,
+            names=names,
         )
         self.rules = rules
 
-    def resolve(self, subject: Subject, ref: EventRef) -> Resolution:
+    def resolve(self, subject: Subject, ref: EventRef, name: NameKey | None = None) -> Resolution:
         """``resolve_identified`` with the subject's identifiers parsed under these rules."""
-        return self.resolve_identified(identifiers_of(subject, self.rules), ref)
+        return self.resolve_identified(identifiers_of(subject, self.rules), ref, name)
 
     def resolve_identified(
-        self, identified: tuple[list[Identifier], list[Rejected]], ref: EventRef
+        self,
+        identified: tuple[list[Identifier], list[Rejected]],
+        ref: EventRef,
+        name: NameKey | None = None,
     ) -> Resolution:
         """Decide which customer the event is about, and apply that to the graph.
 
@@ -185,7 +191,10 @@ class IdentityGraph(GraphState):
         A phone refused because the customers it leads to hold another email or business
         customer number than the event's person is shared (``SHARED_WHEN_DISTINCT``): from
         then on it matches nobody, in this event too, and it is linked to every person it
-        is seen with (but not to a customer born from shared identifiers alone).
+        is seen with (but not to a nameless customer born from shared identifiers alone). So is a
+        phone leading to customers known under a name clearly different from the event's
+        ``name`` (``NameKey.clearly_differs``); a customer's name is the first one an event
+        resolved to it gave.
 
         So a landline shared by two people with their own emails leads to both and merges
         neither, and a person writing two different emails stays two customers until a
@@ -226,12 +235,14 @@ class IdentityGraph(GraphState):
                 reason = f"kept apart by a split: leads to {', '.join(sorted(found))}"
                 not_matched.append((key, reason))
                 continue
-            if (refused := accepted.over_limit(key, found)) is not None:
+            others = found - accepted.customers
+            problem = self._named_otherwise(identifier.kind, others, name)
+            if problem is None and (refused := accepted.over_limit(key, found)) is not None:
                 problem, limited = refused
-                others = found - accepted.customers
                 if not (others and _reveals_sharing(identifier.kind, limited)):
                     not_matched.append((key, problem))
                     continue
+            if problem is not None:
                 # The people it leads to are not this event's person: from now on it
                 # names nobody. It stays this event's own identifier (a lookup lists
                 # everyone on the line) if this customer may hold one more of its kind.
@@ -267,8 +278,12 @@ class IdentityGraph(GraphState):
         # those refused: one event must not undo a person's split, nor break a limit. Nor
         # a customer id: the customer record itself is that link.
         # Nor a shared identifier on a customer born from shared identifiers alone: a call
-        # from a switchboard is nobody in particular, not one more person on the line.
-        anchored = bool(candidates) or any(not self.shared(k) for k in accepted.keys)
+        # from a switchboard is nobody in particular, not one more person on the line. A
+        # named person is somebody.
+        if name is not None:
+            self._name(resolved, name)
+        anchored = bool(candidates) or name is not None
+        anchored = anchored or any(not self.shared(k) for k in accepted.keys)
         new_links: list[tuple[str, str]] = []
         for key in accepted.keys:
             if not anchored and self.shared(key):
@@ -277,6 +292,19 @@ class IdentityGraph(GraphState):
                 self._link(key, resolved, ref)
                 new_links.append((key, resolved))
         return Resolution(resolved, new_customer, tuple(new_links), merges, tuple(not_matched))
+
+    def _named_otherwise(
+        self, kind: IdentifierKind, others: set[str], name: NameKey | None
+    ) -> str | None:
+        """Why a phone leading to ``others`` is someone else's too: one of them is known
+        under a name clearly different from the event's; or None."""
+        if name is None or kind not in SHARED_WHEN_DISTINCT:
+            return None
+        for customer_id in sorted(others):
+            known = self.names_of(customer_id)
+            if known and all(name.clearly_differs(k) for k in known):
+                return f"customer {customer_id} is known under another name"
+        return None
 
     def merge(self, survivor: str, merged: Sequence[str], reason: str) -> Merge:
         """Merge confirmed duplicates into ``survivor`` (a person's decision: splits don't stop it).

@@ -11,6 +11,7 @@ from events.touchpoints.identity import CustomerMergeRejected
 from projections.db import Connection, Queryable, copy_insert
 from projections.identity import family
 from projections.identity.batches import MergeRecord, NotMatched
+from projections.identity.names import NameKey
 from projections.identity.records import Customer, GraphChanges, GraphRows
 
 SCHEMA = """
@@ -57,6 +58,11 @@ CREATE TABLE IF NOT EXISTS identity_shared (
     message_id   text        NOT NULL,
     detected_at  timestamptz NOT NULL
 );
+CREATE TABLE IF NOT EXISTS identity_names (
+    customer_id  text PRIMARY KEY REFERENCES identity_customers (customer_id),
+    given_name   text NOT NULL,
+    family_name  text NOT NULL
+);
 CREATE TABLE IF NOT EXISTS identity_not_matched (
     identifier  text NOT NULL,
     reason      text NOT NULL,
@@ -68,6 +74,8 @@ CREATE TABLE IF NOT EXISTS identity_not_matched (
 # twice is reported once; how often an identifier was refused is a count of its rows.
 # identity_shared holds the identifiers resolution found shared by people otherwise
 # distinct (``graph.SHARED_WHEN_DISTINCT``), with the event that showed it.
+# identity_names holds each customer record's name as resolution compares it (``NameKey``),
+# from the first event that named it; never updated.
 
 
 async def load_slice(
@@ -76,7 +84,7 @@ async def load_slice(
     """The customers the identifiers lead to (and those named), up their merge chains to
     the survivors, down again to every customer merged into those survivors, all the
     links of all of them (per-customer limits count them), the kept-apart pairs, and
-    which of the identifiers were found shared."""
+    which of the identifiers were found shared, and the customers' names."""
     wanted = sorted(set(identifier_keys))
     keyed = await conn.fetch(
         "SELECT DISTINCT customer_id FROM identity_links WHERE identifier = ANY($1::text[])",
@@ -95,12 +103,18 @@ async def load_slice(
     shared = await conn.fetch(
         "SELECT identifier FROM identity_shared WHERE identifier = ANY($1::text[])", wanted
     )
+    names = await conn.fetch(
+        "SELECT customer_id, given_name, family_name FROM identity_names "
+        "WHERE customer_id = ANY($1::text[])",
+        involved,
+    )
     return GraphRows(
         links=[(r["identifier"], r["customer_id"]) for r in links],
         customers=[Customer(r["customer_id"], r["born_at"], r["born_from"]) for r in rows.values()],
         merged_into={c: r["merged_into"] for c, r in rows.items() if r["merged_into"]},
         kept_apart=[(r["a"], r["b"]) for r in apart],
         shared=[r["identifier"] for r in shared],
+        names={r["customer_id"]: NameKey(r["given_name"], r["family_name"]) for r in names},
     )
 
 
@@ -120,6 +134,10 @@ _REJECT = (
 _SHARED = (
     "INSERT INTO identity_shared (identifier, reason, message_id, detected_at) "
     "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING"
+)
+_NAME = (
+    "INSERT INTO identity_names (customer_id, given_name, family_name) "
+    "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
 )
 _NOT_MATCHED = (
     "INSERT INTO identity_not_matched (identifier, reason, message_id) "
@@ -176,6 +194,7 @@ async def persist(
         (_RECORD_MERGE, [astuple(m) for m in merges]),
         (_REJECT, [_rejected_pair(r) for r in rejected]),
         (_NOT_MATCHED, [(n.identifier, n.reason, n.message_id) for n in not_matched]),
+        (_NAME, [(c, n.given, n.family) for c, n in changes.names]),
         (
             _SHARED,
             [

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from projections.identity.names import NameKey
+
 # Fixed forever: every customer id born from an event is derived from it, so a replayed
 # batch stamps the same ids it stamped the first time.
 TOUCHLOG_NAMESPACE = uuid.UUID("eeeee7e5-cc70-4a1c-b1db-e919fd144bf0")
@@ -102,6 +104,7 @@ class GraphRows:
     merged_into: dict[str, str]  # merged -> into
     kept_apart: list[tuple[str, str]]
     shared: list[str] = field(default_factory=list)  # identifier keys found shared
+    names: dict[str, NameKey] = field(default_factory=dict)  # customer -> its first name
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +119,7 @@ class GraphChanges:
     kept_apart: tuple[tuple[str, str], ...]  # pairs, smaller id first
     merges: tuple[Merge, ...]  # every merge made, in order, with its reason
     shared: tuple[SharedMark, ...] = ()  # identifiers found shared, in order
+    names: tuple[tuple[str, NameKey], ...] = ()  # (customer id, name) first given
 
     def __bool__(self) -> bool:
         return any(
@@ -128,5 +132,6 @@ class GraphChanges:
                 self.kept_apart,
                 self.merges,
                 self.shared,
+                self.names,
             )
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from projections.identity.names import NameKey
 from projections.identity.records import (
     Customer,
     EventRef,
@@ -34,6 +35,7 @@ class GraphState:
         merged_into: Mapping[str, str],
         kept_apart: Iterable[tuple[str, str]],
         shared: Iterable[str] = (),
+        names: Mapping[str, NameKey] | None = None,
     ) -> None:
         self._customers = {c.customer_id: c for c in customers}
         self._links: dict[str, set[str]] = {}
@@ -49,6 +51,8 @@ class GraphState:
         # Identifiers found shared by people otherwise distinct: only ever added, so the
         # stored set and a cached graph's agree on every key either holds.
         self._shared = set(shared)
+        # Each customer record's name, from the first event that named it: never changed.
+        self._names = dict(names or {})
         self.clear_changes()
 
     def absorb(self, rows: GraphRows) -> None:
@@ -71,6 +75,8 @@ class GraphState:
         self._initially_merged = frozenset(self._merged_into)
         self._kept_apart |= {_pair(a, b) for a, b in rows.kept_apart}
         self._shared.update(rows.shared)
+        for customer_id, name in rows.names.items():
+            self._names.setdefault(customer_id, name)
 
     def holds(self, customer_id: str) -> bool:
         return customer_id in self._customers
@@ -90,6 +96,7 @@ class GraphState:
         self._kept_apart_added: set[tuple[str, str]] = set()
         self._merges: list[Merge] = []
         self._shared_added: list[SharedMark] = []
+        self._names_added: dict[str, NameKey] = {}
 
     def changes(self) -> GraphChanges:
         return GraphChanges(
@@ -104,6 +111,7 @@ class GraphState:
             kept_apart=tuple(sorted(self._kept_apart_added)),
             merges=tuple(self._merges),
             shared=tuple(self._shared_added),
+            names=tuple(sorted(self._names_added.items())),
         )
 
     def customer(self, customer_id: str) -> Customer | None:
@@ -149,6 +157,12 @@ class GraphState:
     def shared(self, identifier_key: str) -> bool:
         """Whether the identifier was found shared by people otherwise distinct."""
         return identifier_key in self._shared
+
+    def names_of(self, customer_id: str) -> set[NameKey]:
+        """The names this customer's survivor and the customers merged into it were first
+        given (as far as the loaded slice holds them)."""
+        members = self.members(self.survivor(customer_id))
+        return {self._names[m] for m in members if m in self._names}
 
     def kept_apart(self, a: str, b: str) -> bool:
         """Whether a split said the survivors of these two are different people."""
@@ -215,6 +229,11 @@ class GraphState:
         if key not in self._shared:
             self._shared.add(key)
             self._shared_added.append(SharedMark(key, reason, ref))
+
+    def _name(self, customer_id: str, name: NameKey) -> None:
+        if customer_id not in self._names:
+            self._names[customer_id] = name
+            self._names_added[customer_id] = name
 
     def _keep_apart(self, a: str, b: str) -> None:
         pair = _pair(a, b)

@@ -89,8 +89,20 @@ async def test_one_live_customer_per_person_and_every_profile_phone_found(
                 timeout=30,
             )
             showcase_phone = next(p for p, c in phones.items() if c == SHOWCASE)
-            body = (await http.get("/lookup", params={"phone": showcase_phone})).json()
-            [showcase] = body["candidates"]
+
+            async def showcase_cards() -> list[dict[str, object]]:
+                body = (await http.get("/lookup", params={"phone": showcase_phone})).json()
+                cards: list[dict[str, object]] = body["candidates"]
+                return cards
+
+            # The card's name is read from the timeline, a stage of its own that may still
+            # be behind the resolver that made the phone findable.
+            [showcase] = await eventually(
+                showcase_cards,
+                lambda cards: len(cards) != 1 or bool(cards[0]["given_name"]),
+                what="the example customer's card with its name",
+                timeout=30,
+            )
 
     print(
         f"demo: {people} people simulated, {live} live customers, "

@@ -148,11 +148,6 @@ async def test_three_layouts_consolidate_and_every_phone_form_finds_its_person(
     assert found >= 0.98 * tried
     assert wrong == 0
     assert switchboard_ok
-    if precision < 0.995 or not all(households):
-        # Issue 16, still open: the resolver marks a number shared only when it meets a
-        # second email or customer number, so a household landline on a row that carries
-        # neither (no email yet) still joins the first person. The import side above holds;
-        # this turns into a pass once the resolver also tells people apart by name.
-        pytest.xfail(
-            f"households: precision {precision:.4f}, {sum(households)}/{len(households)} ambiguous"
-        )
+    # A household landline on a row with no email is told apart by the name on it.
+    assert precision >= 0.995, problems
+    assert all(households), households

@@ -1,5 +1,6 @@
 """Shared numbers found by resolution: a phone on people otherwise distinct (another email,
-another business customer number) matches nobody from then on, and merges nobody."""
+another business customer number, a clearly different name) matches nobody from then on,
+and merges nobody."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from events import ExternalId, Subject
 from projections.identity import EventRef, IdentityGraph, IdentityRules
 from projections.identity.graph import SHARED_REASON
+from projections.identity.names import NameKey
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 LANDLINE = "phone:+33140506070"
@@ -119,3 +121,58 @@ def test_configured_shared_numbers_still_refuse_the_number() -> None:
     assert ann.not_matched[0][1].startswith("shared number")
     assert graph.customers_of(LANDLINE) == set()
     assert not graph.shared(LANDLINE)  # configured, not found
+
+
+def test_a_household_phone_on_two_names_without_emails_is_shared() -> None:
+    graph = IdentityGraph(IdentityRules())
+    jacob = graph.resolve(subject(phone="01 40 50 60 70"), ref(1), NameKey.of("Jacob", "Campbell"))
+    theo = graph.resolve(subject(phone="0140506070"), ref(2), NameKey.of("Theo", "Campbell"))
+    assert jacob.customer_id != theo.customer_id
+    assert graph.shared(LANDLINE)
+    assert graph.customers_of(LANDLINE) == {jacob.customer_id, theo.customer_id}
+    [mark] = graph.changes().shared
+    assert mark.ref.message_id == "m-2"
+    assert "another name" in mark.reason
+    # another family name on the line: a third person, still nobody merged
+    ann = graph.resolve(subject(phone="+33140506070"), ref(3), NameKey.of("Ann", "Lee"))
+    assert ann.customer_id not in (jacob.customer_id, theo.customer_id)
+    assert graph.changes().merges == ()
+    names = dict(graph.changes().names)
+    assert names[jacob.customer_id] == NameKey.of("Jacob", "Campbell")
+
+
+def test_the_same_person_with_a_name_written_differently_is_not_shared() -> None:
+    graph = IdentityGraph(IdentityRules())
+    first = graph.resolve(subject(phone="01 40 50 60 70"), ref(1), NameKey.of("Hélène", "Dupont"))
+    again = [
+        graph.resolve(subject(phone="0140506070"), ref(n), name)
+        for n, name in enumerate(
+            (
+                NameKey.of("HELENE", "DUPONT"),
+                NameKey.of(" helene ", "Du-pont"),
+                NameKey.of("H.", "Dupont"),
+                NameKey.of(None, "dupont"),
+            ),
+            start=2,
+        )
+    ]
+    assert {r.customer_id for r in again} == {first.customer_id}
+    assert not graph.shared(LANDLINE)
+    assert graph.changes().shared == ()
+
+
+def test_a_customer_keeps_the_name_it_was_first_given() -> None:
+    graph = IdentityGraph(IdentityRules())
+    ann = graph.resolve(subject(email="ann@x.com"), ref(1), NameKey.of("Ann", "Lee"))
+    graph.resolve(subject(email="ann@x.com"), ref(2), NameKey.of("Ann", "Smith"))
+    assert graph.names_of(ann.customer_id) == {NameKey.of("Ann", "Lee")}
+
+
+def test_names_clearly_differ_only_on_another_family_or_given_name() -> None:
+    jacob = NameKey.of("Jacob", "Campbell")
+    assert jacob is not None
+    assert jacob.clearly_differs(NameKey("theo", "campbell"))
+    assert jacob.clearly_differs(NameKey("jacob", "singh"))
+    for same in ("J", "jac", "Jacob Paul", ""):
+        assert not jacob.clearly_differs(NameKey(same.casefold(), "campbell"))
+    assert NameKey.of("Jacob", "  ") is None
