@@ -9,5 +9,7 @@ COPY api api
 COPY touchlog touchlog
 COPY schemas schemas
 RUN pip install --no-cache-dir .
+# The triggers worker's data directory (TOUCHLOG_DATA_DIR): a volume there starts as this.
+RUN mkdir -p /var/lib/touchlog && chown nobody:nogroup /var/lib/touchlog
 USER nobody
 CMD ["touchlog", "--help"]

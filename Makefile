@@ -38,6 +38,8 @@ bench: install ## Benchmarks (print figures; not tests)
 	$(BIN)/python -m benchmarks.profile
 	$(BIN)/python -m benchmarks.gateway
 	$(BIN)/python -m benchmarks.triggers
+	$(BIN)/python -m benchmarks.pipeline  # writes docs/BENCHMARKS.md
+	$(BIN)/python -m benchmarks.analytics
 
 clean: ## Remove the virtualenv and embedded data
 	rm -rf $(VENV) .touchlog

@@ -8,8 +8,9 @@ from contextlib import asynccontextmanager
 import asyncpg
 from fastapi import FastAPI, Response
 
-from api import audit, customers, errors, health, profile, search, timeline, triggers
+from api import audit, customers, errors, health, profile, search, timeline, triggers, web
 from api import status as operations_status
+from api.analytics import router as analytics_router
 from api.auth import Caller, TokenRegistry
 from api.reads import CustomerReads
 from api.trigger_desk import TriggerDesk
@@ -50,12 +51,16 @@ def create_app(
         summary="Every customer touchpoint, once, in order — timelines for reps.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served by api.web from local files (works offline)
+        redoc_url=None,
     )
     app.state.tokens = TokenRegistry(tokens)
     errors.install(app)
     for module in (health, search, customers, timeline, profile, audit, triggers):
         app.include_router(module.router)
     app.include_router(operations_status.router)
+    app.include_router(analytics_router)
+    web.mount(app)
     app.add_middleware(metrics.RouteLatency, app_name="api")
 
     @app.get("/metrics", tags=["operations"], response_class=Response)

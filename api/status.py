@@ -27,6 +27,7 @@ async def status(_: Manager, pool: Pool, request: Request) -> list[PartitionStat
             pool,
             catalogue.bootstrap_servers if catalogue else None,
             catalogue.stages if catalogue else None,
+            security=catalogue.kafka_security if catalogue else None,
         )
     except (KafkaError, OSError) as exc:
         raise HTTPException(status_code=503, detail=f"unreachable: {exc!r}") from None

@@ -26,7 +26,7 @@ from consumers.process import tune_gc
 from consumers.runner import RunnerConfig
 from producers import Publisher
 from projections.db import SERVER_SETTINGS
-from projections.timeline.postgres import TABLE, TimelineView, count_rows
+from projections.timeline.postgres import COLUMNS, TABLE, TimelineView, count_rows
 from tests.factories import random_events
 from touchlog.bootstrap import projection_runner
 from touchlog.kafka_admin import ensure_topics
@@ -86,18 +86,7 @@ async def bench(bootstrap: str, server_url: str, n: int, subjects: int) -> None:
                 await conn.copy_records_to_table(
                     "copy_bench",
                     records=rows[i : i + 5000],
-                    columns=(
-                        "subject_key",
-                        "source_system",
-                        "message_id",
-                        "occurred_at",
-                        "type",
-                        "channel",
-                        "business_unit",
-                        "summary",
-                        "payload",
-                        "campaign_code",
-                    ),
+                    columns=COLUMNS,
                 )
             copy_s = time.perf_counter() - t0
     finally:

@@ -178,9 +178,12 @@ class PostgresCheckpoints:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
 
-    async def prepare(self, schema: Sequence[str]) -> None:
+    async def prepare(self, schema: Sequence[str], shared: Sequence[str] = ()) -> None:
         async with self.pool.acquire() as conn:
-            await create_tables(conn, SCHEMA, *schema)
+            await create_tables(conn, SCHEMA, *shared, *schema)
+
+    async def close(self) -> None:
+        return None
 
     async def stored_offsets(self, consumer: str, topic: str) -> dict[int, int]:
         return await stored_offsets(self.pool, consumer, topic)

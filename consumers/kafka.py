@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.abc import ConsumerRebalanceListener
@@ -31,10 +32,17 @@ class KafkaReader:
 
     outages: Errors = (KafkaError,)
 
-    def __init__(self, bootstrap_servers: str, client_id: str, group_id: str | None) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        client_id: str,
+        group_id: str | None,
+        security: Mapping[str, Any] | None = None,
+    ) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.client_id = client_id
         self.group_id = group_id
+        self.security = security or {}
         self._consumer: AIOKafkaConsumer | None = None
 
     @property
@@ -54,6 +62,7 @@ class KafkaReader:
             fetch_max_bytes=64 * 1024 * 1024,
             session_timeout_ms=10_000,
             heartbeat_interval_ms=1_000,
+            **self.security,
         )
         await self._consumer.start()
 
@@ -95,7 +104,7 @@ class KafkaReader:
         self, positions: Mapping[TopicPartition, int]
     ) -> dict[TopicPartition, int | None]:
         # The fetch response's high watermark: ListOffsets undercounts on the embedded broker.
-        return await high_watermarks(self.bootstrap_servers, positions)
+        return await high_watermarks(self.bootstrap_servers, positions, security=self.security)
 
 
 class KafkaWriter:
@@ -103,10 +112,18 @@ class KafkaWriter:
 
     outages: Errors = (KafkaError,)
 
-    def __init__(self, bootstrap_servers: str, client_id: str, *, idempotence: bool) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        client_id: str,
+        *,
+        idempotence: bool,
+        security: Mapping[str, Any] | None = None,
+    ) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.client_id = client_id
         self.idempotence = idempotence
+        self.security = security or {}
         self._producer: AIOKafkaProducer | None = None
 
     @property
@@ -121,6 +138,7 @@ class KafkaWriter:
             acks="all",
             enable_idempotence=self.idempotence,
             client_id=self.client_id,
+            **self.security,
         )
         await self._producer.start()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaTimeoutError, OffsetOutOfRangeError
@@ -40,7 +41,11 @@ class StoredOffsetsBeyondLog(Exception):  # the message says what happened and w
 
 
 async def high_watermarks(
-    bootstrap_servers: str, positions: Mapping[TopicPartition, int], wait_s: float = 15.0
+    bootstrap_servers: str,
+    positions: Mapping[TopicPartition, int],
+    wait_s: float = 15.0,
+    *,
+    security: Mapping[str, Any] | None = None,
 ) -> dict[TopicPartition, int | None]:
     """Each partition's high watermark, from a fetch at the given position (None: the
     broker says the position is out of the log's range)."""
@@ -50,6 +55,7 @@ async def high_watermarks(
         auto_offset_reset="none",
         fetch_max_wait_ms=20,
         max_partition_fetch_bytes=64 * 1024,
+        **(security or {}),
     )
     await probe.start()
     try:

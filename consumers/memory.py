@@ -201,7 +201,10 @@ class MemoryCheckpoints:
         self.letters: dict[tuple[str, str, int, int], DeadLetter] = {}
         self._lock = asyncio.Lock()
 
-    async def prepare(self, schema: Sequence[str]) -> None:
+    async def prepare(self, schema: Sequence[str], shared: Sequence[str] = ()) -> None:
+        return None
+
+    async def close(self) -> None:
         return None
 
     async def stored_offsets(self, consumer: str, topic: str) -> dict[int, int]:

@@ -89,7 +89,7 @@ def event_type(record: Any, event: Any = None) -> str:
     for key, value in getattr(record, "headers", None) or ():
         if key == "type":
             return bytes(value).decode(errors="replace")
-    for candidate in (event, getattr(event, "event", None)):
+    for candidate in (getattr(event, "event", None), event):  # a resolved event's first
         kind = getattr(candidate, "type", None)
         if isinstance(kind, str):
             return kind
@@ -106,13 +106,17 @@ def observe_batch(
     """A committed batch: ``decoded`` (record, event) pairs, of which the records at the
     (partition, offset) pairs ``dead_lettered`` were dead-lettered instead of applied."""
     letters = set(dead_lettered)
-    types = {(r.partition, r.offset): event_type(r, e) for r, e in decoded}
+    pairs = list(decoded)
     projected: Tally[str] = Tally()
     rejected: Tally[str] = Tally()
-    for r in records:
-        where = (r.partition, r.offset)
-        kind = types.get(where) or event_type(r)
-        (rejected if where in letters else projected)[kind] += 1
+    if not letters and len(pairs) == len(records):  # the common case, counted at once
+        projected.update(event_type(r, e) for r, e in pairs)
+    else:
+        types = {(r.partition, r.offset): event_type(r, e) for r, e in pairs}
+        for r in records:
+            where = (r.partition, r.offset)
+            kind = types.get(where) or event_type(r)
+            (rejected if where in letters else projected)[kind] += 1
     for kind, n in projected.items():
         EVENTS_PROJECTED.labels(stage, kind).inc(n)
     for kind, n in rejected.items():

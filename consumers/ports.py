@@ -109,8 +109,12 @@ class CheckpointStore(Protocol[Tx]):
     """Errors by which the store refuses what a view wrote for one event (a value out of
     range, a broken constraint): that event is dead-lettered."""
 
-    async def prepare(self, schema: Sequence[str]) -> None:
-        """Create the store's tables and the view's (``schema``), if missing."""
+    async def prepare(self, schema: Sequence[str], shared: Sequence[str] = ()) -> None:
+        """Create the store's tables and the view's (``schema``; ``shared``: its tables
+        that every version of the view shares), if missing."""
+
+    async def close(self) -> None:
+        """The runner has stopped: release whatever the store holds for it."""
 
     async def stored_offsets(self, consumer: str, topic: str) -> dict[int, int]:
         """Committed next offsets, per partition."""

@@ -29,6 +29,7 @@ from consumers.ports import Errors
 from consumers.view import Unapplicable, View
 from events import InvalidEvent
 from events.codec import Codec
+from projections import versions
 from projections.db import Connection
 
 log = structlog.get_logger()
@@ -49,12 +50,19 @@ def in_log_order(letters: Sequence[DeadLetter]) -> list[DeadLetter]:
 
 
 async def replay(
-    pool: asyncpg.Pool, view: View[Connection], codec: Codec[Any], letters: Sequence[DeadLetter]
+    pool: asyncpg.Pool,
+    view: View[Connection],
+    codec: Codec[Any],
+    letters: Sequence[DeadLetter],
+    *,
+    versioned: str | None = None,
 ) -> Replayed:
-    """Apply ``letters`` (all of ``view``'s stage) again, in log order."""
+    """Apply ``letters`` (all of ``view``'s stage) again, in log order; a ``versioned``
+    view's (``projections/versions.py``) into its live version."""
     outcome = Replayed()
+    live = None if versioned is None else await versions.live_version(pool, versioned)
     for letter in in_log_order(letters):
-        reason = await _replay_one(pool, view, codec, letter)
+        reason = await _replay_one(pool, view, codec, letter, live or 1)
         if reason is None:
             outcome.applied.append(letter)
         else:
@@ -71,14 +79,15 @@ async def replay(
 
 
 async def _replay_one(
-    pool: asyncpg.Pool, view: View[Connection], codec: Codec[Any], letter: DeadLetter
+    pool: asyncpg.Pool, view: View[Connection], codec: Codec[Any], letter: DeadLetter, live: int
 ) -> str | None:
     """The letter's new reason, or None if it applied (and left the list)."""
     if letter.id is None:
         raise ValueError(f"dead letter {letter.kafka_key()!r} was never stored")
     try:
         async with pool.acquire() as conn, conn.transaction():
-            await lock_offsets(conn, letter.consumer, letter.topic, [letter.partition])
+            offsets = versions.consumer(letter.consumer, live)  # the live runner's rows
+            await lock_offsets(conn, offsets, letter.topic, [letter.partition])
             reason = await _apply(conn, view, codec, letter)
             if reason is None:
                 await forget_dead_letter(conn, letter.id)

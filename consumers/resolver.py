@@ -78,6 +78,7 @@ class IdentityResolver:
         self._graph, self._known_keys, self._pending = None, set(), None
 
     schema = (store.SCHEMA,)
+    shared_schema: tuple[str, ...] = ()
 
     async def decode(
         self, values: Sequence[bytes | None], codec: Codec[Any]

@@ -69,6 +69,8 @@ class RunnerConfig:
     """Apply records in (timestamp, partition, offset) order across partitions, so that a
     replay interleaves partitions exactly as the first run did (see consumers/ordering.py)."""
     revoke_drain_timeout: float = 30.0
+    kafka_security: Mapping[str, Any] | None = None
+    """TLS / SASL options of the Kafka clients (``touchlog.kafka_security``)."""
 
 
 Tx = TypeVar("Tx")
@@ -128,7 +130,7 @@ class ProjectionRunner(Generic[Tx]):
     # --- lifecycle -------------------------------------------------------------------
 
     async def prepare(self) -> None:
-        await self.store.prepare(self.view.schema)
+        await self.store.prepare(self.view.schema, self.view.shared_schema)
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Consume until ``stop`` is set (or forever)."""
@@ -152,6 +154,7 @@ class ProjectionRunner(Generic[Tx]):
         finally:
             await self.reader.stop()
             await self.writer.stop()
+            await self.store.close()
             log.info(
                 "runner_stopped",
                 consumer=self.name,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import OffsetOutOfRangeError
 
 from consumers.checkpoints import all_stored_offsets, newest_dead_letter_reasons
+from projections import versions
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,9 +26,12 @@ class Stage:
     name: str
     """As ``touchlog runner --stage`` names it: ``timeline``."""
     consumer: str
-    """Its view's name, under which its offsets and dead letters are kept: the live
-    version of the view (``timeline_v1``)."""
+    """Its view's name, under which its dead letters are kept, and its offsets in the
+    view's version 1 (``timeline_v1``; ``timeline_v1@v2`` in version 2)."""
     topic: str
+    versioned: str | None = None
+    """The view's name among the versioned views (``touchlog projections``): its offsets
+    are read in the live version."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +66,7 @@ class StageCatalogue:
 
     bootstrap_servers: str
     stages: tuple[Stage, ...]
+    kafka_security: Mapping[str, Any] | None = None  # TLS / SASL client options
 
 
 async def stage_status(
@@ -71,6 +76,7 @@ async def stage_status(
     *,
     now: datetime | None = None,
     wait_s: float = 10.0,
+    security: Mapping[str, Any] | None = None,
 ) -> list[PartitionStatus]:
     """Every stage's status, per partition of its topic (those the broker knows and those
     with a stored offset). With no ``stages``, those with stored offsets (named by their
@@ -79,9 +85,10 @@ async def stage_status(
     errors = await newest_dead_letter_reasons(pool)
     if stages is None:
         stages = [Stage(c, c, t) for c, t in sorted({(c, t) for c, t, _ in stored})]
+    stages = [await _in_live_version(pool, stage) for stage in stages]
     logs = await asyncio.gather(
         *(
-            _read_log(bootstrap_servers, stage, stored, wait_s)
+            _read_log(bootstrap_servers, stage, stored, wait_s, security)
             if bootstrap_servers
             else _unread(stage, stored)
             for stage in stages
@@ -92,9 +99,17 @@ async def stage_status(
     for stage, positions in zip(stages, logs, strict=True):
         for partition, position in sorted(positions.items()):
             key = (stage.consumer, stage.topic, partition)
-            error = errors.get(key)
+            error = errors.get((stage.consumer.split("@")[0], stage.topic, partition))
             found.append(_status(stage, partition, stored.get(key), position, error, moment))
     return found
+
+
+async def _in_live_version(pool: asyncpg.Pool, stage: Stage) -> Stage:
+    """The stage, its offsets named as its view's live version keeps them."""
+    if stage.versioned is None:
+        return stage
+    live = await versions.live_version(pool, stage.versioned) or 1
+    return replace(stage, consumer=versions.consumer(stage.consumer, live))
 
 
 def _status(
@@ -132,6 +147,7 @@ async def _read_log(
     stage: Stage,
     stored: Mapping[tuple[str, str, int], int],
     wait_s: float,
+    security: Mapping[str, Any] | None = None,
 ) -> dict[int, _LogPosition]:
     """Per partition of the stage's topic: the log's end, and the timestamp of the first
     record from the stored offset on (fetched, never ``end_offsets``)."""
@@ -141,6 +157,7 @@ async def _read_log(
         auto_offset_reset="none",
         fetch_max_wait_ms=20,
         max_partition_fetch_bytes=64 * 1024,
+        **(security or {}),
     )
     await probe.start()
     try:

@@ -27,7 +27,12 @@ class View(Protocol[Tx]):
 
     @property
     def schema(self) -> Sequence[str]:
-        """Its tables' idempotent DDL, run by the checkpoint store's ``prepare``."""
+        """Its tables' idempotent DDL, run by the checkpoint store's ``prepare``: each
+        version of the view has its own (``projections/versions.py``)."""
+
+    @property
+    def shared_schema(self) -> Sequence[str]:
+        """DDL of tables every version of the view shares (kept across rebuilds)."""
 
     async def decode(self, values: Sequence[bytes | None], codec: Codec[Any]) -> Sequence[Any]:
         """For each record value, what ``changes`` takes, or the ``InvalidEvent`` to

@@ -58,7 +58,10 @@ class Publisher:
         idempotence: bool = True,
         linger_ms: int = 5,
         client_id: str = "touchlog-sdk",
+        security: Mapping[str, Any] | None = None,
     ) -> None:
+        """``security``: aiokafka's TLS / SASL options (``security_protocol``,
+        ``ssl_context``, ``sasl_mechanism``, ``sasl_plain_username``, …)."""
         self.topic = topic
         self._last_timestamp_ms = 0
         self._producer = AIOKafkaProducer(
@@ -69,6 +72,7 @@ class Publisher:
             linger_ms=linger_ms,
             max_batch_size=256 * 1024,
             compression_type=None,
+            **(security or {}),
         )
 
     async def start(self) -> None:

@@ -44,6 +44,9 @@ class ViewHooks:
     codec, nothing kept between batches. The resolver overrides all three (it decodes in
     its helper process and caches the graph it committed)."""
 
+    shared_schema: Sequence[str] = ()
+    """Tables every version of the view shares: none unless the view says so."""
+
     async def decode(self, values: Sequence[bytes | None], codec: Codec[Any]) -> Sequence[Any]:
         return codec.decode_many(values)
 

@@ -21,6 +21,7 @@ from tests.factories import BASE_TIME
 DEFAULT_CHANNEL = {
     "profile.updated": "web",
     "consent.changed": "web",
+    "verification.set": "web",
     "purchase.completed": "store",
     "refund.issued": "store",
     "complaint.opened": "phone",
@@ -505,6 +506,8 @@ def reference_profile(events: list[Touchpoint], moment: datetime) -> dict[str, A
             case "booking.made":
                 if p.accessibility_needs is not None:
                     latest["accessibility_needs"] = p.accessibility_needs
+            case "verification.set":
+                latest["verification"] = _dump(p)
 
     open_cases = sorted(
         (c | {"case_id": k} for k, c in cases.items() if c.get("open")),
@@ -591,6 +594,7 @@ def reference_profile(events: list[Touchpoint], moment: datetime) -> dict[str, A
             else None
         ),
         "accessibility_needs": latest.get("accessibility_needs"),
+        "verification": latest.get("verification"),
         "consents": consents,
     }
 
@@ -600,6 +604,12 @@ def _age(born: date, on: date) -> int:
 
 
 # --- one customer with every profile field set, to distinctive values ---------------------
+
+VERIFICATION_HASH = (
+    "$argon2id$v=19$m=65536,t=3,p=4$+d8nsTGo/OSKEJcpZ+yeng$"
+    "F/qRHOMadRWLYjDMVGU9iXXLu+H7jC/hLmPgXV75Oo0"
+)
+"""``api.verification.hash_answer("SENTINEL-WORD")``."""
 
 SENTINELS: dict[str, dict[str, str]] = {
     # tier → field → a value that appears nowhere else in the customer's data
@@ -625,6 +635,7 @@ SENTINELS: dict[str, dict[str, str]] = {
         "education": "doctorate",
         "accessibility_needs": "SENTINEL-WHEELCHAIR",
         "age_band": "50_64",
+        "verification": VERIFICATION_HASH,
     },
 }
 
@@ -762,6 +773,7 @@ def full_profile_events(customer: str = "cust-full", *, prefix: str = "f") -> li
             "call.logged",
             {"direction": "inbound", "duration_seconds": 60, "reason": "r", "outcome": "o"},
         ),
+        ("verification.set", {"kind": "memorable_word", "answer_hash": VERIFICATION_HASH}),
     ]
     return [
         touch(kind, payload, at=t0 + i * day, message_id=f"{prefix}{i:02d}", customer=customer)

@@ -51,6 +51,10 @@ class Recording(Generic[Tx]):
     def schema(self) -> Sequence[str]:
         return self.view.schema
 
+    @property
+    def shared_schema(self) -> Sequence[str]:
+        return self.view.shared_schema
+
     async def decode(self, values: Sequence[bytes | None], codec: Codec[Any]) -> Sequence[Any]:
         return await self.view.decode(values, codec)
 
@@ -82,8 +86,11 @@ class FailingOnce(Generic[Tx]):
         self.rejections = store.rejections
         self.advances = 0
 
-    async def prepare(self, schema: Sequence[str]) -> None:
-        await self.store.prepare(schema)
+    async def prepare(self, schema: Sequence[str], shared: Sequence[str] = ()) -> None:
+        await self.store.prepare(schema, shared)
+
+    async def close(self) -> None:
+        await self.store.close()
 
     async def stored_offsets(self, consumer: str, topic: str) -> dict[int, int]:
         return await self.store.stored_offsets(consumer, topic)

@@ -10,8 +10,8 @@ import contextlib
 import json
 import os
 import secrets
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,22 +30,24 @@ from consumers.resolver import IdentityResolver
 from consumers.runner import ProjectionRunner, RunnerConfig
 from consumers.triggers.app import TriggerAppConfig
 from consumers.triggers.worker import TriggerTopics
+from consumers.versioned import VersionedCheckpoints
 from consumers.view import View
 from consumers.webhooks import WebhookDispatcher
 from consumers.webhooks.config import Subscriber, parse_subscribers
 from events.codec import TOUCHPOINTS, Codec
 from events.documents import validated
-from events.resolved import RESOLVED
+from events.fast_decode import shared_resolved
 from producers.gateway import postgres as gateway_tables
-from projections import db
+from projections import db, versions
 from projections.identity import IdentityRules
 from projections.identity import postgres as identity_store
+from projections.metrics.postgres import MetricsView
+from projections.metrics.readers import AnalyticsPolicy
 from projections.profile.postgres import ProfileView
 from projections.timeline.postgres import TimelineView
 from projections.triggers import DEFAULT_RULES, TriggerRules, parse_rules
-from projections.triggers import postgres as trigger_tables
 from projections.triggers.postgres import TRIGGERS, TriggerStore
-from touchlog import config_files, embedded
+from touchlog import config_files, embedded, kafka_security
 from touchlog.durable_broker import durable_broker
 from touchlog.kafka_admin import ensure_topics
 from touchlog.settings import ApiToken, Settings
@@ -66,6 +68,9 @@ class Endpoints:
     idempotence: bool
     embedded_broker: bool
     embedded_postgres: bool
+    kafka_security: Mapping[str, Any] = field(default_factory=dict)
+    """TLS / SASL options of every Kafka client (``touchlog.kafka_security``); none for
+    the embedded broker, which is plaintext on 127.0.0.1."""
 
 
 def endpoints_file(settings: Settings) -> Path:
@@ -110,6 +115,7 @@ def configured_endpoints(settings: Settings, *, database_needed: bool = True) ->
         settings.kafka_idempotence and not embedded_broker,
         embedded_broker,
         settings.database_url is None,
+        {} if embedded_broker else kafka_security.aiokafka_options(settings),
     )
 
 
@@ -144,12 +150,14 @@ async def infrastructure(
             idempotence,
             settings.kafka_bootstrap_servers is None,
             settings.database_url is None,
+            kafka_security.aiokafka_options(settings) if settings.kafka_bootstrap_servers else {},
         )
         await ensure_topics(
             bootstrap,
             settings.topics(),
             settings.partitions,
             settings.replication_factor,
+            security=endpoints.kafka_security,
         )
         if publish:
             path = endpoints_file(settings)
@@ -168,19 +176,30 @@ async def infrastructure(
 
 SCHEMAS = (
     checkpoints.SCHEMA,
+    versions.REGISTRY,
     identity_store.SCHEMA,
-    *TimelineView.schema,
     gateway_tables.SCHEMA,
-    *ProfileView.schema,
     audit_log.SCHEMA,
-    trigger_tables.SCHEMA,
 )
-"""Every table touchlog keeps, in the order their DDL must run."""
+"""Every table touchlog keeps in the default schema (beside the versioned views' views),
+in the order their DDL must run."""
+
+VERSIONED: dict[str, View[db.Connection]] = {
+    "timeline": TimelineView(),
+    "profile": ProfileView(),
+    "metrics": MetricsView(),
+    "triggers": TriggerStore(),
+}
+"""The views kept in versions (``projections/versions.py``), by the name ``touchlog
+projections`` knows them by: their DDL, for every tool that creates or drops them."""
 
 
 async def create_tables(pool: asyncpg.Pool) -> None:
+    """Every table, and every versioned view's live version (created on first use)."""
     async with pool.acquire() as conn:
         await db.create_tables(conn, *SCHEMAS)
+        for name, view in VERSIONED.items():
+            await versions.ensure_live(conn, name, view.schema, view.shared_schema)
 
 
 def identity_rules(settings: Settings) -> IdentityRules:
@@ -192,6 +211,17 @@ def identity_rules(settings: Settings) -> IdentityRules:
         lambda data, origin: validated(
             IdentityRules, {"default_region": settings.default_region, **(data or {})}, origin
         ),
+    )
+
+
+def analytics_policy(settings: Settings) -> AnalyticsPolicy:
+    """The managers' analytics as configured: suppression, thresholds, campaign costs."""
+    return AnalyticsPolicy(
+        min_cell_customers=settings.analytics_min_cell_customers,
+        change_threshold=settings.analytics_change_threshold,
+        lapse_days=settings.analytics_lapse_days,
+        conversion_days=settings.analytics_conversion_days,
+        campaign_costs=settings.analytics_campaign_costs,
     )
 
 
@@ -217,6 +247,7 @@ def gateway_config(settings: Settings, endpoints: Endpoints) -> GatewayConfig:
         retry_after=settings.gateway_retry_after,
         dedup_window=timedelta(days=settings.gateway_dedup_days),
         track_rules=dict(BUILTIN) if mapping is None else config_files.load(mapping, read_rules),
+        kafka_security=endpoints.kafka_security,
     )
 
 
@@ -236,6 +267,8 @@ def trigger_app_config(
         data_dir=settings.data_dir / "triggers",
         app_id=settings.triggers_app_id,
         manual_clock=manual_clock,
+        kafka_security=endpoints.kafka_security,
+        broker_credentials=kafka_security.faust_credentials(endpoints.kafka_security),
     )
 
 
@@ -271,6 +304,7 @@ async def producer(endpoints: Endpoints, client_id: str) -> AsyncIterator[AIOKaf
         # One producer batch per partition per resolver transaction: acknowledgements
         # are awaited batch by batch per partition. Kafka's default message limit is 1 MB.
         max_batch_size=1_000_000,
+        **endpoints.kafka_security,
     )
     await kafka.start()
     try:
@@ -301,6 +335,7 @@ def _config(
         ),
         partitions=partitions,
         ordered_by_timestamp=ordered,
+        kafka_security=endpoints.kafka_security,
     )
 
 
@@ -308,23 +343,42 @@ Runner = ProjectionRunner[db.Connection]
 """A runner on Kafka and PostgreSQL."""
 
 
+@dataclass(frozen=True, slots=True)
+class Versioning:
+    """A versioned view's runner: which view of ``VERSIONED``, the database its version
+    lock is held on, and the version a rebuild writes (None: follow the live one)."""
+
+    view: str
+    dsn: str
+    version: int | None = None
+
+
 def projection_runner(
     config: RunnerConfig,
     pool: asyncpg.Pool,
     view: View[db.Connection],
     codec: Codec[Any] = TOUCHPOINTS,
+    *,
+    versioned: Versioning | None = None,
 ) -> Runner:
-    """``view`` applied from Kafka, its offsets and dead letters kept in ``pool``."""
+    """``view`` applied from Kafka, its offsets and dead letters kept in ``pool``; a
+    ``versioned`` view's in its live version, or the version a rebuild writes."""
     group = None if config.partitions is not None else config.group_id
+    store = (
+        PostgresCheckpoints(pool)
+        if versioned is None
+        else VersionedCheckpoints(pool, versioned.view, versioned.dsn, version=versioned.version)
+    )
     return ProjectionRunner(
         config,
         view,
-        PostgresCheckpoints(pool),
-        KafkaReader(config.bootstrap_servers, view.name, group),
+        store,
+        KafkaReader(config.bootstrap_servers, view.name, group, config.kafka_security),
         KafkaWriter(
             config.bootstrap_servers,
             f"{view.name}-deadletters",
             idempotence=config.idempotence,
+            security=config.kafka_security,
         ),
         codec,
     )
@@ -358,11 +412,20 @@ def resolved_view_runner(
     pool: asyncpg.Pool,
     stage: str,
     partitions: list[int] | None = None,
+    version: int | None = None,
 ) -> Runner:
-    """The runner of a view of ``touchlog.resolved``: the ``timeline`` or the ``profile``."""
-    view = TimelineView() if stage == "timeline" else ProfileView(settings.default_region)
+    """The runner of a view of ``touchlog.resolved``: the ``timeline``, the ``profile`` or
+    the ``metrics`` (its live version, or ``version`` for a rebuild)."""
+    view: View[db.Connection] = (
+        TimelineView()
+        if stage == "timeline"
+        else MetricsView(settings.analytics_attribution_days)
+        if stage == "metrics"
+        else ProfileView(settings.default_region)
+    )
     config = _config(settings, endpoints, settings.topic_resolved, stage, partitions)
-    return projection_runner(config, pool, view, RESOLVED)
+    versioned = Versioning(stage, endpoints.database_url, version)
+    return projection_runner(config, pool, view, shared_resolved(), versioned=versioned)
 
 
 def trigger_store_runners(
@@ -371,13 +434,18 @@ def trigger_store_runners(
     pool: asyncpg.Pool,
     subscribers: Sequence[Subscriber],
     partitions: list[int] | None = None,
+    version: int | None = None,
 ) -> list[Runner]:
     """The triggers the faust app published (and those it suppressed) → PostgreSQL, with
     a webhook delivery enqueued for each matching subscriber."""
     store = TriggerStore([s.subscription() for s in subscribers])
     return [
         projection_runner(
-            _config(settings, endpoints, topic, stage, partitions), pool, store, TRIGGERS
+            _config(settings, endpoints, topic, stage, partitions),
+            pool,
+            store,
+            TRIGGERS,
+            versioned=Versioning("triggers", endpoints.database_url, version),
         )
         for topic, stage in (
             (settings.topic_triggers, "triggers"),
@@ -395,7 +463,7 @@ def webhook_subscribers(settings: Settings) -> list[Subscriber]:
     )
 
 
-STAGES = ("identity", "timeline", "profile", "triggers")
+STAGES = ("identity", "timeline", "profile", "metrics", "triggers")
 
 
 async def run_stages(
@@ -416,6 +484,7 @@ async def run_stages(
         settings.topics(),
         settings.partitions,
         settings.replication_factor,
+        security=endpoints.kafka_security,
     )
     async with producer(endpoints, "touchlog-resolver") as kafka:
         runners = []
@@ -425,7 +494,7 @@ async def run_stages(
             )
         runners += [
             resolved_view_runner(settings, endpoints, pool, stage, partitions)
-            for stage in ("timeline", "profile")
+            for stage in ("timeline", "profile", "metrics")
             if stage in stages
         ]
         tasks = []

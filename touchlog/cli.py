@@ -8,10 +8,12 @@ import sys
 
 from consumers.log_check import StoredOffsetsBeyondLog
 from touchlog import (
+    cli_analytics,
     cli_deadletter,
     cli_gateway,
     cli_identity,
     cli_import,
+    cli_projections,
     cli_publish,
     cli_reset,
     cli_schemas,
@@ -35,6 +37,8 @@ COMMANDS = (
     cli_reset,
     cli_deadletter,
     cli_status,
+    cli_projections,
+    cli_analytics,
 )
 """Every command module, in the order ``touchlog --help`` lists them."""
 

@@ -77,6 +77,7 @@ def publisher(
         topic=settings.topic_touchpoints,
         idempotence=endpoints.idempotence,
         client_id=client_id,
+        security=endpoints.kafka_security,
     )
 
 

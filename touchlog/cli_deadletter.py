@@ -19,6 +19,7 @@ from consumers.checkpoints import list_dead_letters
 from consumers.deadletter import DeadLetter
 from consumers.replay import in_log_order, replay
 from consumers.resolver import IdentityResolver
+from consumers.versioned import VersionedCheckpoints
 from touchlog import bootstrap
 from touchlog.cli_common import Subparsers, command, database, fail
 from touchlog.cli_status import stages
@@ -114,7 +115,11 @@ async def replay_letters(settings: Settings, args: argparse.Namespace) -> int:
             for (consumer, topic), runner in runners.items():
                 mine = [d for d in letters if (d.consumer, d.topic) == (consumer, topic)]
                 if mine:
-                    outcome = await replay(pool, runner.view, runner.codec, mine)
+                    store = runner.store
+                    versioned = store.view if isinstance(store, VersionedCheckpoints) else None
+                    outcome = await replay(
+                        pool, runner.view, runner.codec, mine, versioned=versioned
+                    )
                     applied += len(outcome.applied)
                     failing += len(outcome.still_failing)
                     for d in outcome.still_failing:
@@ -134,7 +139,7 @@ async def _runners(
     codec are what a replay uses), by (view name, topic)."""
     runners = [
         bootstrap.resolved_view_runner(settings, endpoints, pool, s)
-        for s in ("timeline", "profile")
+        for s in ("timeline", "profile", "metrics")
     ]
     subscribers = bootstrap.webhook_subscribers(settings)
     runners += bootstrap.trigger_store_runners(settings, endpoints, pool, subscribers)

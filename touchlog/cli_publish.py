@@ -1,6 +1,7 @@
 """Sending events from the command line: the demo sample, or a JSONL file.
 
 touchlog demo [--customers N]     a realistic sample, to a running touchlog
+touchlog demo --years N           N years of history with trends planted for analytics
 touchlog publish FILE.jsonl       every event of the file, each validated first
 """
 
@@ -25,6 +26,12 @@ if TYPE_CHECKING:
 def register(sub: Subparsers) -> None:
     demo = sub.add_parser("demo", help="Publish a realistic sample to a running touchlog.")
     demo.add_argument("--customers", type=int, default=300)
+    demo.add_argument(
+        "--years",
+        type=int,
+        default=None,
+        help="Instead: the year to date and N years before it, trends planted for analytics.",
+    )
     demo.set_defaults(func=command(_demo))
 
     publish = sub.add_parser("publish", help="Publish the events of a JSONL file.")
@@ -47,6 +54,12 @@ async def publish_demo(endpoints: bootstrap.Endpoints, settings: Settings, custo
 
 
 async def _demo(settings: Settings, args: argparse.Namespace) -> int:
+    if args.years is not None:
+        from touchlog.cli_demo_history import publish_history
+
+        endpoints = bootstrap.configured_endpoints(settings)
+        await publish_history(endpoints, settings, args.customers, args.years)
+        return 0
     await publish_demo(bootstrap.configured_endpoints(settings), settings, args.customers)
     return 0
 

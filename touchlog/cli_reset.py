@@ -22,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from projections import db
+from projections import db, versions
 from touchlog import bootstrap, embedded
 from touchlog.durable_broker import archive_dir, archive_lock
 from touchlog.log_archive import ArchiveInUse, exclusive
@@ -172,7 +172,8 @@ async def _touchlog_tables(url: str) -> list[tuple[str, str]]:
     """The tables of touchlog present in the database (schema-qualified)."""
     conn = await asyncpg.connect(url)
     try:
-        return await db.tables_created_by(conn, *bootstrap.SCHEMAS)
+        shared = await db.tables_created_by(conn, *bootstrap.SCHEMAS, *_SHARED)
+        return shared + await versions.versioned_tables(conn)
     finally:
         await conn.close()
 
@@ -182,10 +183,15 @@ def _drop_tables(url: str, tables: list[tuple[str, str]]) -> None:
         conn = await asyncpg.connect(url)
         try:
             await db.drop_tables(conn, tables)
+            await versions.drop_namespaces(conn)
         finally:
             await conn.close()
 
     asyncio.run(drop())
+
+
+_SHARED = tuple(ddl for view in bootstrap.VERSIONED.values() for ddl in view.shared_schema)
+"""Tables every version of a view shares, in the default schema (trigger actions…)."""
 
 
 def _without_password(url: str) -> str:

@@ -53,6 +53,7 @@ def api_config(settings: Settings, database_url: str, tokens: dict[str, Caller])
 
     app = create_app(database_url, bootstrap.identity_rules(settings), tokens)
     app.state.stages = cli_status.catalogue(settings)  # GET /status reads the log
+    app.state.analytics_policy = bootstrap.analytics_policy(settings)
     return uvicorn.Config(
         app, host=settings.api_host, port=settings.api_port, log_config=None, access_log=False
     )
@@ -84,6 +85,7 @@ async def _init(settings: Settings, args: argparse.Namespace) -> int:
         settings.topics(),
         settings.partitions,
         settings.replication_factor,
+        security=endpoints.kafka_security,
     )
     await create_tables(settings)
     print("topics and tables are ready")

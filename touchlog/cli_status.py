@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from consumers.resolver import IdentityResolver
 from consumers.status import PartitionStatus, Stage, StageCatalogue, stage_status
+from projections.metrics.postgres import MetricsView
 from projections.profile.postgres import ProfileView
 from projections.timeline.postgres import TimelineView
 from projections.triggers.postgres import TABLE as TRIGGER_STORE
@@ -33,24 +34,26 @@ def stages(settings: Settings) -> tuple[Stage, ...]:
     """Every stage ``touchlog runner`` runs, under the name of its live view."""
     return (
         Stage("identity", IdentityResolver.name, settings.topic_touchpoints),
-        Stage("timeline", TimelineView.name, settings.topic_resolved),
-        Stage("profile", ProfileView.name, settings.topic_resolved),
-        Stage("triggers", TRIGGER_STORE, settings.topic_triggers),
-        Stage("triggers-suppressed", TRIGGER_STORE, settings.topic_triggers_suppressed),
+        Stage("timeline", TimelineView.name, settings.topic_resolved, "timeline"),
+        Stage("profile", ProfileView.name, settings.topic_resolved, "profile"),
+        Stage("metrics", MetricsView.name, settings.topic_resolved, "metrics"),
+        Stage("triggers", TRIGGER_STORE, settings.topic_triggers, "triggers"),
+        Stage("triggers-suppressed", TRIGGER_STORE, settings.topic_triggers_suppressed, "triggers"),
     )
 
 
 def catalogue(settings: Settings) -> StageCatalogue:
     """What ``GET /status`` reports on, on the configured broker."""
-    return StageCatalogue(
-        bootstrap.configured_endpoints(settings).bootstrap_servers, stages(settings)
-    )
+    endpoints = bootstrap.configured_endpoints(settings)
+    return StageCatalogue(endpoints.bootstrap_servers, stages(settings), endpoints.kafka_security)
 
 
 async def show_status(settings: Settings, args: argparse.Namespace) -> int:
     endpoints = bootstrap.configured_endpoints(settings)
     async with database(settings) as pool:
-        found = await stage_status(pool, endpoints.bootstrap_servers, stages(settings))
+        found = await stage_status(
+            pool, endpoints.bootstrap_servers, stages(settings), security=endpoints.kafka_security
+        )
     if args.json:
         print(json.dumps([s.as_json() for s in found], indent=2))
     else:

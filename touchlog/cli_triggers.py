@@ -70,12 +70,14 @@ async def _prepare(settings: Settings, config: TriggerAppConfig) -> set[str]:
         settings.topics(),
         settings.partitions,
         settings.replication_factor,
+        security=config.kafka_security,
     )
     return await published_trigger_ids(
         config.bootstrap_servers,
         (config.topics.triggers, config.topics.suppressed),
         range(config.partitions),
         config.published_tail,
+        config.kafka_security,
     )
 
 

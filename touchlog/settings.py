@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal, Self
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api.roles import Role
@@ -39,6 +48,32 @@ class Settings(BaseSettings):
         description="Idempotent producer. On for real Kafka; forced off for the embedded "
         "broker, which rejects InitProducerId.",
     )
+    # TLS and SASL for a managed Kafka (touchlog.kafka_security turns them into every
+    # client's options); the embedded broker is plaintext on 127.0.0.1 and ignores them.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT",
+        description="How clients talk to Kafka: PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL.",
+    )
+    kafka_ssl_cafile: Path | None = Field(
+        None,
+        description="PEM file of the CA(s) that signed the brokers' certificates; "
+        "unset → the system's trusted CAs.",
+    )
+    kafka_ssl_certfile: Path | None = Field(
+        None, description="PEM client certificate, for brokers that require mutual TLS."
+    )
+    kafka_ssl_keyfile: Path | None = Field(None, description="PEM key of the client certificate.")
+    kafka_ssl_key_password: SecretStr | None = Field(
+        None, description="Password of the client certificate's key, if it has one."
+    )
+    kafka_ssl_check_hostname: bool = Field(
+        True, description="Check that a broker's certificate names the host connected to."
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "PLAIN", description="SASL mechanism with SASL_PLAINTEXT / SASL_SSL."
+    )
+    kafka_sasl_username: str | None = Field(None, description="SASL user name.")
+    kafka_sasl_password: SecretStr | None = Field(None, description="SASL password.")
     database_url: DatabaseUrl | None = Field(
         None,
         validation_alias=AliasChoices("DATABASE_URL", "TOUCHLOG_DATABASE_URL"),
@@ -122,6 +157,41 @@ class Settings(BaseSettings):
         description="Serve Prometheus /metrics on this port from `touchlog runner` and "
         "`touchlog triggers worker` (the API and the gateway serve their own).",
     )
+
+    # Managers' analytics (docs/ANALYTICS.md).
+    analytics_min_cell_customers: int = Field(
+        10,
+        ge=1,
+        description="Cross-reference of restricted bands: a cell of fewer customers is "
+        "suppressed, so that no one can be re-identified.",
+    )
+    analytics_change_threshold: float = Field(
+        0.1, gt=0, description="Year on year: a relative change above this is flagged."
+    )
+    analytics_attribution_days: int = Field(
+        30, ge=1, description="A purchase this many days after a campaign response is its."
+    )
+    analytics_conversion_days: int = Field(
+        30, ge=1, description="A trigger converts with a purchase in its offer this many days on."
+    )
+    analytics_lapse_days: int = Field(
+        365, ge=1, description="A customer with no contact for this many days has lapsed."
+    )
+    analytics_campaign_costs: dict[str, Decimal] = Field(
+        default_factory=dict,
+        description="Campaign code → what it cost (JSON), for the return on it.",
+    )
+
+    @model_validator(mode="after")
+    def _sasl_needs_credentials(self) -> Self:
+        if self.kafka_security_protocol.startswith("SASL_") and not (
+            self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise ValueError(
+                f"TOUCHLOG_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                "TOUCHLOG_KAFKA_SASL_USERNAME and TOUCHLOG_KAFKA_SASL_PASSWORD"
+            )
+        return self
 
     def topics(self) -> list[str]:
         """Every topic touchlog uses, to be created at start."""

@@ -12,6 +12,7 @@ to get a first record there) are in ``faust_settings``; docs/TRIGGERS.md lists t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +22,8 @@ import faust
 from faust.serializers import codecs
 
 from consumers.triggers.clock import Clock
-from consumers.triggers.worker import TriggerTopics, TriggerWorker
+from consumers.triggers.faust_kafka import TriggerApp
+from consumers.triggers.worker import Record, TriggerTopics, TriggerWorker
 from projections.triggers import (
     CustomerState,
     TriggerEngine,
@@ -74,6 +76,14 @@ class TriggerAppConfig:
     tick_interval: float = 1.0  # seconds between checks for due timers
     commit_interval: float = 1.0
     published_tail: int = 10_000  # records read back per output partition after a restart
+    # faust hard-codes a 1.5 s fetch wait: an event on a quiet partition waited for it.
+    fetch_max_wait: float = 0.1  # seconds
+    batch_max: int = 1000  # records evaluated together (their states written once)
+    batch_within: float = 0.01  # seconds a batch waits to fill
+    # TLS / SASL: aiokafka's options for touchlog's own clients, and the same as faust's
+    # broker_credentials (both from touchlog.kafka_security).
+    kafka_security: Mapping[str, Any] | None = None
+    broker_credentials: Any = None
 
 
 def faust_settings(config: TriggerAppConfig) -> dict[str, Any]:
@@ -98,6 +108,7 @@ def faust_settings(config: TriggerAppConfig) -> dict[str, Any]:
         "producer_linger": 0.005,  # a changelog record per event: batch them per request
         "table_standby_replicas": 0,
         "processing_guarantee": "at_least_once",  # exactly_once needs Kafka transactions
+        "broker_credentials": config.broker_credentials,  # faust's producer, consumer, admin
     }
 
 
@@ -106,7 +117,7 @@ def build_app(
 ) -> tuple[faust.App, TriggerWorker]:
     """The app and its worker logic. ``published``: trigger ids already in the output
     topics that the restored state may not remember (see ``tail``)."""
-    app = faust.App(config.app_id, **faust_settings(config))
+    app = TriggerApp(config.app_id, fetch_max_wait=config.fetch_max_wait, **faust_settings(config))
     topics = config.topics
     inputs = app.topic(
         topics.source,
@@ -129,12 +140,12 @@ def build_app(
 
     @app.agent(inputs, name="evaluate")
     async def evaluate(stream: Any) -> None:
-        async for event in stream.events():
-            message = event.message
-            if message.topic == topics.commands:
-                await worker.on_command(message.partition, event.key, event.value)
-            else:
-                await worker.on_resolved(message.partition, message.offset, event.key, event.value)
+        # A table write takes its changelog partition from the stream's current event:
+        # the record that changed the state is made current again before its write.
+        # faust acknowledges the batch's records once this step returns.
+        origin = stream._set_current_event
+        async for events in stream.take_events(config.batch_max, within=config.batch_within):
+            await worker.on_batch([_record(event) for event in events], origin)
 
     @states.on_recover
     async def _recovered() -> None:
@@ -154,6 +165,11 @@ def build_app(
                 await send(topics.commands, None, tick_command(now), partition)
 
     return app, worker
+
+
+def _record(event: Any) -> Record:
+    message = event.message
+    return Record(message.topic, message.partition, message.offset, event.key, event.value, event)
 
 
 def tick_command(now: datetime) -> bytes:

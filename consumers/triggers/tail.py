@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -26,13 +27,19 @@ FETCH_DEADLINE = 30.0
 
 
 async def published_trigger_ids(
-    bootstrap_servers: str, topics: Iterable[str], partitions: Iterable[int], tail: int
+    bootstrap_servers: str,
+    topics: Iterable[str],
+    partitions: Iterable[int],
+    tail: int,
+    security: Mapping[str, Any] | None = None,
 ) -> set[str]:
     """Ids of the last ``tail`` records of each partition of ``topics``."""
     tps = [TopicPartition(t, p) for t in topics for p in partitions]
     if not tps:
         return set()
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, enable_auto_commit=False, **(security or {})
+    )
     await consumer.start()
     try:
         consumer.assign(tps)

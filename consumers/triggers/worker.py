@@ -8,12 +8,17 @@ topic, because the two customers may live in different partitions).
 Order within a step: triggers are sent *before* the state that remembers them
 is saved, so a crash in between re-sends (the ``trigger_id`` is the same, and
 every consumer deduplicates by it) rather than loses a trigger.
+
+The app hands records over in batches (``on_batch``): the batch's events are decoded
+at once, and each customer's state is written to the table (and its changelog) once,
+at the end of the batch, after every trigger of the batch was sent; faust acknowledges
+the batch's records only after that.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,8 +29,9 @@ from consumers.deadletter import DeadLetter
 from consumers.metrics import TRIGGER_WORKER_RECORDS
 from consumers.triggers.clock import Clock, DueIndex
 from events.codec import InvalidEvent
-from events.resolved import RESOLVED
-from projections.triggers import CustomerState, Trigger, TriggerEngine, decode_state, encode_state
+from events.resolved import RESOLVED, Resolved
+from projections.triggers import CustomerState, Trigger, TriggerEngine, decode_state
+from projections.triggers.state_codec import state_json
 
 log = structlog.get_logger()
 
@@ -40,6 +46,22 @@ class TriggerTopics:
 
 
 Send = Callable[[str, bytes | None, bytes, int | None], Awaitable[None]]  # topic, key, value, p
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One record of a batch; ``origin`` is what the writer of the states needs back (the
+    faust event the table's changelog partition is taken from)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    origin: Any = None
+
+
+Origin = Callable[[Any], None]  # makes the record it is given the one a table write is for
 
 
 class TriggerWorker:
@@ -59,15 +81,51 @@ class TriggerWorker:
         self.index = DueIndex()
         self.topics = topics
         self.published: set[str] = set()  # read back after a restart: never publish again
+        # While a batch runs: customer → (the record that last changed it, its state).
+        self._pending: dict[bytes, tuple[Any, CustomerState]] | None = None
+        self._origin: Any = None
+
+    async def on_batch(self, records: Sequence[Record], origin: Origin) -> None:
+        """Records in their order; the states they change are written at the end, each
+        once, ``origin`` called with the record that last changed it before its write."""
+        sources = [r.value for r in records if r.topic == self.topics.source]
+        decoded = iter(RESOLVED.decode_many(sources))
+        self._pending = {}
+        try:
+            for record in records:
+                self._origin = record.origin
+                if record.topic == self.topics.source:
+                    await self._apply(
+                        record.partition, record.offset, record.key, record.value, next(decoded)
+                    )
+                else:
+                    await self.on_command(record.partition, record.key, record.value)
+        finally:  # what was applied is kept, as a record at a time would have kept it
+            pending, self._pending, self._origin = self._pending, None, None
+            for key, (record, state) in pending.items():
+                origin(record)
+                self.states[key] = state
 
     async def on_resolved(
         self, partition: int, offset: int, key: bytes | None, value: bytes | None
     ) -> None:
-        TRIGGER_WORKER_RECORDS.labels("resolved").inc()
         try:
-            resolved = RESOLVED.decode(value or b"")
+            resolved: Resolved | InvalidEvent = RESOLVED.decode(value or b"")
         except InvalidEvent as exc:
-            await self._dead_letter(partition, offset, key, value, f"invalid event: {exc}")
+            resolved = exc
+        await self._apply(partition, offset, key, value, resolved)
+
+    async def _apply(
+        self,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        value: bytes | None,
+        resolved: Resolved | InvalidEvent,
+    ) -> None:
+        TRIGGER_WORKER_RECORDS.labels("resolved").inc()
+        if isinstance(resolved, InvalidEvent):
+            await self._dead_letter(partition, offset, key, value, f"invalid event: {resolved}")
             return
         customer = resolved.customer_id
         event = resolved.event
@@ -100,7 +158,7 @@ class TriggerWorker:
     async def advance(self, partition: int, now: datetime) -> None:
         """Fire the timers of ``partition`` due by ``now``."""
         for customer in list(self.index.pop_due(partition, now)):
-            state = self.states.get(customer.encode())
+            state = self._get(customer.encode())
             if state is None:
                 continue
             state, decided = self.engine.advance(state, customer, now)
@@ -115,14 +173,14 @@ class TriggerWorker:
                 self.index.note(state.partition, key.decode(), state.next_due())
 
     async def _merge_out(self, partition: int, merged: str, command: dict[str, Any]) -> None:
-        state = self.states.get(merged.encode())
+        state = self._get(merged.encode())
         if state is None or state.merged_into is not None:
             return
         absorb = {
             "kind": "absorb",
             "merged": merged,
             "merge": command["merge"],
-            "state": encode_state(state).decode(),
+            "state": state_json(state).decode(),
         }
         await self._command(command["survivor"].encode(), absorb)
         self._save(partition, merged, state.merged_away(command["survivor"]))
@@ -135,14 +193,22 @@ class TriggerWorker:
         merged = decode_state(command["state"])
         self._save(partition, survivor, state.noting(absorbed).absorb(merged))
 
+    def _get(self, key: bytes) -> CustomerState | None:
+        if self._pending is not None and key in self._pending:
+            return self._pending[key][1]
+        return self.states.get(key)
+
     def _state(self, partition: int, customer: str) -> CustomerState:
-        state = self.states.get(customer.encode())
+        state = self._get(customer.encode())
         if state is None:
             return CustomerState(partition=partition)
         return state if state.partition == partition else state.evolve(partition=partition)
 
     def _save(self, partition: int, customer: str, state: CustomerState) -> None:
-        self.states[customer.encode()] = state
+        if self._pending is None:
+            self.states[customer.encode()] = state
+        else:
+            self._pending[customer.encode()] = (self._origin, state)
         self.index.note(partition, customer, state.next_due())
 
     async def _emit(self, decided: list[Trigger]) -> None:

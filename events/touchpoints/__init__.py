@@ -168,6 +168,9 @@ from events.touchpoints.profile import (
     MaritalStatus,
     ProfileUpdated,
     ProfileUpdatedPayload,
+    VerificationKind,
+    VerificationSet,
+    VerificationSetPayload,
 )
 from events.touchpoints.tracked import EventTracked, EventTrackedPayload, TrackedCall
 
@@ -316,6 +319,9 @@ __all__ = [
     "TrackedCall",
     "UnsubscribeReason",
     "Url",
+    "VerificationKind",
+    "VerificationSet",
+    "VerificationSetPayload",
     "WarrantyRegistered",
     "WarrantyRegisteredPayload",
     "WebFormSubmitted",

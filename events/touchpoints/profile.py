@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import ConfigDict, model_validator
+from pydantic import ConfigDict, StringConstraints, model_validator
 from pydantic.config import JsonDict
 
 from events.envelope import Channel, Model, Name, UtcDatetime
@@ -45,6 +45,24 @@ class Household(Model):
     adults: int = restricted(ge=1, le=20)
     children: int = restricted(0, ge=0, le=20)
     marital_status: MaritalStatus | None = restricted(None)
+
+
+class VerificationKind(StrEnum):
+    MEMORABLE_WORD = "memorable_word"
+    MEMORABLE_DATE = "memorable_date"
+
+
+Argon2Hash = Annotated[
+    str, StringConstraints(min_length=20, max_length=300, pattern=r"^\$argon2id\$[!-~]+$")
+]
+
+
+class VerificationSetPayload(Model):
+    """How a caller proves who they are (seed 003). Only the argon2id hash of the answer
+    (``api.verification.hash_answer``): the answer itself never enters the log."""
+
+    kind: VerificationKind = restricted()
+    answer_hash: Argon2Hash = restricted(description="argon2id hash of the normalised answer.")
 
 
 def changes_something(names: Iterable[str]) -> JsonDict:
@@ -151,4 +169,16 @@ class ConsentChanged(Touchpoint):
         return f"Consent to {p.purpose.value.replace('_', ' ')} {where} {p.status.value}"
 
 
-TYPES: tuple[type[Touchpoint], ...] = (ProfileUpdated, ConsentChanged)
+class VerificationSet(Touchpoint):
+    """The customer chose (or changed) the memorable word or date a rep checks when they
+    call; the event carries its argon2id hash, never the answer."""
+
+    default_channel = Channel.WEB
+    type: Literal["verification.set"] = "verification.set"
+    payload: VerificationSetPayload
+
+    def summary(self) -> str:
+        return f"Verification set: {self.payload.kind.value.replace('_', ' ')}"
+
+
+TYPES: tuple[type[Touchpoint], ...] = (ProfileUpdated, ConsentChanged, VerificationSet)

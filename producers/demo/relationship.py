@@ -11,6 +11,12 @@ from producers.demo.story import Story
 
 INTERESTS = ("gardening", "cooking", "classical music", "theatre", "outdoor clothing", "toys")
 NEWSLETTER = ("NL-WEEKLY", "The Hollis Weekly")
+DEMO_ANSWER_HASH = (
+    "$argon2id$v=19$m=65536,t=3,p=4$sz0fNYLIPwuFcpiENBbZcA$"
+    "tcEqacSvqNmvnn4ao/EWuNoXuHwmoWObWtl0gWoco6o"
+)
+"""``api.verification.hash_answer("hollis")``: every demo customer's memorable word is
+"hollis" (a fixed hash keeps the demo deterministic and cheap: argon2 is slow on purpose)."""
 
 
 def sign_up(story: Story) -> None:
@@ -44,6 +50,16 @@ def sign_up(story: Story) -> None:
             system="loyalty-platform",
             after=profile,
         )
+    story.emit(
+        t.VerificationSet,
+        t.VerificationSetPayload(
+            kind=t.VerificationKind.MEMORABLE_WORD, answer_hash=DEMO_ANSWER_HASH
+        ),
+        at=at + timedelta(seconds=1),
+        unit="group",
+        system="customer-portal",
+        after=profile,
+    )
     granted = story.chance(0.7)
     story.emit(
         t.ConsentChanged,

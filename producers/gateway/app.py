@@ -51,6 +51,8 @@ class GatewayConfig:
     track_rules: Mapping[str, TrackRule] = field(default_factory=lambda: dict(BUILTIN))
     limits: Limits = field(default_factory=Limits)
     prune_every: timedelta = timedelta(hours=1)
+    kafka_security: Mapping[str, Any] | None = None
+    """TLS / SASL options of the log sink's producer."""
 
 
 def create_gateway(config: GatewayConfig) -> FastAPI:
@@ -60,7 +62,10 @@ def create_gateway(config: GatewayConfig) -> FastAPI:
             pool = await create_pool(config.database_url, min_size=2, max_size=8)
             stack.push_async_callback(pool.close)
             sink = CountedSink(
-                config.bootstrap_servers, config.topic, idempotence=config.idempotence
+                config.bootstrap_servers,
+                config.topic,
+                idempotence=config.idempotence,
+                security=config.kafka_security,
             )
             await sink.start()
             stack.push_async_callback(sink.stop)

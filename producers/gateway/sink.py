@@ -8,7 +8,7 @@ Records are written as the SDK writes them: same key, value and headers.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +49,7 @@ class LogSink:
         idempotence: bool = True,
         linger_ms: int = 5,
         request_timeout_ms: int = 40_000,
+        security: Mapping[str, Any] | None = None,
     ) -> None:
         self.topic = topic
         self._partitioner = SubjectPartitioner()
@@ -61,6 +62,7 @@ class LogSink:
             max_batch_size=256 * 1024,
             request_timeout_ms=request_timeout_ms,
             partitioner=self._partitioner,
+            **(security or {}),
         )
 
     async def start(self) -> None:

@@ -40,6 +40,7 @@ from events.touchpoints import (
     RewardsRedeemed,
     ServiceCompleted,
     SurveyResponded,
+    VerificationSet,
     WarrantyRegistered,
 )
 from events.touchpoints.identity import TYPES as IDENTITY_TYPES
@@ -148,6 +149,10 @@ def _profile_updated(event: ProfileUpdated) -> list[Stated]:
             dumped = p.model_dump(mode="json", include={field})[field]
             stated.append((field, "", dumped))
     return stated
+
+
+def _verification_set(event: VerificationSet) -> list[Stated]:
+    return [("verification", "", event.payload.model_dump(mode="json"))]
 
 
 def _consent_changed(event: ConsentChanged) -> list[Stated]:
@@ -284,6 +289,7 @@ EXTRACTORS: dict[str, Extractor] = {
     for cls, extract in (
         (ProfileUpdated, _profile_updated),
         (ConsentChanged, _consent_changed),
+        (VerificationSet, _verification_set),
         (PurchaseCompleted, _purchase),
         (RefundIssued, _refund),
         (ComplaintOpened, _complaint_opened),

@@ -32,6 +32,7 @@ from events.touchpoints import (
     RewardsRedeemedPayload,
     ServiceCompletedPayload,
     SurveyRespondedPayload,
+    VerificationSetPayload,
     WarrantyRegisteredPayload,
 )
 from projections.profile import readers as read
@@ -318,6 +319,13 @@ FIELDS: tuple[ProfileField, ...] = (
     _declared("income_band"),
     _declared("household", "household.adults", "household.children", "household.marital_status"),
     _declared("education"),
+    _field(
+        "verification",
+        "verification",
+        read.verification,
+        (VerificationSetPayload, "kind"),
+        (VerificationSetPayload, "answer_hash"),
+    ),
     _field("survey_cooperativeness", "survey", read.cooperativeness, tier=Tier.RESTRICTED),
     _field(
         "accessibility_needs",

@@ -20,6 +20,15 @@ def latest(kind: str) -> Reader:
     return lambda state: state.value_of(kind)
 
 
+def verification(state: ProfileState) -> Any:
+    """Which check a rep may ask for (a memorable word or date), never its hash: only
+    ``api.verification`` compares answers, reading the fact itself."""
+    value = state.value_of("verification")
+    if not isinstance(value, dict):
+        return value
+    return {k: v for k, v in value.items() if k != "answer_hash"}
+
+
 def money(amount: Decimal) -> str:
     return str(amount.quantize(TWO_PLACES))
 

@@ -25,6 +25,7 @@ LATEST_KINDS = frozenset(
         "nps",
         "age_band",
         "accessibility_needs",
+        "verification",
     }
 )
 """Kinds where the newest value is the value."""

@@ -39,7 +39,7 @@ CREATE INDEX IF NOT EXISTS {TABLE}_newest_first
     ON {TABLE} (subject_key, occurred_at DESC, source_system DESC, message_id DESC);
 """
 
-_COLUMNS = (
+COLUMNS = (
     "subject_key",
     "source_system",
     "message_id",
@@ -51,6 +51,7 @@ _COLUMNS = (
     "payload",
     "campaign_code",
 )
+"""A row's columns, in the order ``TimelineView.changes`` gives its values."""
 
 
 class TimelineView(ViewHooks):
@@ -79,7 +80,7 @@ class TimelineView(ViewHooks):
         ]
 
     async def write(self, conn: Connection, rows: list[tuple[object, ...]]) -> None:
-        await copy_insert(conn, TABLE, _COLUMNS, rows)
+        await copy_insert(conn, TABLE, COLUMNS, rows)
 
     async def apply(self, conn: Connection, events: Sequence[Touchpoint | Resolved]) -> None:
         """Project and write in one go (tests and one-off loads)."""

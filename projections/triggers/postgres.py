@@ -31,7 +31,7 @@ WAKE_CHANNEL = "touchlog_webhooks"
 TRIGGERS: Codec[Trigger] = Codec(TypeAdapter(Trigger), TypeAdapter(list[Trigger]))
 """Records of the trigger topics, for ``ProjectionRunner(..., codec=TRIGGERS)``."""
 
-SCHEMA = f"""
+TRIGGERS_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (
     trigger_id         text        PRIMARY KEY,
     customer_id        text        NOT NULL,
@@ -58,7 +58,10 @@ CREATE INDEX IF NOT EXISTS {TABLE}_rule_status
     ON {TABLE} (rule, status, created_at DESC, trigger_id DESC);
 CREATE INDEX IF NOT EXISTS {TABLE}_status
     ON {TABLE} (status, created_at DESC, trigger_id DESC);
+"""
+"""The rebuilt table: one version per rebuild (``projections/versions.py``)."""
 
+SHARED_SCHEMA = f"""
 -- People's actions: no foreign key, they outlive a rebuild of {TABLE}.
 CREATE TABLE IF NOT EXISTS {ACTIONS} (
     id          bigserial   PRIMARY KEY,
@@ -97,6 +100,10 @@ CREATE TABLE IF NOT EXISTS {ATTEMPTS} (
     PRIMARY KEY (trigger_id, subscriber, attempt)
 );
 """
+"""What people and webhooks did: shared by every version, never rebuilt."""
+
+SCHEMA = SHARED_SCHEMA + TRIGGERS_SCHEMA
+"""Every trigger table, in the default schema (tests and one-off loads)."""
 
 _COLUMNS = (
     "trigger_id",
@@ -169,7 +176,8 @@ class TriggerStore(ViewHooks):
         self.subscriptions = tuple(subscriptions)
         self.name = name
 
-    schema = (SCHEMA,)
+    schema = (TRIGGERS_SCHEMA,)
+    shared_schema = (SHARED_SCHEMA,)
 
     def changes(self, triggers: Sequence[Trigger]) -> TriggerChanges:
         """Rows and deliveries as JSON (pure: runs while the previous batch is written)."""

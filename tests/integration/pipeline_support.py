@@ -32,9 +32,12 @@ async def pipeline(
     ends: bootstrap.Endpoints,
     pool: asyncpg.Pool,
     rules: IdentityRules | None = None,
+    *,
+    group: bool = False,
 ) -> AsyncIterator[None]:
-    """Identity resolver, timeline and profile, reading all 6 partitions directly (the
-    triggers stage reads topics these tests do not create)."""
+    """Identity resolver, timeline and profile, reading all 6 partitions directly, or in
+    consumer groups as ``touchlog up`` runs them (the triggers stage reads topics these
+    tests do not create)."""
     await bootstrap.create_tables(pool)
     stop = asyncio.Event()
     task = asyncio.create_task(
@@ -44,7 +47,7 @@ async def pipeline(
             pool,
             stop,
             stages=("identity", "timeline", "profile"),
-            partitions=list(range(6)),
+            partitions=None if group else list(range(6)),
             rules=rules,
         )
     )

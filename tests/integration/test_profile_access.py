@@ -149,8 +149,13 @@ async def test_every_endpoint_serves_each_role_only_its_fields_and_audits_the_re
 ) -> None:
     paths = (await client.get("/openapi.json")).json()["paths"]
     writes = {path for path, methods in paths.items() if list(methods) != ["get"]}
-    # The only writes: people working a trigger (they return the trigger, no profile data).
-    assert writes == {"/triggers/{trigger_id}/acknowledge", "/triggers/{trigger_id}/close"}
+    # The only writes: people working a trigger (they return the trigger, no profile data)
+    # and checking a caller's answer (it returns an outcome only).
+    assert writes == {
+        "/triggers/{trigger_id}/acknowledge",
+        "/triggers/{trigger_id}/close",
+        "/customers/{customer_id}/verify",
+    }
     requests = _requests()
     assert set(paths) - writes == set(requests), "a new endpoint needs its requests in this test"
 

@@ -9,6 +9,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from consumers.runner import ProjectionRunner, RunnerConfig
+from projections import versions
 from projections.triggers.lifecycle import Action, Status
 from projections.triggers.model import Audience, Kind, Suppression
 from projections.triggers.postgres import TRIGGERS, TriggerStore
@@ -154,7 +155,8 @@ async def test_actions_survive_a_rebuild_of_the_triggers_table(pool: asyncpg.Poo
                 row = await lock_trigger(conn, trigger.trigger_id)
                 await record_action(conn, row, action, "Ann", "agent", "called")
 
-    await pool.execute("TRUNCATE triggers_v1")  # as if rebuilt from the topics
+    live = versions.namespace("triggers", 1)
+    await pool.execute(f'TRUNCATE "{live}".triggers_v1')  # as if rebuilt from the topics
     await store(pool, [worked, closed, untouched], view)
 
     statuses = dict(await pool.fetch("SELECT trigger_id, status FROM triggers_v1"))

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from projections.db import create_tables
+from projections import versions
 from projections.triggers.model import Audience, Kind, Suppression, Trigger, trigger_id
-from projections.triggers.postgres import SCHEMA, TriggerStore
+from projections.triggers.postgres import TriggerStore
 
 BASE = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 _evidence = itertools.count()
@@ -59,5 +59,5 @@ async def publish(bootstrap: str, topic: str, triggers: Sequence[Trigger]) -> No
 
 async def store(pool: asyncpg.Pool, triggers: Sequence[Trigger], view: TriggerStore) -> None:
     async with pool.acquire() as conn, conn.transaction():
-        await create_tables(conn, SCHEMA)
+        await versions.ensure_live(conn, "triggers", view.schema, view.shared_schema)
         await view.apply(conn, triggers)

@@ -1,0 +1,265 @@
+"""Blue/green rebuilds, as users run them: the stages in consumer groups, events arriving,
+the API read throughout.
+
+- While events are published and the live stages consume them, the timeline and the
+  profile are rebuilt from offset 0 and switched; a client polling the API every 50 ms
+  sees no error, and no timeline shorter than one it saw before (nothing empty, nothing
+  partial). The live stages then follow the new version, and it equals a version
+  rebuilt from scratch afterwards.
+- A rebuild killed (SIGKILL) halfway resumes from its offsets and ends equal to the live
+  version; a second rebuild cannot run while one is running; the retired version drops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from api.app import create_app
+from api.auth import Caller
+from api.roles import Role
+from consumers.versioned import VersionBusy, VersionedCheckpoints
+from producers import Publisher
+from projections import versions
+from tests.factories import random_events
+from tests.integration.pipeline_support import endpoints, pipeline, pipeline_settings
+from tests.waiting import eventually
+from touchlog import bootstrap, rebuilds
+from touchlog.embedded import EmbeddedBroker
+from touchlog.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+TOKENS = {"t-manager": Caller("Max", Role.MANAGER)}
+
+CONTENT = {
+    "timeline": "SELECT subject_key, source_system, message_id, occurred_at, type, channel, "
+    "business_unit, summary, payload, campaign_code FROM {ns}.timeline_v1",
+    "profile": "SELECT customer_id, kind, key, occurred_at, source_system, message_id, "
+    "event_type, value FROM {ns}.profile_facts_v1",
+    "profile terms": "SELECT kind, term, customer_id FROM {ns}.profile_terms_v1",
+}
+
+
+async def contents(pool: asyncpg.Pool, view: str, version: int) -> dict[str, list[str]]:
+    """Every row of the version's tables, as sorted text (``recorded_at`` left out)."""
+    ns = f'"{versions.namespace(view, version)}"'
+    found = {}
+    for name, query in CONTENT.items():
+        if name.startswith(view):
+            rows = await pool.fetch(query.format(ns=ns))
+            found[name] = sorted(repr(tuple(r)) for r in rows)
+    return found
+
+
+def at_least(n: int) -> Callable[[int], bool]:
+    return lambda value: value >= n
+
+
+async def applied(pool: asyncpg.Pool, consumer: str, topic: str) -> int:
+    value: int = await pool.fetchval(
+        "SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets "
+        "WHERE consumer = $1 AND topic = $2",
+        consumer,
+        topic,
+    )
+    return value
+
+
+@contextlib.asynccontextmanager
+async def operator_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=6)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@pytest.fixture
+async def api(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(database_url, tokens=TOKENS)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://test",
+            headers={"Authorization": "Bearer t-manager"},
+        ) as http,
+    ):
+        yield http
+
+
+class Poller:
+    """Reads customers' timelines and profiles every 50 ms; remembers what went wrong."""
+
+    def __init__(self, http: httpx.AsyncClient, customers: list[str]) -> None:
+        self.http, self.customers = http, customers
+        self.longest = dict.fromkeys(customers, 0)
+        self.problems: list[str] = []
+        self.reads = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            for customer in self.customers:
+                await self._read(customer)
+            await asyncio.sleep(0.05)  # the client's polling period, not synchronisation
+
+    async def _read(self, customer: str) -> None:
+        timeline = await self.http.get(f"/customers/{customer}/timeline", params={"limit": 200})
+        profile = await self.http.get(f"/customers/{customer}/profile")
+        self.reads += 1
+        for response in (timeline, profile):
+            if response.status_code != 200:
+                self.problems.append(f"{response.url}: {response.status_code} {response.text}")
+                return
+        items = len(timeline.json()["items"])
+        if items < self.longest[customer]:
+            self.problems.append(f"{customer}: {items} events after {self.longest[customer]}")
+        self.longest[customer] = max(items, self.longest[customer])
+        if not profile.json().get("essential"):
+            self.problems.append(f"{customer}: empty profile {profile.text}")
+
+
+async def publish_steadily(
+    bootstrap_servers: str, topic: str, stop: asyncio.Event, published: list[int]
+) -> None:
+    """New events for the same customers, some 600 a second, until ``stop``."""
+    events = random_events(60_000, 40, seed=2, prefix="later-")
+    async with Publisher(bootstrap_servers, topic=topic, idempotence=False) as publisher:
+        for start in range(0, len(events), 60):
+            if stop.is_set():
+                return
+            await publisher.publish_many(events[start : start + 60])
+            published[0] += 60
+            await asyncio.sleep(0.1)
+
+
+async def test_rebuild_and_switch_while_events_arrive_and_the_api_is_read(
+    broker: EmbeddedBroker,
+    topics: dict[str, str],
+    database_url: str,
+    pool: asyncpg.Pool,
+    api: httpx.AsyncClient,
+) -> None:
+    settings = pipeline_settings(topics)
+    ends = endpoints(broker.bootstrap_servers, database_url)
+    async with Publisher(
+        broker.bootstrap_servers, topic=topics["touchpoints"], idempotence=False
+    ) as publisher:
+        await publisher.publish_many(random_events(15_000, 40, seed=1))
+    async with pipeline(settings, ends, pool, group=True):
+        await eventually(lambda: applied(pool, "timeline_v1", topics["resolved"]), at_least(15_000))
+        customers = [
+            r["subject_key"]
+            for r in await pool.fetch(
+                "SELECT subject_key FROM timeline_v1 GROUP BY 1 ORDER BY count(*) LIMIT 3"
+            )
+        ]
+        stop, published = asyncio.Event(), [0]
+        poller = Poller(api, customers)
+        background = [
+            asyncio.create_task(poller.run(stop)),
+            asyncio.create_task(
+                publish_steadily(broker.bootstrap_servers, topics["touchpoints"], stop, published)
+            ),
+        ]
+        try:
+            # As `touchlog projections rebuild` would: a process of its own, a pool of its own.
+            async with operator_pool(database_url) as own:
+                timeline = await rebuilds.rebuild(settings, ends, own, "timeline", switch=True)
+                profile = await rebuilds.rebuild(settings, ends, own, "profile", switch=True)
+            during = published[0]
+        finally:
+            stop.set()
+            await asyncio.gather(*background)
+        assert (timeline.version, timeline.switched_from) == (2, 1)
+        assert (profile.version, profile.switched_from) == (2, 1)
+        assert during > 0, "events were published while the views were rebuilt"
+        assert poller.reads > 10
+        assert poller.problems == []
+        # The live stages follow version 2: every event published reaches it.
+        total = 15_000 + published[0]
+        await eventually(
+            lambda: applied(pool, "timeline_v1@v2", topics["resolved"]), at_least(total)
+        )
+        await eventually(
+            lambda: applied(pool, "profile_facts_v1@v2", topics["resolved"]), at_least(total)
+        )
+    assert await versions.live_version(pool, "timeline") == 2
+    scratch = await rebuilds.rebuild(settings, ends, pool, "timeline")
+    assert scratch.version == 3
+    assert not scratch.resumed
+    assert await contents(pool, "timeline", 2) == await contents(pool, "timeline", 3)
+    assert len((await contents(pool, "timeline", 2))["timeline"]) == total
+    scratch = await rebuilds.rebuild(settings, ends, pool, "profile")
+    assert await contents(pool, "profile", 2) == await contents(pool, "profile", 3)
+
+
+def rebuild_command(settings: Settings, ends: bootstrap.Endpoints) -> list[str]:
+    return [sys.executable, "-m", "touchlog.cli", "projections", "rebuild", "timeline"]
+
+
+async def test_a_rebuild_killed_halfway_resumes_to_the_same_result(
+    broker: EmbeddedBroker,
+    topics: dict[str, str],
+    database_url: str,
+    pool: asyncpg.Pool,
+    tmp_path: Path,
+) -> None:
+    settings = pipeline_settings(topics, batch_max_records=500)
+    ends = endpoints(broker.bootstrap_servers, database_url)
+    count = 20_000
+    async with Publisher(
+        broker.bootstrap_servers, topic=topics["touchpoints"], idempotence=False
+    ) as publisher:
+        await publisher.publish_many(random_events(count, 500, seed=3))
+    async with pipeline(settings, ends, pool):
+        await eventually(lambda: applied(pool, "timeline_v1", topics["resolved"]), at_least(count))
+    env = os.environ | {
+        "DATABASE_URL": database_url,
+        "TOUCHLOG_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+        "TOUCHLOG_KAFKA_IDEMPOTENCE": "false",
+        "TOUCHLOG_TOPIC_RESOLVED": topics["resolved"],
+        "TOUCHLOG_BATCH_MAX_RECORDS": "500",
+        "TOUCHLOG_DATA_DIR": str(tmp_path),
+    }
+    child = await asyncio.create_subprocess_exec(
+        *rebuild_command(settings, ends), env=env, stderr=asyncio.subprocess.DEVNULL
+    )
+    try:
+        halfway = await eventually(
+            lambda: applied(pool, "timeline_v1@v2", topics["resolved"]),
+            at_least(count // 4),
+        )
+        # Meanwhile no second runner may write version 2.
+        busy = VersionedCheckpoints(pool, "timeline", database_url, version=2)
+        with pytest.raises(VersionBusy):
+            await busy.prepare(bootstrap.VERSIONED["timeline"].schema)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        await child.wait()
+    assert halfway < count, "killed halfway, not at the end"
+    resumed = await rebuilds.rebuild(settings, ends, pool, "timeline")
+    assert resumed.version == 2
+    assert resumed.resumed
+    assert resumed.events < count, "resumed from its offsets, not from offset 0"
+    assert await contents(pool, "timeline", 2) == await contents(pool, "timeline", 1)
+    switched = await rebuilds.switch(settings, ends, pool, "timeline")
+    assert switched.switched_from == 1
+    assert {v.version: v.state for v in await versions.versions(pool, "timeline")} == {
+        1: "retired",
+        2: "live",
+    }
+    async with pool.acquire() as conn:
+        await versions.drop_version(conn, "timeline", 1, "timeline_v1")
+    assert await pool.fetchval("SELECT to_regnamespace('touchlog_timeline_v1')") is None
+    assert await pool.fetchval("SELECT count(*) FROM timeline_v1") == count
