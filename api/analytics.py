@@ -54,6 +54,14 @@ async def analytics_page(request: Request, caller: ManagerRep, reports: Reports)
     return HTMLResponse(analytics_charts.page(charts, crossed, k))
 
 
+_TABLE: responses.Responses = {
+    200: {
+        "description": "The report's rows: JSON, or CSV with ``format=csv``.",
+        "content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}},
+    }
+}
+
+
 @router.get("/analytics/charts/{chart}.svg", include_in_schema=False)
 async def analytics_chart(
     chart: analytics_charts.Chart, caller: ManagerRep, reports: Reports
@@ -62,7 +70,7 @@ async def analytics_chart(
     return Response(analytics_charts.svg(chart, rows), media_type="image/svg+xml")
 
 
-@router.get("/analytics/{report}", responses=responses.SIGNED_IN)
+@router.get("/analytics/{report}", responses=responses.SIGNED_IN | _TABLE)
 async def analytics_report(
     report: Report,
     caller: Manager,

@@ -11,6 +11,8 @@ from fastapi import FastAPI, Response
 from api import audit, customers, errors, health, profile, search, timeline, triggers, web
 from api import status as operations_status
 from api.analytics import router as analytics_router
+from api.audience_lists import AudienceLists
+from api.audiences import router as audiences_router
 from api.auth import Caller, TokenRegistry
 from api.reads import CustomerReads
 from api.trigger_desk import TriggerDesk
@@ -41,6 +43,7 @@ def create_app(
         app.state.pool = pool
         app.state.reads = CustomerReads(pool, identity_rules)
         app.state.desk = TriggerDesk(pool)
+        app.state.audience_lists = AudienceLists(pool)
         try:
             yield
         finally:
@@ -60,6 +63,7 @@ def create_app(
         app.include_router(module.router)
     app.include_router(operations_status.router)
     app.include_router(analytics_router)
+    app.include_router(audiences_router)
     web.mount(app)
     app.add_middleware(metrics.RouteLatency, app_name="api")
 

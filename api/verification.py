@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -30,7 +29,7 @@ from api.roles import Refused, Role
 from projections.db import Queryable
 from projections.identity.family import family_of
 from projections.profile import postgres as profiles
-from projections.profile import profile_of
+from projections.profile.state import fold
 
 log = structlog.get_logger()
 
@@ -155,5 +154,5 @@ async def _secret(conn: Queryable, ids: list[str]) -> dict[str, Any] | None:
     facts = await profiles.load_facts(conn, ids, None, kinds=[FIELD])
     if not facts:
         return None
-    value = profile_of(facts, None, datetime.now(UTC)).values.get(FIELD)
+    value = fold(facts).value_of(FIELD)  # the fact itself: the profile never shows the hash
     return value if isinstance(value, dict) else None

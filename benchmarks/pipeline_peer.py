@@ -2,7 +2,7 @@
 decodes each event and writes it with one ``INSERT`` (one transaction) per event.
 
     PEER_BOOTSTRAP=... PEER_TOPIC=... PEER_DATABASE_URL=... PEER_APP_ID=... \
-        python -m benchmarks.pipeline_peer worker
+        python -m benchmarks.pipeline_peer
 
 The settings that make a faust group join quickly on the embedded broker are touchlog's
 (``consumers.triggers.app``), so that the peer is measured on the same footing.

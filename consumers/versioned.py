@@ -12,6 +12,7 @@ for a rebuild — so a rebuild and a live runner of the same version never run t
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
@@ -55,6 +56,7 @@ class VersionedCheckpoints(PostgresCheckpoints):
         self._holder: Any = None
         self._held: int | None = None
         self._schema: Sequence[str] = ()
+        self._holding_lock = asyncio.Lock()
         self._shared: Sequence[str] = ()
 
     @property
@@ -70,7 +72,7 @@ class VersionedCheckpoints(PostgresCheckpoints):
                 self.version = await versions.ensure_live(conn, self.view, schema, shared)
             else:
                 await versions.prepare_version(conn, self.view, self.version, schema, shared)
-        await self._hold(self.version)
+        await self._hold_current()
 
     async def close(self) -> None:
         """Release the version's lock (the runner has stopped)."""
@@ -111,8 +113,17 @@ class VersionedCheckpoints(PostgresCheckpoints):
             if live is not None and live != self.version:
                 log.info("view_version_followed", view=self.view, version=live, was=self.version)
                 self.version = live
-        if self._held != self.version or self._holder is None or self._holder.is_closed():
-            await self._hold(self.version)
+        await self._hold_current()
+
+    async def _hold_current(self) -> None:
+        """Hold ``self.version`` unless held already: a view of two topics (the trigger
+        store) runs two runners on one store, one lock."""
+        async with self._holding_lock:
+            if not self._holding(self.version):
+                await self._hold(self.version)
+
+    def _holding(self, version: int) -> bool:
+        return self._held == version and self._holder is not None and not self._holder.is_closed()
 
     # --- the checkpoint store port -----------------------------------------------------
 

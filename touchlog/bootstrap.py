@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import secrets
@@ -26,6 +27,7 @@ from consumers import checkpoints
 from consumers.checkpoints import PostgresCheckpoints
 from consumers.helper_process import HELPER
 from consumers.kafka import KafkaReader, KafkaWriter
+from consumers.publishing import publish_all
 from consumers.resolver import IdentityResolver
 from consumers.runner import ProjectionRunner, RunnerConfig
 from consumers.triggers.app import TriggerAppConfig
@@ -39,11 +41,15 @@ from events.documents import validated
 from events.fast_decode import shared_resolved
 from producers.gateway import postgres as gateway_tables
 from projections import db, versions
+from projections.audiences import Audiences, parse_audiences
+from projections.audiences.outbox import AudiencePublisher
+from projections.audiences.postgres import AudienceView
 from projections.identity import IdentityRules
 from projections.identity import postgres as identity_store
 from projections.metrics.postgres import MetricsView
 from projections.metrics.readers import AnalyticsPolicy
 from projections.profile.postgres import ProfileView
+from projections.recommendations.postgres import CoPurchaseView
 from projections.timeline.postgres import TimelineView
 from projections.triggers import DEFAULT_RULES, TriggerRules, parse_rules
 from projections.triggers.postgres import TRIGGERS, TriggerStore
@@ -189,6 +195,8 @@ VERSIONED: dict[str, View[db.Connection]] = {
     "profile": ProfileView(),
     "metrics": MetricsView(),
     "triggers": TriggerStore(),
+    "audiences": AudienceView(),
+    "recommendations": CoPurchaseView(),
 }
 """The views kept in versions (``projections/versions.py``), by the name ``touchlog
 projections`` knows them by: their DDL, for every tool that creates or drops them."""
@@ -223,6 +231,13 @@ def analytics_policy(settings: Settings) -> AnalyticsPolicy:
         conversion_days=settings.analytics_conversion_days,
         campaign_costs=settings.analytics_campaign_costs,
     )
+
+
+def audiences(settings: Settings) -> Audiences:
+    """Audience definitions from ``TOUCHLOG_AUDIENCES_FILE`` (YAML), else none."""
+    if settings.audiences_file is None:
+        return Audiences()
+    return config_files.load(settings.audiences_file, parse_audiences)
 
 
 def trigger_rules(settings: Settings) -> TriggerRules:
@@ -414,13 +429,18 @@ def resolved_view_runner(
     partitions: list[int] | None = None,
     version: int | None = None,
 ) -> Runner:
-    """The runner of a view of ``touchlog.resolved``: the ``timeline``, the ``profile`` or
-    the ``metrics`` (its live version, or ``version`` for a rebuild)."""
+    """The runner of a view of ``touchlog.resolved``: the ``timeline``, the ``profile``,
+    the ``metrics``, the ``audiences`` or the ``recommendations`` (its live version, or
+    ``version`` for a rebuild)."""
     view: View[db.Connection] = (
         TimelineView()
         if stage == "timeline"
         else MetricsView(settings.analytics_attribution_days)
         if stage == "metrics"
+        else AudienceView(audiences(settings))
+        if stage == "audiences"
+        else CoPurchaseView()
+        if stage == "recommendations"
         else ProfileView(settings.default_region)
     )
     config = _config(settings, endpoints, settings.topic_resolved, stage, partitions)
@@ -463,7 +483,15 @@ def webhook_subscribers(settings: Settings) -> list[Subscriber]:
     )
 
 
-STAGES = ("identity", "timeline", "profile", "metrics", "triggers")
+STAGES = (
+    "identity",
+    "timeline",
+    "profile",
+    "metrics",
+    "triggers",
+    "audiences",
+    "recommendations",
+)
 
 
 async def run_stages(
@@ -494,10 +522,14 @@ async def run_stages(
             )
         runners += [
             resolved_view_runner(settings, endpoints, pool, stage, partitions)
-            for stage in ("timeline", "profile", "metrics")
+            for stage in ("timeline", "profile", "metrics", "audiences", "recommendations")
             if stage in stages
         ]
         tasks = []
+        if "audiences" in stages:  # entries and exits, from the outbox to their topic
+            send = functools.partial(publish_all, kafka, settings.topic_audiences)
+            publisher = AudiencePublisher(pool, send)
+            tasks.append(asyncio.create_task(publisher.run(stop), name="audience-publisher"))
         if "triggers" in stages:
             subscribers = webhook_subscribers(settings)
             runners += trigger_store_runners(settings, endpoints, pool, subscribers, partitions)

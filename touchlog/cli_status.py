@@ -11,8 +11,10 @@ from collections.abc import Sequence
 
 from consumers.resolver import IdentityResolver
 from consumers.status import PartitionStatus, Stage, StageCatalogue, stage_status
+from projections.audiences.postgres import AudienceView
 from projections.metrics.postgres import MetricsView
 from projections.profile.postgres import ProfileView
+from projections.recommendations.postgres import CoPurchaseView
 from projections.timeline.postgres import TimelineView
 from projections.triggers.postgres import TABLE as TRIGGER_STORE
 from touchlog import bootstrap
@@ -39,6 +41,8 @@ def stages(settings: Settings) -> tuple[Stage, ...]:
         Stage("metrics", MetricsView.name, settings.topic_resolved, "metrics"),
         Stage("triggers", TRIGGER_STORE, settings.topic_triggers, "triggers"),
         Stage("triggers-suppressed", TRIGGER_STORE, settings.topic_triggers_suppressed, "triggers"),
+        Stage("audiences", AudienceView.name, settings.topic_resolved, "audiences"),
+        Stage("recommendations", CoPurchaseView.name, settings.topic_resolved, "recommendations"),
     )
 
 

@@ -23,6 +23,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer
 
 from consumers.checkpoints import stored_offsets
+from consumers.ports import CheckpointStore
 from consumers.runner import ProjectionRunner
 from consumers.status import Stage, stage_status
 from consumers.view import View
@@ -87,15 +88,17 @@ def _runners(
         )
     else:
         runners = [bootstrap.resolved_view_runner(settings, endpoints, pool, view, version=version)]
-    return [_on_partitions(r, partitions[r.config.topic]) for r in runners]
+    # One store for the runners of a view's topics: one holder of the version's lock.
+    store = runners[0].store
+    return [_on_partitions(r, partitions[r.config.topic], store) for r in runners]
 
 
-def _on_partitions(runner: bootstrap.Runner, partitions: list[int]) -> bootstrap.Runner:
+def _on_partitions(
+    runner: bootstrap.Runner, partitions: list[int], store: CheckpointStore[db.Connection]
+) -> bootstrap.Runner:
     """The runner, reading ``partitions`` directly (a rebuild joins no consumer group)."""
     config = replace(runner.config, partitions=partitions)
-    return ProjectionRunner(
-        config, runner.view, runner.store, runner.reader, runner.writer, runner.codec
-    )
+    return ProjectionRunner(config, runner.view, store, runner.reader, runner.writer, runner.codec)
 
 
 async def rebuild(
@@ -240,12 +243,12 @@ class _Watch:
         while True:
             applied = await self.applied()
             self._progress(applied)
-            if _reached(applied, target):
-                return
             failed = [t for t in tasks if t.done()]
             if failed:
                 await failed[0]  # raises its error
                 raise RuntimeError(f"{self.view} v{self.version}'s runner stopped early")
+            if _reached(applied, target):
+                return
             await asyncio.sleep(self.POLL_S)
 
     def _progress(self, applied: dict[tuple[str, int], int]) -> None:

@@ -87,6 +87,7 @@ class Settings(BaseSettings):
     topic_triggers: str = topics.TRIGGERS
     topic_triggers_suppressed: str = topics.TRIGGERS_SUPPRESSED
     topic_trigger_commands: str = topics.TRIGGER_COMMANDS
+    topic_audiences: str = topics.AUDIENCES
     partitions: int = Field(6, ge=1, le=1000)
     replication_factor: int = Field(1, ge=1)
 
@@ -120,6 +121,9 @@ class Settings(BaseSettings):
     )
     webhooks_file: Path | None = Field(
         None, description="YAML file of webhook subscribers: name, url, secret, filters."
+    )
+    audiences_file: Path | None = Field(
+        None, description="YAML file of audience definitions (docs/AUDIENCES.md); unset → none."
     )
 
     api_tokens: dict[str, ApiToken] = Field(
@@ -202,4 +206,5 @@ class Settings(BaseSettings):
             self.topic_triggers,
             self.topic_triggers_suppressed,
             self.topic_trigger_commands,
+            self.topic_audiences,
         ]

@@ -39,7 +39,9 @@ def _verifier(request: Request) -> Verifier:
 
 
 @router.post(
-    "/customers/{customer_id}/verify", response_model=VerifyResult, responses=responses.CUSTOMER
+    "/customers/{customer_id}/verify",
+    response_model=VerifyResult,
+    responses=responses.CUSTOMER | responses.UNREADABLE_BODY,
 )
 async def verify(
     customer_id: CustomerKey, body: VerifyRequest, request: Request, caller: Representative

@@ -6,6 +6,8 @@
       rules: [cross-sell-tv, vip]          # optional: only these rules
       kinds: [marketing]                   # optional: marketing | service
       audiences: [marketing]               # optional: marketing | service | manager
+      contact: true                        # optional: marketing triggers carry the channel's
+                                           # consented contact (name + that detail only)
 
 A filter left out matches every trigger; suppressed triggers are never delivered.
 """
@@ -45,6 +47,11 @@ class Subscriber(BaseModel):
     rules: tuple[RuleName, ...] | None = Field(None, min_length=1)
     kinds: tuple[Kind, ...] | None = Field(None, min_length=1)
     audiences: tuple[Audience, ...] | None = Field(None, min_length=1)
+    contact: bool = Field(
+        False,
+        description="Marketing triggers carry the name and the one contact detail of their "
+        "channel, if marketing is consented on it when sent (nothing more).",
+    )
 
     @field_validator("secret")
     @classmethod

@@ -39,6 +39,9 @@ from consumers.webhooks.signature import (
     sign,
 )
 from projections.db import DATABASE_UNAVAILABLE
+from projections.profile.postgres import load_facts
+from projections.triggers.contact import CONTACT_KINDS, with_contact
+from projections.triggers.model import Kind, Trigger
 from projections.triggers.postgres import WAKE_CHANNEL
 
 log = structlog.get_logger()
@@ -172,6 +175,14 @@ class WebhookDispatcher:
                 retry_in_s=round(retry_in or 0.0, 3),
             )
 
+    async def _body(self, trigger: Trigger, subscriber: Subscriber) -> bytes:
+        """The trigger's JSON; a marketing one with its channel's consented contact for a
+        subscriber that asks for it (read from the profile when sent)."""
+        if not subscriber.contact or trigger.kind is not Kind.MARKETING:
+            return trigger.encode()
+        facts = await load_facts(self.pool, [trigger.customer_id], kinds=CONTACT_KINDS)
+        return with_contact(trigger, facts, datetime.now(UTC))
+
     async def _post(self, session: aiohttp.ClientSession, claim: Claim) -> Attempt:
         at = datetime.now(UTC)
         started = time.monotonic()
@@ -182,7 +193,7 @@ class WebhookDispatcher:
         if claim.trigger is None:
             return Attempt(at, took(), error="trigger not stored (a rebuild in progress?)")
         subscriber = self.subscribers[claim.subscriber]
-        body = claim.trigger.encode()
+        body = await self._body(claim.trigger, subscriber)
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "touchlog-webhooks/1",

@@ -65,7 +65,10 @@ def _e164(dialled: str, default_region: str) -> str | None:
         return None
     if not phonenumbers.is_valid_number(number):
         return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    # The metadata accepts a few national numbers longer than E.164's 15 digits (some
+    # German ones): they cannot be a key, so they are no phone for identity.
+    return e164 if _E164.fullmatch(e164) else None
 
 
 def normalise_email(raw: str) -> str | None:

@@ -114,6 +114,19 @@ def _requests() -> dict[str, list[Request]]:
         # Operations: offsets, lag and counters, no customer data (managers; /metrics open).
         "/status": [Request("/status")],
         "/metrics": [Request("/metrics")],
+        # Analytics: aggregates, the restricted bands only in cells of k customers or more
+        # (managers); what they hold: test_analytics_api.py.
+        "/analytics/{report}": [
+            Request("/analytics/year-on-year"),
+            Request("/analytics/cross-reference"),
+        ],
+        # Audiences carry contact details only (none configured here: 404, agents 403);
+        # what a list holds per channel: test_audience_lists.py.
+        "/audiences": [Request("/audiences")],
+        "/audiences/{name}/members": [Request("/audiences/x/members", {"channel": "email"})],
+        "/audiences/{name}/members.csv": [
+            Request("/audiences/x/members.csv", {"channel": "email"})
+        ],
     }
 
 
@@ -178,7 +191,7 @@ async def test_every_endpoint_serves_each_role_only_its_fields_and_audits_the_re
                 outcomes[(role, f"{route} {example.params}")] = response.status_code
                 if response.status_code != 200:
                     continue
-                if route == "/metrics":
+                if route in ("/metrics", "/audiences/{name}/members.csv"):
                     continue  # Prometheus text: counters by stage, type and route only
                 body = response.json()
                 if route == "/customers/{customer_id}/profile":
@@ -212,6 +225,8 @@ async def test_every_endpoint_serves_each_role_only_its_fields_and_audits_the_re
     assert outcomes[(Role.MARKETING, "/customers {'query': 'Niamh'}")] == 403
     assert outcomes[(Role.MARKETING, "/customers/{key}/timeline {}")] == 403
     assert outcomes[(Role.AGENT, "/audit/access {}")] == 403
+    for role, status in ((Role.AGENT, 403), (Role.MARKETING, 403), (Role.MANAGER, 200)):
+        assert outcomes[(role, "/analytics/{report} {}")] == status
     assert outcomes[(Role.MARKETING, "/audit/access {}")] == 403
     assert outcomes[(Role.AGENT, f"{history} {{'field': 'nps'}}")] == 403
     assert outcomes[(Role.MARKETING, f"{history} {{'field': 'interests'}}")] == 200

@@ -46,6 +46,9 @@ def test_every_route_documents_every_status_it_can_answer() -> None:
         ("GET", "/triggers/{trigger_id}/deliveries"): SIGNED_IN | {"404"},
         ("POST", "/triggers/{trigger_id}/acknowledge"): SIGNED_IN | {"400", "404", "409"},
         ("POST", "/triggers/{trigger_id}/close"): SIGNED_IN | {"400", "404", "409"},
+        ("GET", "/audiences"): {"200", "401", "403"},
+        ("GET", "/audiences/{name}/members"): SIGNED_IN | {"404"},
+        ("GET", "/audiences/{name}/members.csv"): SIGNED_IN | {"404"},
     }
     assert {key: _codes(*key) for key in OPERATIONS} == expected
 

@@ -10,6 +10,8 @@ import pytest
 from projections.identity import (
     Identifier,
     IdentifierKind,
+    IdentityRules,
+    Rejected,
     normalise,
     normalise_email,
     normalise_external_id,
@@ -274,3 +276,12 @@ def test_numbers_written_with_any_punctuation_read_as_phonenumbers_reads_them() 
                 ), (written, region)
                 seen += 1
     assert seen > 3000
+
+
+def test_a_number_phonenumbers_accepts_beyond_15_digits_is_no_phone() -> None:
+    # Valid for phonenumbers' German metadata, yet longer than E.164 allows: once, it
+    # reached ``Identifier`` and stopped the resolver (found by test_schema_instances).
+    written = "+49353060122525153"
+    assert phonenumbers.is_valid_number(phonenumbers.parse(written))
+    assert normalise_phone(written, "FR") is None
+    assert isinstance(IdentityRules().identifier(IdentifierKind.PHONE, written), Rejected)

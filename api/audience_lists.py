@@ -1,0 +1,125 @@
+"""Consented contact lists for marketing: who may take which audience's list, on which
+channel, and the record of every take (who, when, which list, how many customers).
+
+The lists themselves are the audiences view's (``projections.audiences.queries``): only
+members who granted the audience's purpose on the channel and have no open complaint,
+with the name and the channel's contact detail.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from api.audience_schemas import AudienceCatalogue, AudienceSummary, Member, MemberList
+from api.auth import Caller
+from api.errors import NotFound, Unprocessable
+from api.roles import Refused, Role
+from projections.audiences import queries
+from projections.audiences.rules import Audience
+
+MAY_TAKE_LISTS = frozenset({Role.MARKETING, Role.MANAGER})
+EXPORT_PAGE = 5000
+CSV_COLUMNS = {
+    "email": ("email",),
+    "sms": ("phone",),
+    "phone": ("phone",),
+    "mail": ("address_lines", "locality", "region", "postal_code", "country"),
+    "app": (),
+}
+
+
+def _check(caller: Caller) -> None:
+    if caller.role not in MAY_TAKE_LISTS:
+        raise Refused(f"the {caller.role.value} role may not take audience lists; marketing may")
+
+
+@dataclass(frozen=True)
+class AudienceLists:
+    pool: asyncpg.Pool
+
+    async def catalogue(self, caller: Caller) -> AudienceCatalogue:
+        _check(caller)
+        definitions = await queries.live_definitions(self.pool)
+        audiences = definitions.audiences if definitions else []
+        return AudienceCatalogue(
+            audiences=[
+                AudienceSummary(
+                    name=a.name,
+                    description=a.description,
+                    purpose=a.purpose.value,
+                    channels=list(a.channels),
+                )
+                for a in audiences
+            ]
+        )
+
+    async def _audience(self, name: str, channel: str) -> Audience:
+        definitions = await queries.live_definitions(self.pool)
+        audience = definitions.named(name) if definitions else None
+        if audience is None:
+            raise NotFound(f"no audience {name}")
+        if channel not in audience.channels:
+            allowed = ", ".join(audience.channels)
+            raise Unprocessable("channel", f"audience {name} is contacted on {allowed} only")
+        return audience
+
+    async def page(
+        self, caller: Caller, name: str, channel: str, cursor: str | None, limit: int
+    ) -> MemberList:
+        """One page of the list, recorded as taken (with the customers it held)."""
+        _check(caller)
+        await self._audience(name, channel)
+        async with self.pool.acquire() as conn, conn.transaction():
+            page = await queries.member_page(conn, name, channel, cursor, limit)
+            audit_id = await queries.record_taken(
+                conn, caller.name, caller.role.value, name, channel, "page", len(page.members)
+            )
+        return MemberList(
+            audience=name,
+            channel=channel,
+            members=[Member.model_validate(m) for m in page.members],
+            next_cursor=page.next_after,
+            audit_id=audit_id,
+        )
+
+    async def export(self, caller: Caller, name: str, channel: str) -> str:
+        """The whole list as CSV, recorded as taken (with the customers it held)."""
+        _check(caller)
+        await self._audience(name, channel)
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(
+            ("customer_id", "title", "given_name", "family_name", *CSV_COLUMNS[channel])
+        )
+        count, after = 0, None
+        async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
+            while True:
+                page = await queries.member_page(conn, name, channel, after, EXPORT_PAGE)
+                writer.writerows(_csv_row(m, channel) for m in page.members)
+                count += len(page.members)
+                if page.next_after is None:
+                    break
+                after = page.next_after
+            await queries.record_taken(
+                conn, caller.name, caller.role.value, name, channel, "csv", count
+            )
+        return out.getvalue()
+
+
+def _csv_row(member: dict[str, Any], channel: str) -> list[Any]:
+    name = member["name"]
+    row = [member["customer_id"], name["title"], name["given_name"], name["family_name"]]
+    if channel == "email":
+        row.append(member["email"])
+    elif channel in ("sms", "phone"):
+        row.append(member["phone"])
+    elif channel == "mail":
+        address = member["address"]
+        row.append(" / ".join(address.get("lines") or ()))
+        row += [address.get(k) for k in ("locality", "region", "postal_code", "country")]
+    return row

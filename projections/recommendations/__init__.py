@@ -1,0 +1,1 @@
+"""Recommendations from co-purchases: customers who bought X also bought Y."""
