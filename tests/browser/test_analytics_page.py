@@ -10,7 +10,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 import uvicorn
-from playwright.async_api import ViewportSize, async_playwright
+from playwright.async_api import ViewportSize, async_playwright, expect
 
 from api import create_app
 from api.web.session import COOKIE
@@ -81,5 +81,30 @@ async def test_a_manager_sees_every_chart(
             assert "Revenue by month (1.0 = average)" in titles
             assert await page.locator("svg text", has_text="SPRING-MAILER").count() > 0
             assert await page.get_by_role("cell", name="—").count() > 0  # small cells hidden
+        finally:
+            await browser.close()
+
+
+async def test_the_manager_page_shows_the_charts(
+    analytics_url: str, chromium: Path, screenshots: Path
+) -> None:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(chromium))
+        try:
+            context = await browser.new_context(base_url=analytics_url, viewport=VIEWPORT)
+            await context.add_cookies(
+                [{"name": COOKIE, "value": "t-manager", "url": analytics_url}]
+            )
+            page = await context.new_page()
+            await page.goto("/manager")
+            charts = page.locator("#metrics-h ~ figure img")
+            assert await charts.count() == 2
+            for n in range(2):
+                chart = charts.nth(n)
+                await chart.scroll_into_view_if_needed()  # lazy: loaded once in view
+                await expect(chart).to_have_js_property("complete", True)
+                assert await chart.evaluate("img => img.naturalWidth") > 300, "drawn, not broken"
+            await page.locator("#metrics-h").scroll_into_view_if_needed()
+            await page.screenshot(path=screenshots / "manager-charts.png")
         finally:
             await browser.close()
