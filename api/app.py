@@ -11,7 +11,7 @@ from fastapi import FastAPI, Response
 from api import audit, customers, errors, health, profile, search, timeline, triggers, web
 from api import status as operations_status
 from api.analytics import router as analytics_router
-from api.audience_lists import AudienceLists
+from api.audience_lists import AudienceLists, NextBestOffer
 from api.audiences import router as audiences_router
 from api.auth import Caller, TokenRegistry
 from api.reads import CustomerReads
@@ -44,6 +44,7 @@ def create_app(
         app.state.reads = CustomerReads(pool, identity_rules)
         app.state.desk = TriggerDesk(pool)
         app.state.audience_lists = AudienceLists(pool)
+        app.state.next_best_offer = NextBestOffer(pool)
         try:
             yield
         finally:

@@ -15,12 +15,22 @@ from typing import Any
 
 import asyncpg
 
-from api.audience_schemas import AudienceCatalogue, AudienceSummary, Member, MemberList
+from api.audience_schemas import (
+    AudienceCatalogue,
+    AudienceSummary,
+    Member,
+    MemberList,
+    NextBestOffers,
+    Recommendation,
+)
 from api.auth import Caller
 from api.errors import NotFound, Unprocessable
+from api.known_customers import seen_in_views
 from api.roles import Refused, Role
 from projections.audiences import queries
 from projections.audiences.rules import Audience
+from projections.identity.family import family_of
+from projections.recommendations.postgres import categories_of, recommended
 
 MAY_TAKE_LISTS = frozenset({Role.MARKETING, Role.MANAGER})
 EXPORT_PAGE = 5000
@@ -123,3 +133,28 @@ def _csv_row(member: dict[str, Any], channel: str) -> list[Any]:
         row.append(" / ".join(address.get("lines") or ()))
         row += [address.get(k) for k in ("locality", "region", "postal_code", "country")]
     return row
+
+
+MIN_CUSTOMERS = 5
+"""The fewest customers who bought both categories for a co-purchase rule to count."""
+
+
+@dataclass(frozen=True)
+class NextBestOffer:
+    """What a rep may offer a customer: the categories their purchases' co-buyers bought
+    and they have not (``projections.recommendations``), never what they bought."""
+
+    pool: asyncpg.Pool
+
+    async def offers(self, caller: Caller, customer_id: str, limit: int) -> NextBestOffers:
+        if caller.role not in (Role.AGENT, Role.MANAGER):
+            raise Refused(f"the {caller.role.value} role has no access to next best offers")
+        family = await family_of(self.pool, customer_id)
+        if family is None and not await seen_in_views(self.pool, customer_id):
+            raise NotFound(f"no customer {customer_id}")
+        ids = family.ids if family is not None else [customer_id]
+        bought = await categories_of(self.pool, ids)
+        found = await recommended(self.pool, bought, min_customers=MIN_CUSTOMERS, limit=limit)
+        return NextBestOffers(
+            customer_id=customer_id, offers=[Recommendation.model_validate(r) for r in found]
+        )

@@ -56,3 +56,23 @@ class MemberList(BaseModel):
     """Pass as ``cursor`` for the next page; null on the last page."""
     audit_id: int
     """This take in the audience list audit."""
+
+
+class Recommendation(BaseModel):
+    category: str
+    """A category the customer has not bought."""
+    confidence: float
+    """Share of the buyers of the category it is recommended from who also bought it."""
+    support: float
+    """Share of all buying customers who bought both."""
+    lift: float
+    """Confidence over the category's own share of buyers (> 1: bought together more than
+    by chance)."""
+    together: int
+    """Customers who bought both."""
+
+
+class NextBestOffers(BaseModel):
+    customer_id: str
+    offers: list[Recommendation]
+    """Best first; empty when nothing reaches the minimum number of customers."""

@@ -14,10 +14,10 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from api import responses
-from api.audience_lists import AudienceLists
-from api.audience_schemas import AudienceCatalogue, MemberList
+from api.audience_lists import AudienceLists, NextBestOffer
+from api.audience_schemas import AudienceCatalogue, MemberList, NextBestOffers
 from api.auth import CurrentCaller
-from api.parameters import PageCursor, Segment
+from api.parameters import CustomerKey, PageCursor, Segment
 from projections.audiences.rules import ContactChannel
 
 router = APIRouter(tags=["audiences"])
@@ -70,3 +70,28 @@ async def members_csv(
     """Every member contactable on ``channel``, as CSV (audited)."""
     text = await lists.export(caller, name, channel)
     return Response(text, media_type="text/csv; charset=utf-8")
+
+
+async def _offers(request: Request) -> NextBestOffer:
+    offers: NextBestOffer = request.app.state.next_best_offer
+    return offers
+
+
+Offers = Annotated[NextBestOffer, Depends(_offers)]
+
+
+@router.get(
+    "/customers/{customer_id}/next-best-offers",
+    response_model=NextBestOffers,
+    responses=responses.CUSTOMER,
+    tags=["recommendations"],
+)
+async def next_best_offers(
+    customer_id: CustomerKey,
+    offers: Offers,
+    caller: CurrentCaller,
+    limit: Annotated[int, Query(ge=1, le=20)] = 3,
+) -> NextBestOffers:
+    """Categories to offer (agents and managers): what buyers of the customer's categories
+    also bought and the customer has not, best first, with support and confidence."""
+    return await offers.offers(caller, customer_id, limit)

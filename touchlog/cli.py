@@ -9,6 +9,7 @@ import sys
 from consumers.log_check import StoredOffsetsBeyondLog
 from touchlog import (
     cli_analytics,
+    cli_audiences,
     cli_deadletter,
     cli_gateway,
     cli_identity,
@@ -34,6 +35,7 @@ COMMANDS = (
     cli_sources,
     cli_gateway,
     cli_triggers,
+    cli_audiences,
     cli_reset,
     cli_deadletter,
     cli_status,

@@ -15,12 +15,21 @@ import uvicorn
 
 from consumers import metrics
 from touchlog import bootstrap, cli_status
-from touchlog.cli_common import Subparsers, command, create_tables, pool_on, stop_on_signals
+from touchlog.cli_common import (
+    Subparsers,
+    command,
+    create_tables,
+    pool_on,
+    publisher,
+    stop_on_signals,
+)
 from touchlog.kafka_admin import ensure_topics
 from touchlog.settings import Settings
 
 if TYPE_CHECKING:
     from api.auth import Caller
+    from events import Touchpoint
+    from producers import Publisher
 
 
 def register(sub: Subparsers) -> None:
@@ -47,6 +56,25 @@ def register(sub: Subparsers) -> None:
     api.set_defaults(func=command(_api))
 
 
+class DecisionPublisher:
+    """A manager's identity decision (confirm, reject, split), from the screen to the log:
+    the SDK's publisher, started on the first decision (most API processes never make one)
+    and waiting for the broker's acknowledgement each time."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._publisher: Publisher | None = None
+        self._starting = asyncio.Lock()
+
+    async def __call__(self, event: Touchpoint) -> object:
+        async with self._starting:
+            if self._publisher is None:
+                started = publisher(self.settings, client_id="touchlog-api")
+                await started.start()
+                self._publisher = started
+        return await self._publisher.publish(event)
+
+
 def api_config(settings: Settings, database_url: str, tokens: dict[str, Caller]) -> uvicorn.Config:
     """The HTTP API as uvicorn serves it."""
     from api import create_app
@@ -54,6 +82,7 @@ def api_config(settings: Settings, database_url: str, tokens: dict[str, Caller])
     app = create_app(database_url, bootstrap.identity_rules(settings), tokens)
     app.state.stages = cli_status.catalogue(settings)  # GET /status reads the log
     app.state.analytics_policy = bootstrap.analytics_policy(settings)
+    app.state.publish_decision = DecisionPublisher(settings)  # the screen's identity desk
     return uvicorn.Config(
         app, host=settings.api_host, port=settings.api_port, log_config=None, access_log=False
     )

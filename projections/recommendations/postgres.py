@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import asyncpg
+
 from events import Touchpoint
 from events.resolved import Resolved
 from projections.db import Connection, Queryable, copy_insert
@@ -127,14 +129,20 @@ async def recommended(
     """Categories not in ``categories`` that their buyers also bought, best first: by the
     confidence of the strongest rule from any of them, then by customers who bought both.
     ``min_customers``: the fewest customers who bought both for a rule to count."""
-    rows = await conn.fetch(_RULES, list(categories), min_customers, limit)
+    try:
+        rows = await conn.fetch(_RULES, list(categories), min_customers, limit)
+    except asyncpg.UndefinedTableError:  # the recommendations stage never ran here
+        return []
     return [dict(r) for r in rows]
 
 
 async def categories_of(conn: Queryable, customer_ids: Sequence[str]) -> list[str]:
-    rows = await conn.fetch(
-        f"SELECT DISTINCT category FROM {BOUGHT} WHERE customer_id = ANY($1::text[]) "
-        "ORDER BY category",
-        list(customer_ids),
-    )
+    try:
+        rows = await conn.fetch(
+            f"SELECT DISTINCT category FROM {BOUGHT} WHERE customer_id = ANY($1::text[]) "
+            "ORDER BY category",
+            list(customer_ids),
+        )
+    except asyncpg.UndefinedTableError:  # the recommendations stage never ran here
+        return []
     return [r["category"] for r in rows]

@@ -124,6 +124,9 @@ def _requests() -> dict[str, list[Request]]:
         # what a list holds per channel: test_audience_lists.py.
         "/audiences": [Request("/audiences")],
         "/audiences/{name}/members": [Request("/audiences/x/members", {"channel": "email"})],
+        "/customers/{customer_id}/next-best-offers": [
+            Request(f"/customers/{CUSTOMER}/next-best-offers")
+        ],
         "/audiences/{name}/members.csv": [
             Request("/audiences/x/members.csv", {"channel": "email"})
         ],

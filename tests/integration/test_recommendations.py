@@ -14,17 +14,24 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import asyncpg
+import httpx
 import pytest
 
+from api import create_app
+from api.auth import Caller
+from api.roles import Role
 from events import Touchpoint
 from events.resolved import Resolved
 from projections import db
+from projections.profile.postgres import ProfileView
 from projections.recommendations.postgres import SCHEMA, CoPurchaseView, categories_of, recommended
 from tests.factories import BASE_TIME
 from tests.profile_support import touch
+from touchlog.bootstrap import create_tables
 
 pytestmark = pytest.mark.integration
 
+TOKENS = {"t-agent": Caller("Ann", Role.AGENT), "t-marketing": Caller("Mia", Role.MARKETING)}
 PLANTED = {"tents": "sleeping-bags", "barbecues": "garden-furniture", "prams": "car-seats"}
 NOISE = ["kitchen", "books", "tools", "lamps", "rugs", "paint", "toys", "games"]
 
@@ -73,7 +80,8 @@ async def test_planted_co_purchases_rank_first_and_counts_equal_a_recount(
     rng = random.Random(9)
     replayed: list[Touchpoint | Resolved] = [*events, *rng.sample(events, 200)]  # copies
     view = CoPurchaseView()
-    pool = await asyncpg.create_pool(await new_database(), min_size=1, max_size=2)
+    pool_url = await new_database()
+    pool = await asyncpg.create_pool(pool_url, min_size=1, max_size=2)
     try:
         async with pool.acquire() as conn:
             await db.create_tables(conn, SCHEMA)
@@ -110,5 +118,27 @@ async def test_planted_co_purchases_rank_first_and_counts_equal_a_recount(
         best = await recommended(pool, theirs, min_customers=5)
         assert best[0]["category"] == "sleeping-bags"
         assert not set(theirs) & {r["category"] for r in best}
+
+        # the next best offer shown to reps: the same, never what the customer bought
+        await create_tables(pool)
+        async with pool.acquire() as conn, conn.transaction():
+            await ProfileView().apply(conn, [e for e in events if e.customer_id == customer])
+        app = create_app(str(pool_url), tokens=TOKENS)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
+        ):
+            path = f"/customers/{customer}/next-best-offers"
+            answer = await http.get(path, headers={"Authorization": "Bearer t-agent"})
+            assert answer.status_code == 200, answer.text
+            offers = answer.json()["offers"]
+            assert [o["category"] for o in offers] == [r["category"] for r in best[:3]]
+            assert not any(c in answer.text for c in theirs)
+            refused = await http.get(path, headers={"Authorization": "Bearer t-marketing"})
+            assert refused.status_code == 403
+            unknown = await http.get(
+                "/customers/nobody/next-best-offers", headers={"Authorization": "Bearer t-agent"}
+            )
+            assert unknown.status_code == 404
     finally:
         await pool.close()

@@ -49,6 +49,7 @@ def test_every_route_documents_every_status_it_can_answer() -> None:
         ("GET", "/audiences"): {"200", "401", "403"},
         ("GET", "/audiences/{name}/members"): SIGNED_IN | {"404"},
         ("GET", "/audiences/{name}/members.csv"): SIGNED_IN | {"404"},
+        ("GET", "/customers/{customer_id}/next-best-offers"): SIGNED_IN | {"404"},
     }
     assert {key: _codes(*key) for key in OPERATIONS} == expected
 
