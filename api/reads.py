@@ -72,6 +72,7 @@ class TimelineQuery:
     limit: int = 50
     channels: Sequence[Channel] = ()
     types: Sequence[str] = ()
+    business_units: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,7 @@ class CustomerReads:
                     before=before,
                     channels=[c.value for c in page.channels],
                     types=page.types,
+                    business_units=page.business_units,
                 )
             except InvalidCursor as exc:
                 raise Unprocessable("before", str(exc)) from None

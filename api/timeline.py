@@ -37,8 +37,9 @@ async def timeline(
         list[Channel] | None, Query(max_length=50, description="Only these channels.")
     ] = None,
     type: Annotated[Names, Query(description="Only these event types.")] = None,
+    business_unit: Annotated[Names, Query(description="Only these business units.")] = None,
     reveal: Annotated[Tier | None, Query(description="service: an agent, with a reason")] = None,
     reason: Reason = None,
 ) -> TimelineResponse:
-    page = TimelineQuery(before, limit, channel or (), type or ())
+    page = TimelineQuery(before, limit, channel or (), type or (), business_unit or ())
     return await reads.timeline(caller, key, page, Disclosure(reveal, reason))

@@ -80,13 +80,11 @@ class Screen:
         ask: Disclosure,
         limit: int = 50,
     ) -> TimelineResponse:
-        """A page of the timeline; a business-unit filter is applied to the page read (the
-        timeline store filters by channel and type only), so a page may hold fewer items."""
+        """A page of the timeline, filtered by the store: every page is full until the end."""
         channels = tuple(Channel(c) for c in chosen.channels)
-        query = TimelineQuery(before, limit, channels, chosen.types)
+        query = TimelineQuery(before, limit, channels, chosen.types, chosen.business_units)
         page = await self.reads.timeline(caller, customer_id, query, ask)
-        kept = [_shown(i) for i in page.items if chosen.keeps(i)]
-        return page.model_copy(update={"items": kept})
+        return page.model_copy(update={"items": [_shown(i) for i in page.items]})
 
     async def newer(
         self, caller: Caller, customer_id: str, known: str, chosen: TimelineFilter, ask: Disclosure

@@ -104,6 +104,7 @@ async def fetch_timeline(
     before: Cursor | None = None,
     channels: Sequence[str] = (),
     types: Sequence[str] = (),
+    business_units: Sequence[str] = (),
 ) -> TimelinePage:
     """One page of a subject's timeline, newest first.
 
@@ -122,6 +123,9 @@ async def fetch_timeline(
     if types:
         args.append(list(types))
         conditions.append(f"type = ANY(${len(args)})")
+    if business_units:
+        args.append(list(business_units))
+        conditions.append(f"business_unit = ANY(${len(args)})")
     args.append(limit + 1)
     rows = await conn.fetch(
         f"SELECT message_id, source_system, business_unit, channel, type, occurred_at, summary, "

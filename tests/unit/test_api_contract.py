@@ -38,7 +38,7 @@ def test_every_route_documents_every_status_it_can_answer() -> None:
         ("GET", "/customers/{key}/timeline"): SIGNED_IN | {"404", "300"},
         ("GET", "/customers/{customer_id}/profile"): SIGNED_IN | {"404"},
         ("GET", "/customers/{customer_id}/profile/history"): SIGNED_IN | {"404"},
-        ("POST", "/customers/{customer_id}/verify"): SIGNED_IN | {"404"},
+        ("POST", "/customers/{customer_id}/verify"): SIGNED_IN | {"400", "404"},
         ("GET", "/audit/access"): SIGNED_IN,
         ("GET", "/analytics/{report}"): SIGNED_IN,
         ("GET", "/triggers"): SIGNED_IN | {"404"},
