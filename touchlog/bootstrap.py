@@ -31,6 +31,7 @@ from consumers.publishing import publish_all
 from consumers.resolver import IdentityResolver
 from consumers.runner import ProjectionRunner, RunnerConfig
 from consumers.triggers.app import TriggerAppConfig
+from consumers.triggers.tail import published_ids
 from consumers.triggers.worker import TriggerTopics
 from consumers.versioned import VersionedCheckpoints
 from consumers.view import View
@@ -483,6 +484,22 @@ def webhook_subscribers(settings: Settings) -> list[Subscriber]:
     )
 
 
+def audience_publisher(
+    settings: Settings, endpoints: Endpoints, pool: asyncpg.Pool, kafka: AIOKafkaProducer
+) -> AudiencePublisher:
+    """The audiences' outbox → ``touchlog.audiences``, recalling at start what the topic
+    holds already (so that each change reaches it once)."""
+    topic = settings.topic_audiences
+
+    async def recall(tail: int) -> set[str]:
+        partitions = await kafka.partitions_for(topic)
+        return await published_ids(
+            endpoints.bootstrap_servers, [topic], partitions, tail, "id", endpoints.kafka_security
+        )
+
+    return AudiencePublisher(pool, functools.partial(publish_all, kafka, topic), recall)
+
+
 STAGES = (
     "identity",
     "timeline",
@@ -527,8 +544,7 @@ async def run_stages(
         ]
         tasks = []
         if "audiences" in stages:  # entries and exits, from the outbox to their topic
-            send = functools.partial(publish_all, kafka, settings.topic_audiences)
-            publisher = AudiencePublisher(pool, send)
+            publisher = audience_publisher(settings, endpoints, pool, kafka)
             tasks.append(asyncio.create_task(publisher.run(stop), name="audience-publisher"))
         if "triggers" in stages:
             subscribers = webhook_subscribers(settings)

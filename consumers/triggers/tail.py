@@ -34,6 +34,19 @@ async def published_trigger_ids(
     security: Mapping[str, Any] | None = None,
 ) -> set[str]:
     """Ids of the last ``tail`` records of each partition of ``topics``."""
+    return await published_ids(bootstrap_servers, topics, partitions, tail, "trigger_id", security)
+
+
+async def published_ids(
+    bootstrap_servers: str,
+    topics: Iterable[str],
+    partitions: Iterable[int],
+    tail: int,
+    field: str,
+    security: Mapping[str, Any] | None = None,
+) -> set[str]:
+    """The ``field`` of each of the last ``tail`` records (JSON objects) of each partition
+    of ``topics``: what a publisher that sends before it commits may have sent already."""
     tps = [TopicPartition(t, p) for t in topics for p in partitions]
     if not tps:
         return set()
@@ -57,7 +70,7 @@ async def published_trigger_ids(
         while pending:
             batches = await consumer.getmany(*pending, timeout_ms=500)
             for records in batches.values():
-                ids.update(json.loads(r.value)["trigger_id"] for r in records if r.value)
+                ids.update(json.loads(r.value)[field] for r in records if r.value)
             pending = {tp for tp in pending if await consumer.position(tp) < ends[tp]}
         return ids
     finally:
