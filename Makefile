@@ -39,6 +39,8 @@ bench: install ## Benchmarks (print figures; not tests)
 	$(BIN)/python -m benchmarks.gateway
 	$(BIN)/python -m benchmarks.triggers
 	$(BIN)/python -m benchmarks.pipeline  # writes docs/BENCHMARKS.md
+	$(BIN)/python -m benchmarks.rebuild
+	$(BIN)/python -m benchmarks.audiences
 	$(BIN)/python -m benchmarks.analytics
 
 clean: ## Remove the virtualenv and embedded data
