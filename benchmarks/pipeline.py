@@ -27,8 +27,6 @@ import asyncio
 import contextlib
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -46,11 +44,19 @@ from benchmarks import pipeline_limits as limits
 from benchmarks.pipeline_report import Figures, write_report
 from benchmarks.pipeline_usage import ProcessUsage, pipeline_roles
 from benchmarks.pipeline_workload import mixed_events
-from benchmarks.support import drop_database, infrastructure, scratch_database
+from benchmarks.support import (
+    check_alive,
+    drop_database,
+    infrastructure,
+    scratch_database,
+    spawn,
+    terminate,
+)
 from events import Touchpoint
 from events.codec import encode
 from producers import Publisher
 from tests.faults.pipeline_processes import behind, high_watermarks
+from touchlog.embedded import free_port
 from touchlog.kafka_admin import ensure_topics
 from touchlog.logs import configure_logging
 
@@ -64,13 +70,6 @@ TOPICS = {
     "TRIGGER_COMMANDS": "triggers.commands",
 }
 VIEWS = {"identity": "identity_v1", "timeline": "timeline_v1", "profile": "profile_facts_v1"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -105,34 +104,19 @@ class Up:
             "TOUCHLOG_PARTITIONS": str(PARTITIONS),
             "TOUCHLOG_CONSUMER_GROUP": f"bench-{self.run}",
             "TOUCHLOG_TRIGGERS_APP_ID": self.app_id,
-            "TOUCHLOG_API_PORT": str(_free_port()),
-            "TOUCHLOG_GATEWAY_PORT": str(_free_port()),
+            "TOUCHLOG_API_PORT": str(free_port()),
+            "TOUCHLOG_GATEWAY_PORT": str(free_port()),
             "TOUCHLOG_LOG_LEVEL": self.log_level,
             "TOUCHLOG_LOG_FORMAT": "json",
         }
         env |= {f"TOUCHLOG_TOPIC_{role}": name for role, name in self.topics.items()}
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "touchlog.cli", "up"],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+        self.process = spawn(["touchlog.cli", "up"], env, self.log)
 
     def check_alive(self) -> None:
-        if self.process is not None and self.process.poll() is not None:
-            tail = self.log.read_text(errors="replace")[-3000:]
-            raise SystemExit(f"touchlog up exited ({self.process.returncode}):\n{tail}")
+        check_alive(self.process, self.log, "touchlog up")
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        terminate(self.process, timeout=60)
 
 
 class Positions:

@@ -19,21 +19,9 @@ import psutil
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from benchmarks import pipeline_peer
+from benchmarks.support import copy_timeline_seconds
 from events import Touchpoint
-from projections.timeline.postgres import TABLE, TimelineView
-
-TIMELINE_COLUMNS = (
-    "subject_key",
-    "source_system",
-    "message_id",
-    "occurred_at",
-    "type",
-    "channel",
-    "business_unit",
-    "summary",
-    "payload",
-    "campaign_code",
-)
+from projections.timeline.postgres import TimelineView
 
 
 async def produce(servers: str, topic: str, records: Sequence[tuple[bytes, bytes]]) -> float:
@@ -80,15 +68,8 @@ async def consume(servers: str, topic: str, partitions: int, n: int) -> float:
 async def copy(pool: asyncpg.Pool, events: Sequence[Touchpoint]) -> float:
     """``COPY`` of the events' timeline rows into a copy of the timeline table (its
     primary key and index included): rows/s."""
-    rows = TimelineView().changes(events)
-    async with pool.acquire() as conn:
-        await conn.execute(f"CREATE TABLE copy_limit (LIKE {TABLE} INCLUDING ALL)")
-        t0 = time.perf_counter()
-        for i in range(0, len(rows), 5000):
-            await conn.copy_records_to_table(
-                "copy_limit", records=rows[i : i + 5000], columns=TIMELINE_COLUMNS
-            )
-        return len(rows) / (time.perf_counter() - t0)
+    rows = len(TimelineView().changes(events))
+    return rows / await copy_timeline_seconds(pool, events, "copy_limit")
 
 
 def _start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

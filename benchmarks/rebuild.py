@@ -22,12 +22,17 @@ import uuid
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from benchmarks.support import drop_database, infrastructure, scratch_database
+from benchmarks.support import (
+    copy_timeline_seconds,
+    drop_database,
+    infrastructure,
+    scratch_database,
+)
 from consumers.process import tune_gc
 from events.codec import encode
 from events.resolved import Resolved, resolved_value
 from projections.db import SERVER_SETTINGS
-from projections.timeline.postgres import COLUMNS, TABLE, TimelineView
+from projections.timeline.postgres import TABLE
 from tests.factories import random_events
 from touchlog import bootstrap, rebuilds
 from touchlog.kafka_admin import ensure_topics
@@ -58,17 +63,8 @@ async def publish_resolved(bootstrap_servers: str, topic: str, n: int, subjects:
 async def copy_rate(pool: asyncpg.Pool, n: int, subjects: int) -> float:
     """Seconds to ``COPY`` the rows the rebuild wrote into an identical, empty table."""
     events = random_events(n, subjects=subjects, seed=42)
-    rows = TimelineView().changes(
-        [Resolved(customer_id=e.subject.customer_id or "", event=e) for e in events]
-    )
-    async with pool.acquire() as conn:
-        await conn.execute(f"CREATE TABLE copy_bench (LIKE {TABLE} INCLUDING ALL)")
-        started = time.perf_counter()
-        for i in range(0, n, 5000):
-            await conn.copy_records_to_table(
-                "copy_bench", records=rows[i : i + 5000], columns=COLUMNS
-            )
-        return time.perf_counter() - started
+    resolved = [Resolved(customer_id=e.subject.customer_id or "", event=e) for e in events]
+    return await copy_timeline_seconds(pool, resolved)
 
 
 async def bench(bootstrap_servers: str, server_url: str, n: int, subjects: int) -> None:

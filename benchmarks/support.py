@@ -4,16 +4,65 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from subprocess import Popen
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from events import Touchpoint
+from events.resolved import Resolved
+from projections.timeline.postgres import COLUMNS, TABLE, TimelineView
 from touchlog import embedded
+
+
+def spawn(module_args: Sequence[str], env: Mapping[str, str], log: Path) -> Popen[bytes]:
+    """``python -m MODULE ARGS…`` in the background, its output appended to ``log``."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", *module_args], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+
+
+def check_alive(process: Popen[bytes] | None, log: Path, what: str) -> None:
+    """Stop the benchmark, with the tail of ``log``, if ``process`` has exited."""
+    if process is not None and process.poll() is not None:
+        tail = log.read_text(errors="replace")[-3000:]
+        raise SystemExit(f"{what} exited ({process.returncode}):\n{tail}")
+
+
+def terminate(process: Popen[bytes] | None, timeout: float) -> None:
+    """SIGTERM, then SIGKILL after ``timeout`` seconds."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+async def copy_timeline_seconds(
+    pool: asyncpg.Pool, events: Sequence[Touchpoint | Resolved], table: str = "copy_bench"
+) -> float:
+    """Seconds to ``COPY`` the events' timeline rows, 5,000 at a time, into ``table``: a
+    new, empty copy of the timeline table, its primary key and index included. The
+    physical limit every timeline figure is compared with."""
+    rows = TimelineView().changes(events)
+    async with pool.acquire() as conn:
+        await conn.execute(f"CREATE TABLE {table} (LIKE {TABLE} INCLUDING ALL)")
+        started = time.perf_counter()
+        for i in range(0, len(rows), 5000):
+            await conn.copy_records_to_table(table, records=rows[i : i + 5000], columns=COLUMNS)
+        return time.perf_counter() - started
 
 
 async def scratch_database(server_url: str, prefix: str = "touchlog_bench") -> str:
@@ -79,7 +128,8 @@ class CpuShare:
             parents[pid], names[pid] = int(rest.split()[1]), name
             if name.startswith("python") and b"multiprocessing" in _cmdline(pid):
                 names[pid] = "helper process"
-        family, found = {os.getpid()}, {}
+        family = {os.getpid()}
+        found: dict[int, str] = {}
         while True:
             more = {p for p, parent in parents.items() if parent in family and p not in family}
             if not more:

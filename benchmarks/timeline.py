@@ -21,12 +21,17 @@ import uuid
 
 import asyncpg
 
-from benchmarks.support import drop_database, infrastructure, scratch_database
+from benchmarks.support import (
+    copy_timeline_seconds,
+    drop_database,
+    infrastructure,
+    scratch_database,
+)
 from consumers.process import tune_gc
 from consumers.runner import RunnerConfig
 from producers import Publisher
 from projections.db import SERVER_SETTINGS
-from projections.timeline.postgres import COLUMNS, TABLE, TimelineView, count_rows
+from projections.timeline.postgres import TimelineView, count_rows
 from tests.factories import random_events
 from touchlog.bootstrap import projection_runner
 from touchlog.kafka_admin import ensure_topics
@@ -77,18 +82,7 @@ async def bench(bootstrap: str, server_url: str, n: int, subjects: int) -> None:
         if (rows_in_view := await count_rows(pool)) != n:
             raise SystemExit(f"expected {n} timeline rows, found {rows_in_view}")
 
-        events = random_events(n, subjects=subjects, seed=42)
-        rows = TimelineView().changes(events)
-        async with pool.acquire() as conn:
-            await conn.execute(f"CREATE TABLE copy_bench (LIKE {TABLE} INCLUDING ALL)")
-            t0 = time.perf_counter()
-            for i in range(0, n, 5000):
-                await conn.copy_records_to_table(
-                    "copy_bench",
-                    records=rows[i : i + 5000],
-                    columns=COLUMNS,
-                )
-            copy_s = time.perf_counter() - t0
+        copy_s = await copy_timeline_seconds(pool, random_events(n, subjects=subjects, seed=42))
     finally:
         await pool.close()
         await drop_database(server_url, url)

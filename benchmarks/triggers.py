@@ -25,7 +25,6 @@ import json
 import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -39,6 +38,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from benchmarks.support import check_alive, spawn, terminate
 from events import Touchpoint
 from events.resolved import RESOLVED, encode_resolved
 from producers.demo import demo_events
@@ -154,28 +154,13 @@ class Worker:
             "TOUCHLOG_DATA_DIR": str(self.data_dir),
             "TOUCHLOG_LOG_LEVEL": "warning",  # one info line per trigger is not the workload
         }
-        with open(self.log, "ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "touchlog.cli", "triggers", "worker"],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+        self.process = spawn(["touchlog.cli", "triggers", "worker"], env, self.log)
 
     def check_alive(self) -> None:
-        if self.process is not None and self.process.poll() is not None:
-            tail = self.log.read_text(errors="replace")[-3000:]
-            raise SystemExit(f"the worker exited ({self.process.returncode}):\n{tail}")
+        check_alive(self.process, self.log, "the worker")
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        terminate(self.process, timeout=30)
 
 
 async def committed_offsets(

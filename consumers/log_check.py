@@ -40,6 +40,21 @@ class StoredOffsetsBeyondLog(Exception):  # the message says what happened and w
         )
 
 
+def log_probe(
+    bootstrap_servers: str, security: Mapping[str, Any] | None = None
+) -> AIOKafkaConsumer:
+    """A consumer that asks where a log ends: no commits, no reset (a position out of
+    range is an answer), short fetches of little data."""
+    return AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        enable_auto_commit=False,
+        auto_offset_reset="none",
+        fetch_max_wait_ms=20,
+        max_partition_fetch_bytes=64 * 1024,
+        **(security or {}),
+    )
+
+
 async def high_watermarks(
     bootstrap_servers: str,
     positions: Mapping[TopicPartition, int],
@@ -49,14 +64,7 @@ async def high_watermarks(
 ) -> dict[TopicPartition, int | None]:
     """Each partition's high watermark, from a fetch at the given position (None: the
     broker says the position is out of the log's range)."""
-    probe = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
-        enable_auto_commit=False,
-        auto_offset_reset="none",
-        fetch_max_wait_ms=20,
-        max_partition_fetch_bytes=64 * 1024,
-        **(security or {}),
-    )
+    probe = log_probe(bootstrap_servers, security)
     await probe.start()
     try:
         probe.assign(list(positions))

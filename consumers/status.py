@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import OffsetOutOfRangeError
 
 from consumers.checkpoints import all_stored_offsets, newest_dead_letter_reasons
+from consumers.log_check import log_probe
 from projections import versions
 
 
@@ -85,22 +86,23 @@ async def stage_status(
     errors = await newest_dead_letter_reasons(pool)
     if stages is None:
         stages = [Stage(c, c, t) for c, t in sorted({(c, t) for c, t, _ in stored})]
-    stages = [await _in_live_version(pool, stage) for stage in stages]
+    live = [await _in_live_version(pool, stage) for stage in stages]
     logs = await asyncio.gather(
         *(
             _read_log(bootstrap_servers, stage, stored, wait_s, security)
             if bootstrap_servers
             else _unread(stage, stored)
-            for stage in stages
+            for stage in live
         )
     )
     moment = (now or datetime.now(UTC)).timestamp()
     found = []
-    for stage, positions in zip(stages, logs, strict=True):
+    for stage, in_live, positions in zip(stages, live, logs, strict=True):
         for partition, position in sorted(positions.items()):
-            key = (stage.consumer, stage.topic, partition)
-            error = errors.get((stage.consumer.split("@")[0], stage.topic, partition))
-            found.append(_status(stage, partition, stored.get(key), position, error, moment))
+            offset = stored.get((in_live.consumer, stage.topic, partition))
+            # Dead letters are kept under the view's own name, whatever the version.
+            error = errors.get((stage.consumer, stage.topic, partition))
+            found.append(_status(in_live, partition, offset, position, error, moment))
     return found
 
 
@@ -151,14 +153,7 @@ async def _read_log(
 ) -> dict[int, _LogPosition]:
     """Per partition of the stage's topic: the log's end, and the timestamp of the first
     record from the stored offset on (fetched, never ``end_offsets``)."""
-    probe = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
-        enable_auto_commit=False,
-        auto_offset_reset="none",
-        fetch_max_wait_ms=20,
-        max_partition_fetch_bytes=64 * 1024,
-        **(security or {}),
-    )
+    probe = log_probe(bootstrap_servers, security)
     await probe.start()
     try:
         await probe.topics()  # the cluster's metadata, for the topic's partitions

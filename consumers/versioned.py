@@ -55,16 +55,13 @@ class VersionedCheckpoints(PostgresCheckpoints):
         self._default_path = "public"
         self._holder: Any = None
         self._held: int | None = None
-        self._schema: Sequence[str] = ()
         self._holding_lock = asyncio.Lock()
-        self._shared: Sequence[str] = ()
 
     @property
     def search_path(self) -> str:
         return versions.search_path(self.view, self.version, self._default_path)
 
     async def prepare(self, schema: Sequence[str], shared: Sequence[str] = ()) -> None:
-        self._schema, self._shared = schema, shared
         async with self.pool.acquire() as conn:
             await create_tables(conn, SCHEMA)
             self._default_path = await conn.fetchval("SELECT current_setting('search_path')")

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import functools
 import os
-import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -37,7 +36,7 @@ from tests.browser.story import HISTORY_EVENTS, all_events, triggers
 from tests.integration.conftest import _with_database, broker, server_url
 from tests.integration.pipeline_support import endpoints, pipeline, pipeline_settings
 from tests.waiting import eventually
-from touchlog.embedded import EmbeddedBroker
+from touchlog.embedded import EmbeddedBroker, free_port
 from touchlog.kafka_admin import ensure_topics
 
 __all__ = ["broker", "server_url"]
@@ -51,13 +50,6 @@ VIEWPORT = {"width": 1280, "height": 800}
 TIME_ZONE = "Europe/Paris"
 SCREENSHOTS = os.environ.get("TOUCHLOG_SCREENSHOTS_DIR")
 """Set to ``docs/screens`` to refresh the README's screenshots; default: the test's tmp dir."""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -110,7 +102,7 @@ async def _database(server: str) -> AsyncIterator[str]:
 async def _serving(
     database_url: str, rules: IdentityRules, publish: Publish | None = None
 ) -> AsyncIterator[str]:
-    port = _free_port()
+    port = free_port()
     app = create_app(database_url, rules, TOKENS)
     app.state.publish_decision = publish  # what the composition root would give it
     config = uvicorn.Config(

@@ -29,6 +29,7 @@ import pytest
 from api.app import create_app
 from api.auth import Caller
 from api.roles import Role
+from consumers.status import Stage, stage_status
 from consumers.versioned import VersionBusy, VersionedCheckpoints
 from events import Touchpoint
 from producers import Publisher
@@ -294,6 +295,12 @@ async def test_a_rebuild_killed_halfway_resumes_to_the_same_result(
     assert await contents(pool, "timeline", 2) == await contents(pool, "timeline", 1)
     switched = await rebuilds.switch(settings, ends, pool, "timeline")
     assert switched.switched_from == 1
+    # `touchlog status` reads the live version's offsets, under its name.
+    live = Stage("timeline", "timeline_v1", topics["resolved"], versioned="timeline")
+    found = await stage_status(pool, broker.bootstrap_servers, [live])
+    assert {s.view for s in found} == {"timeline_v1@v2"}
+    assert sum(s.stored_offset or 0 for s in found) == count
+    assert all(s.lag_events == 0 for s in found)
     assert {v.version: v.state for v in await versions.versions(pool, "timeline")} == {
         1: "retired",
         2: "live",

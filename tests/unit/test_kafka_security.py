@@ -200,7 +200,7 @@ async def test_the_status_probe(monkeypatch: pytest.MonkeyPatch, settings: Setti
     _assert_sasl(
         await _options_of(
             monkeypatch,
-            status,
+            log_check,  # status reads the log with log_check's probe
             "AIOKafkaConsumer",
             lambda: status._read_log(
                 catalogue.bootstrap_servers, stage, {}, 1.0, catalogue.kafka_security
