@@ -131,5 +131,6 @@ def from_mapping(data: Mapping[str, Any]) -> Touchpoint:
 
 
 def encode(event: Touchpoint) -> bytes:
-    """The canonical JSON form of an event, as stored in the log."""
-    return event.model_dump_json(exclude_none=True).encode()
+    """The canonical JSON form of an event, as stored in the log. (An event read with
+    erased fields holds ``"[erased]"`` where a tuple or a model was: no warning for it.)"""
+    return event.model_dump_json(exclude_none=True, warnings=False).encode()

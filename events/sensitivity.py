@@ -21,12 +21,20 @@ class Tier(StrEnum):
 
 
 SCHEMA_KEY = "x-sensitivity"
+PERSONAL_KEY = "x-personal"
+"""Whether a field is personal data, sealed in the log with the data subject's key
+(docs/PRIVACY.md). Essential and restricted fields are personal unless marked otherwise
+(a consent's purpose, a touchlog customer id); service fields are not, unless they are
+free text, where a customer's words can say anything about them."""
 
 
-def tiered(tier: Tier, default: Any = ..., **kwargs: Any) -> Any:
-    """A pydantic ``Field`` tagged with its sensitivity tier."""
+def tiered(tier: Tier, default: Any = ..., *, personal: bool | None = None, **kwargs: Any) -> Any:
+    """A pydantic ``Field`` tagged with its sensitivity tier, and whether it is personal
+    when that differs from the tier's rule (``is_personal``)."""
     extra = dict(kwargs.pop("json_schema_extra", None) or {})
     extra[SCHEMA_KEY] = tier.value
+    if personal is not None and personal != (tier is not Tier.SERVICE):
+        extra[PERSONAL_KEY] = personal
     return Field(default, json_schema_extra=extra, **kwargs)
 
 
@@ -47,6 +55,15 @@ def tier_of(field: FieldInfo) -> Tier | None:
     if isinstance(extra, dict) and SCHEMA_KEY in extra:
         return Tier(str(extra[SCHEMA_KEY]))
     return None
+
+
+def is_personal(field: FieldInfo) -> bool:
+    """Personal data: sealed with the subject's key before it reaches the log."""
+    extra = field.json_schema_extra
+    if isinstance(extra, dict) and PERSONAL_KEY in extra:
+        return bool(extra[PERSONAL_KEY])
+    tier = tier_of(field)
+    return tier is not None and tier is not Tier.SERVICE
 
 
 def field_tiers(model: type[BaseModel], prefix: str = "") -> dict[str, Tier | None]:

@@ -119,6 +119,15 @@ class Settings(BaseSettings):
         "touchlog-triggers",
         description="The faust app id: its consumer group and the prefix of its changelog topic.",
     )
+    trigger_co_purchases_refresh: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds between reloads of the co-purchase rules the trigger worker keeps "
+        "for cross-sell rules with offer: recommended.",
+    )
+    trigger_co_purchases_min_customers: int = Field(
+        5, ge=1, description="Fewest customers who bought both for a co-purchase rule to count."
+    )
     webhooks_file: Path | None = Field(
         None, description="YAML file of webhook subscribers: name, url, secret, filters."
     )
@@ -160,6 +169,30 @@ class Settings(BaseSettings):
         le=65535,
         description="Serve Prometheus /metrics on this port from `touchlog runner` and "
         "`touchlog triggers worker` (the API and the gateway serve their own).",
+    )
+
+    # Personal data (docs/PRIVACY.md).
+    master_key: SecretStr | None = Field(
+        None,
+        description="Base64 of 32 random bytes: wraps every data key. Unset → "
+        "master_key_file, else a key made once in data_dir (development only).",
+    )
+    master_key_file: Path | None = Field(None, description="File holding the master key.")
+    seal_personal_data: bool = Field(
+        True,
+        description="Producers (SDK, gateway, importers, demo) seal personal fields with "
+        "the subject's data key; off: they publish in clear and erasure cannot reach the log.",
+    )
+    key_cache_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="How long a process keeps a data key: an erasure reaches every "
+        "process's cache within this.",
+    )
+    retention_days: dict[str, int | None] = Field(
+        default_factory=dict,
+        description="Event type → days its personal fields are kept (JSON; null: until "
+        "erasure). Unlisted types keep privacy.retention's defaults.",
     )
 
     # Managers' analytics (docs/ANALYTICS.md).

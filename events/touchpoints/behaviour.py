@@ -68,7 +68,7 @@ class ProductViewed(Touchpoint):
 
 
 class SearchPerformedPayload(Model):
-    query: ShortText = service()
+    query: ShortText = service(personal=True)
     results: int = service(ge=0)
     filters: dict[Key, Name] = service(default_factory=dict, description="e.g. {'size': 'M'}.")
     session_id: Name | None = service(None)

@@ -42,7 +42,7 @@ class CallLoggedPayload(Model):
     resolved_first_contact: bool | None = service(
         None, description="Settled on this call, with no follow-up needed."
     )
-    notes: Text | None = service(None, description="The agent's free-text notes.")
+    notes: Text | None = service(None, personal=True, description="The agent's free-text notes.")
 
 
 def _duration(seconds: int) -> str:
@@ -78,7 +78,7 @@ class CallLoggedV1Payload(Model):
     direction: CallDirection = service()
     dialled_number: DialledNumber | None = service(None)
     duration_seconds: int = service(ge=0, le=86_400)
-    notes: Text = service(description="Everything the agent wrote about the call.")
+    notes: Text = service(personal=True, description="Everything the agent wrote about the call.")
     agent_id: Name | None = service(None)
 
 

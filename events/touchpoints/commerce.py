@@ -84,7 +84,7 @@ class OrderReturnedPayload(Model):
     order_id: Name = service()
     lines: tuple[ReturnedLine, ...] = service(min_length=1, max_length=1000)
     store_id: Name | None = service(None, description="Store it came back to; None by post.")
-    comment: Text | None = service(None)
+    comment: Text | None = service(None, personal=True)
 
 
 class OrderReturned(Touchpoint):

@@ -29,7 +29,7 @@ class ComplaintOpenedPayload(Model):
     case_id: Name = service()
     category: Name = service(description="e.g. 'delivery', 'billing', 'product quality'.")
     severity: Severity = service()
-    description: Text = service()
+    description: Text = service(personal=True)
     order_id: Name | None = service(None)
     product_sku: Name | None = service(None)
     injury_reported: bool = restricted(
@@ -59,7 +59,7 @@ class ComplaintStatus(StrEnum):
 class ComplaintUpdatedPayload(Model):
     case_id: Name = service()
     status: ComplaintStatus = service()
-    note: Text = service()
+    note: Text = service(personal=True)
     updated_by: Name = service()
 
 
@@ -107,7 +107,7 @@ class ComplaintResolvedPayload(Model):
     model_config = ConfigDict(json_schema_extra=amount_needs_currency("compensation"))
 
     case_id: Name = service()
-    resolution: Text = service()
+    resolution: Text = service(personal=True)
     resolved_by: Name = service()
     compensation: Money | None = service(None)
     currency: Currency | None = service(None, description="Currency of the compensation.")

@@ -16,10 +16,12 @@ from events.touchpoints.base import Key, Touchpoint, Url
 class EnquiryReceivedPayload(Model):
     enquiry_id: Name = service()
     topic: Name = service(description="e.g. 'product availability', 'group booking'.")
-    message: Text | None = service(None, description="The enquiry in the customer's words.")
+    message: Text | None = service(
+        None, personal=True, description="The enquiry in the customer's words."
+    )
     product_sku: Name | None = service(None)
     preferred_contact: Channel | None = essential(
-        None, description="How the customer asked to be answered."
+        None, personal=False, description="How the customer asked to be answered."
     )
     callback_requested: bool = service(False)
 
@@ -98,7 +100,7 @@ class NewsletterUnsubscribedPayload(Model):
     newsletter_id: Name = service()
     newsletter_name: Name = service()
     reason: UnsubscribeReason | None = service(None)
-    comment: Text | None = service(None)
+    comment: Text | None = service(None, personal=True)
 
 
 class NewsletterUnsubscribed(Touchpoint):

@@ -42,9 +42,9 @@ class SurveyRespondedPayload(Model):
 
     survey_id: Name = service()
     survey_name: Name = service()
-    answers: tuple[SurveyAnswer, ...] = service((), max_length=100)
+    answers: tuple[SurveyAnswer, ...] = service((), personal=True, max_length=100)
     nps: NpsScore | None = service(None, description="How likely to recommend us, 0 to 10.")
-    comment: Text | None = service(None)
+    comment: Text | None = service(None, personal=True)
     age_band: AgeBand | None = restricted(None, description="As the respondent gave it.")
 
     @model_validator(mode="after")
@@ -76,7 +76,7 @@ class Sentiment(StrEnum):
 class FeedbackGivenPayload(Model):
     topic: Name = service()
     sentiment: Sentiment = service()
-    text: Text = service()
+    text: Text = service(personal=True)
     rating: Rating | None = service(None)
     order_id: Name | None = service(None)
     publishable: bool = service(False, description="Agreed to being shown as a review.")

@@ -45,7 +45,7 @@ class MatchConfidence(StrEnum):
 
 
 class IdentityLinkedPayload(Model):
-    customer_id: Name = essential()
+    customer_id: Name = essential(personal=False)
     identifier: Identifier = essential()
     rule: Name = service(description="The rule that matched, e.g. 'verified email'.")
     confidence: MatchConfidence = service()
@@ -64,7 +64,7 @@ class IdentityLinked(Touchpoint):
 
 
 class IdentityUnlinkedPayload(Model):
-    customer_id: Name = essential()
+    customer_id: Name = essential(personal=False)
     identifier: Identifier = essential()
     reason: Text = service()
     unlinked_by: Name = service()
@@ -97,8 +97,8 @@ TWO_CUSTOMERS = ContractRule(
 class CustomerMergedPayload(Model):
     contract_rules = (SURVIVOR_NOT_MERGED,)
 
-    surviving_customer_id: Name = essential()
-    merged_customer_ids: tuple[Name, ...] = essential(min_length=1, max_length=100)
+    surviving_customer_id: Name = essential(personal=False)
+    merged_customer_ids: tuple[Name, ...] = essential(personal=False, min_length=1, max_length=100)
     reason: Text = service()
     merged_by: Name = service()
 
@@ -125,8 +125,8 @@ class CustomerMerged(Touchpoint):
 class CustomerSplitPayload(Model):
     contract_rules = (SPLIT_TO_A_NEW_CUSTOMER,)
 
-    original_customer_id: Name = essential()
-    new_customer_id: Name = essential()
+    original_customer_id: Name = essential(personal=False)
+    new_customer_id: Name = essential(personal=False)
     identifiers_moved: tuple[Identifier, ...] = essential(min_length=1, max_length=100)
     reason: Text = service()
     split_by: Name = service()
@@ -156,8 +156,8 @@ class CustomerSplit(Touchpoint):
 class CustomerMergeRejectedPayload(Model):
     contract_rules = (TWO_CUSTOMERS,)
 
-    customer_id: Name = essential()
-    other_customer_id: Name = essential()
+    customer_id: Name = essential(personal=False)
+    other_customer_id: Name = essential(personal=False)
     reason: Text | None = service(None)
     rejected_by: Name = service()
 

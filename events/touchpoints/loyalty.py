@@ -75,7 +75,7 @@ class RewardsRedeemed(Touchpoint):
 class CompetitionEnteredPayload(Model):
     competition_id: Name = service()
     competition_name: Name = service()
-    answer: ShortText | None = service(None)
+    answer: ShortText | None = service(None, personal=True)
     entry_code: Name | None = service(None, description="Code from a receipt or a pack.")
 
 

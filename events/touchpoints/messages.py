@@ -17,8 +17,8 @@ from events.touchpoints.contact import PostalAddress
 
 class EmailPayload(Model):
     mailbox: Email = service(description="Our mailbox that received or sent it.")
-    subject_line: ShortText = service()
-    body_excerpt: Text | None = service(None)
+    subject_line: ShortText = service(personal=True)
+    body_excerpt: Text | None = service(None, personal=True)
     thread_id: Name | None = service(None)
     attachments: int = service(0, ge=0, le=100)
 
@@ -70,7 +70,7 @@ class ChatTranscriptRecordedPayload(Model):
     ended_at: UtcDatetime = service()
     agent_id: Name | None = service(None, description="None when a bot handled it all.")
     topic: Name | None = service(None)
-    messages: tuple[ChatMessage, ...] = service(min_length=1, max_length=500)
+    messages: tuple[ChatMessage, ...] = service(personal=True, min_length=1, max_length=500)
     rating: Rating | None = service(None, description="The customer's rating of the chat.")
 
     @model_validator(mode="after")
@@ -99,7 +99,9 @@ ShortCode = Annotated[str, StringConstraints(pattern=r"^(\+[1-9][0-9]{6,14}|[0-9
 
 class SmsPayload(Model):
     our_number: ShortCode = service(description="Our short code or E.164 number.")
-    body: Annotated[str, StringConstraints(max_length=1600, pattern=NO_NUL)] = service()
+    body: Annotated[str, StringConstraints(max_length=1600, pattern=NO_NUL)] = service(
+        personal=True
+    )
     message_ref: Name | None = service(None, description="The SMS gateway's message id.")
     segments: int = service(1, ge=1, le=10)
 
@@ -135,7 +137,9 @@ class LetterReceivedPayload(Model):
     letter_ref: Name = service(description="Mailroom reference stamped on the letter.")
     received_on: date = service()
     topic: Name = service()
-    gist: Text = service(description="What the letter says, as summarised by the mailroom.")
+    gist: Text = service(
+        personal=True, description="What the letter says, as summarised by the mailroom."
+    )
     sender_address: PostalAddress | None = essential(None)
     scanned_document_id: Name | None = service(None)
 

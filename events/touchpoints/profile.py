@@ -90,10 +90,10 @@ class ProfileUpdatedPayload(Model):
     addresses: tuple[PostalAddress, ...] | None = essential(None, max_length=20)
     phones: tuple[ContactPhone, ...] | None = essential(None, max_length=20)
     emails: tuple[ContactEmail, ...] | None = essential(None, max_length=20)
-    preferred_channel: Channel | None = essential(None)
+    preferred_channel: Channel | None = essential(None, personal=False)
     preferred_payment_method: PaymentMethod | None = service(None)
     dispatch_instructions: ShortText | None = service(
-        None, description="e.g. 'leave parcels with the neighbour at no. 12'."
+        None, personal=True, description="e.g. 'leave parcels with the neighbour at no. 12'."
     )
     date_of_birth: date | None = restricted(None)
     income_band: IncomeBand | None = restricted(None)
@@ -145,15 +145,21 @@ class LegalBasis(StrEnum):
 
 
 class ConsentChangedPayload(Model):
-    purpose: ConsentPurpose = essential()
-    channel: Channel | None = essential(None, description="The channel covered; None: all.")
-    status: ConsentStatus = essential()
-    legal_basis: LegalBasis = essential()
-    captured_via: Name = essential(description="e.g. 'web preference centre', 'call'.")
-    proof_reference: Name | None = essential(
-        None, description="Where the proof is kept: a call recording, a form submission."
+    purpose: ConsentPurpose = essential(personal=False)
+    channel: Channel | None = essential(
+        None, personal=False, description="The channel covered; None: all."
     )
-    expires_at: UtcDatetime | None = essential(None)
+    status: ConsentStatus = essential(personal=False)
+    legal_basis: LegalBasis = essential(personal=False)
+    captured_via: Name = essential(
+        personal=False, description="e.g. 'web preference centre', 'call'."
+    )
+    proof_reference: Name | None = essential(
+        None,
+        personal=False,
+        description="Where the proof is kept: a call recording, a form submission.",
+    )
+    expires_at: UtcDatetime | None = essential(None, personal=False)
 
 
 class ConsentChanged(Touchpoint):

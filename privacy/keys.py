@@ -1,0 +1,353 @@
+"""Data keys: one AES-256-GCM key per data subject and period, wrapped by a master key.
+
+A producer seals an event's personal fields with the key of the subject it knows
+(``subject_ref``: a keyed hash of ``Subject.key()``, never the identifier itself) for the
+period the event falls in (``Period``: its retention class and its day). Erasure deletes
+every key of a customer's subjects; retention deletes the keys whose period is over.
+What was sealed with a deleted key can no longer be read anywhere — in the log, in a
+replay, in a rebuild — and readers show ``[erased]`` instead (docs/PRIVACY.md).
+
+``KeyStore`` is the port: ``PostgresKeyStore`` keeps the wrapped keys in PostgreSQL; a
+KMS can implement the same four methods. ``KeyRing`` caches keys in front of a store for
+a short while (``cache_seconds``), so that a batch costs one round trip at most.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import time
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+import structlog
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from projections.db import Connection, Queryable
+
+log = structlog.get_logger()
+
+KEY_BYTES = 32
+NONCE_BYTES = 12
+
+
+class MasterKey:
+    """Wraps and unwraps data keys (AES-256-GCM, the key id as associated data)."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) != KEY_BYTES:
+            raise ValueError(f"the master key must be {KEY_BYTES} bytes, got {len(key)}")
+        self._aead = AESGCM(key)
+
+    @classmethod
+    def from_text(cls, text: str) -> MasterKey:
+        """From base64 (standard or URL-safe) of 32 random bytes."""
+        try:
+            raw = base64.urlsafe_b64decode(text.strip().replace("+", "-").replace("/", "_"))
+        except ValueError as exc:
+            raise ValueError(f"the master key is not base64: {exc}") from None
+        return cls(raw)
+
+    @classmethod
+    def from_file(cls, path: Path, *, create: bool = False) -> MasterKey:
+        """Read the key from ``path``; ``create``: make one there first if none exists
+        (embedded, development setups: a production sets ``TOUCHLOG_MASTER_KEY``)."""
+        if create and not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(base64.urlsafe_b64encode(os.urandom(KEY_BYTES)).decode() + "\n")
+            log.warning("master_key_created", path=str(path))
+        return cls.from_text(path.read_text())
+
+    def wrap(self, key_id: str, key: bytes) -> bytes:
+        nonce = os.urandom(NONCE_BYTES)
+        return nonce + self._aead.encrypt(nonce, key, key_id.encode())
+
+    def unwrap(self, key_id: str, wrapped: bytes) -> bytes:
+        return self._aead.decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], key_id.encode())
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Period:
+    """Which key of a subject an event uses: its retention class and its day.
+
+    ``days`` is the event type's retention in days (``None``: kept until erasure, one key
+    per subject for all such events). A key whose period is over is shredded, and with it
+    the personal fields of every event sealed with it.
+    """
+
+    days: int | None
+    day: date | None
+
+    @classmethod
+    def of(cls, days: int | None, occurred_at: datetime) -> Period:
+        if days is None:
+            return cls(None, None)
+        return cls(days, occurred_at.astimezone(UTC).date())
+
+    @property
+    def code(self) -> str:
+        if self.days is None or self.day is None:
+            return "k"
+        return f"{self.days}d{self.day:%Y%m%d}"
+
+    @property
+    def expires_at(self) -> datetime | None:
+        if self.days is None or self.day is None:
+            return None
+        start = datetime(self.day.year, self.day.month, self.day.day, tzinfo=UTC)
+        return start + timedelta(days=1 + self.days)
+
+
+Slot = tuple[str, Period]
+"""(subject_ref, period): at most one live key each."""
+
+
+class KeyStore(Protocol):
+    """Where data keys live. Keys cross this port unwrapped; wrapping is the store's."""
+
+    async def open_keys(self, key_ids: Collection[str]) -> dict[str, bytes | None]:
+        """Each known key id → its key, or None once shredded. Unknown ids are absent."""
+        ...
+
+    async def sealing_keys(self, slots: Collection[Slot]) -> dict[Slot, tuple[str, bytes]]:
+        """The live key of each slot, created if it has none: slot → (key id, key)."""
+        ...
+
+    async def shred_subjects(self, refs: Collection[str], reason: str) -> int:
+        """Shred every key of these subjects; the number shredded."""
+        ...
+
+    async def shred_expired(self, now: datetime) -> int:
+        """Shred every key whose period ended before ``now``; the number shredded."""
+        ...
+
+    async def pepper(self) -> bytes:
+        """The secret of ``subject_ref``: made once, the same for every process."""
+        ...
+
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS privacy_keys (
+    key_id text PRIMARY KEY,
+    subject_ref text NOT NULL,
+    period text NOT NULL,
+    expires_at timestamptz,
+    wrapped bytea,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    shredded_at timestamptz,
+    shred_reason text
+);
+COMMENT ON TABLE privacy_keys IS
+    'touchlog:no-personal-data (wrapped data keys; subject_ref is a keyed hash)';
+CREATE UNIQUE INDEX IF NOT EXISTS privacy_keys_live
+    ON privacy_keys (subject_ref, period) WHERE shredded_at IS NULL;
+CREATE INDEX IF NOT EXISTS privacy_keys_subject ON privacy_keys (subject_ref);
+CREATE INDEX IF NOT EXISTS privacy_keys_expiry
+    ON privacy_keys (expires_at) WHERE shredded_at IS NULL AND expires_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS privacy_secrets (
+    name text PRIMARY KEY,
+    wrapped bytea NOT NULL
+);
+COMMENT ON TABLE privacy_secrets IS 'touchlog:no-personal-data (wrapped secrets)';
+"""
+
+_SEALING_KEYS = """
+WITH wanted AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::bytea[])
+        AS w(subject_ref, period, expires_at, key_id, wrapped)
+), created AS (
+    INSERT INTO privacy_keys (key_id, subject_ref, period, expires_at, wrapped)
+    SELECT key_id, subject_ref, period, expires_at, wrapped FROM wanted
+    ON CONFLICT (subject_ref, period) WHERE shredded_at IS NULL DO NOTHING
+    RETURNING subject_ref, period, key_id, wrapped
+)
+SELECT subject_ref, period, key_id, wrapped FROM created
+UNION ALL
+SELECT k.subject_ref, k.period, k.key_id, k.wrapped
+FROM privacy_keys k JOIN wanted w USING (subject_ref, period)
+WHERE k.shredded_at IS NULL
+"""
+
+
+class PostgresKeyStore:
+    """``KeyStore`` in PostgreSQL: ``privacy_keys`` holds each key wrapped by the master key."""
+
+    schema = (SCHEMA,)
+
+    def __init__(self, db: Queryable, master: MasterKey) -> None:
+        self._db = db
+        self._master = master
+
+    async def open_keys(self, key_ids: Collection[str]) -> dict[str, bytes | None]:
+        if not key_ids:
+            return {}
+        rows = await self._db.fetch(
+            "SELECT key_id, wrapped FROM privacy_keys WHERE key_id = ANY($1::text[])",
+            list(key_ids),
+        )
+        return {
+            r["key_id"]: None
+            if r["wrapped"] is None
+            else self._master.unwrap(r["key_id"], r["wrapped"])
+            for r in rows
+        }
+
+    async def sealing_keys(self, slots: Collection[Slot]) -> dict[Slot, tuple[str, bytes]]:
+        wanted = sorted(set(slots))
+        found: dict[Slot, tuple[str, bytes]] = {}
+        by_code = {(ref, period.code): (ref, period) for ref, period in wanted}
+        for _ in range(3):  # a key made by a concurrent producer is seen on the next pass
+            missing = [slot for slot in wanted if slot not in found]
+            if not missing:
+                break
+            ids = [f"{ref}_{period.code}_{os.urandom(4).hex()}" for ref, period in missing]
+            rows = await self._db.fetch(
+                _SEALING_KEYS,
+                [ref for ref, _ in missing],
+                [period.code for _, period in missing],
+                [period.expires_at for _, period in missing],
+                ids,
+                [self._master.wrap(key_id, os.urandom(KEY_BYTES)) for key_id in ids],
+            )
+            for r in rows:
+                slot = by_code[(r["subject_ref"], r["period"])]
+                found[slot] = (r["key_id"], self._master.unwrap(r["key_id"], r["wrapped"]))
+        if len(found) != len(wanted):
+            raise RuntimeError("could not create data keys: concurrent shredding?")
+        return found
+
+    async def shred_subjects(self, refs: Collection[str], reason: str) -> int:
+        result: str = await self._db.execute(
+            "UPDATE privacy_keys SET wrapped = NULL, shredded_at = now(), shred_reason = $2 "
+            "WHERE subject_ref = ANY($1::text[]) AND shredded_at IS NULL",
+            list(refs),
+            reason,
+        )
+        return int(result.split()[-1])
+
+    async def shred_expired(self, now: datetime) -> int:
+        result: str = await self._db.execute(
+            "UPDATE privacy_keys SET wrapped = NULL, shredded_at = $1, shred_reason = 'retention' "
+            "WHERE expires_at < $1 AND shredded_at IS NULL",
+            now,
+        )
+        return int(result.split()[-1])
+
+    async def pepper(self) -> bytes:
+        name = "subject_ref"
+        fresh = self._master.wrap(name, os.urandom(KEY_BYTES))
+        wrapped = await self._db.fetchval(
+            "INSERT INTO privacy_secrets (name, wrapped) VALUES ($1, $2) "
+            "ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING wrapped",
+            name,
+            fresh,
+        )
+        return self._master.unwrap(name, wrapped)
+
+
+class KeyRing:
+    """Keys for sealing and opening, cached ``cache_seconds`` in front of a ``KeyStore``.
+
+    A key shredded elsewhere stays usable here until its cache entry expires: an erasure
+    is complete in every process after ``cache_seconds`` (docs/PRIVACY.md).
+    """
+
+    def __init__(self, store: KeyStore, *, cache_seconds: float = 60.0) -> None:
+        self.store = store
+        self.cache_seconds = cache_seconds
+        self._pepper: bytes | None = None
+        self._sealing: dict[Slot, tuple[float, str, AESGCM]] = {}
+        self._opening: dict[str, tuple[float, AESGCM | None]] = {}
+
+    async def start(self) -> None:
+        if self._pepper is None:
+            self._pepper = await self.store.pepper()
+
+    def subject_ref(self, subject_key: str) -> str:
+        """The subject's pseudonym: a keyed hash of ``Subject.key()`` (hex, 32 characters)."""
+        if self._pepper is None:
+            raise RuntimeError("KeyRing.start() first")
+        return hmac.new(self._pepper, subject_key.encode(), hashlib.sha256).hexdigest()[:32]
+
+    async def sealing_keys(self, slots: Collection[Slot]) -> dict[Slot, tuple[str, AESGCM]]:
+        now = time.monotonic()
+        found: dict[Slot, tuple[str, AESGCM]] = {}
+        missing = []
+        for slot in set(slots):
+            cached = self._sealing.get(slot)
+            if cached is not None and now - cached[0] < self.cache_seconds:
+                found[slot] = (cached[1], cached[2])
+            else:
+                missing.append(slot)
+        if missing:
+            for slot, (key_id, key) in (await self.store.sealing_keys(missing)).items():
+                aead = AESGCM(key)
+                self._sealing[slot] = (now, key_id, aead)
+                self._opening[key_id] = (now, aead)
+                found[slot] = (key_id, aead)
+            self._trim()
+        return found
+
+    async def opening_keys(self, key_ids: Collection[str]) -> dict[str, AESGCM | None]:
+        """Each known key id → its cipher, or None once shredded; unknown ids are absent."""
+        now = time.monotonic()
+        found: dict[str, AESGCM | None] = {}
+        missing = []
+        for key_id in set(key_ids):
+            cached = self._opening.get(key_id)
+            if cached is not None and now - cached[0] < self.cache_seconds:
+                found[key_id] = cached[1]
+            else:
+                missing.append(key_id)
+        if missing:
+            for key_id, key in (await self.store.open_keys(missing)).items():
+                aead = None if key is None else AESGCM(key)
+                self._opening[key_id] = (now, aead)
+                found[key_id] = aead
+            self._trim()
+        return found
+
+    async def raw_opening_keys(self, key_ids: Collection[str]) -> dict[str, bytes | None]:
+        """As ``opening_keys``, the keys themselves: for a helper process (picklable)."""
+        return await self.store.open_keys(key_ids) if key_ids else {}
+
+    def forget(self) -> None:
+        """Drop every cached key (after an erasure in this process)."""
+        self._sealing.clear()
+        self._opening.clear()
+
+    def _trim(self, limit: int = 200_000) -> None:
+        for cache in (self._sealing, self._opening):
+            if len(cache) > limit:
+                for key in list(cache)[: len(cache) - limit // 2]:
+                    del cache[key]  # type: ignore[arg-type]
+
+
+async def create_tables(conn: Connection) -> None:
+    from projections.db import create_tables as create
+
+    await create(conn, SCHEMA)
+
+
+def master_key_from(settings: Any) -> MasterKey:
+    """The master key a process uses: ``TOUCHLOG_MASTER_KEY``, else ``master_key_file``,
+    else (embedded, development) a key made once in the data directory."""
+    text = getattr(settings, "master_key", None)
+    if text is not None:
+        return MasterKey.from_text(text.get_secret_value())
+    path = getattr(settings, "master_key_file", None)
+    if path is not None:
+        return MasterKey.from_file(Path(path))
+    return MasterKey.from_file(Path(settings.data_dir) / "master.key", create=True)
+
+
+def as_mapping(found: Mapping[str, bytes | None]) -> dict[str, AESGCM | None]:
+    """Raw keys (from a ``KeyStore`` or across a process boundary) → ciphers."""
+    return {key_id: None if key is None else AESGCM(key) for key_id, key in found.items()}
