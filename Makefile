@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint bench schemas clean
+.PHONY: help install run test lint bench bench-stages schemas clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -32,13 +32,16 @@ lint: install ## ruff, formatting, mypy --strict, schema compatibility
 schemas: install ## Regenerate schemas/ from the event models (refuses breaking changes)
 	$(BIN)/touchlog schemas generate
 
-bench: install ## Benchmarks (print figures; not tests)
+bench: install ## The whole pipeline's benchmarks: regenerate docs/BENCHMARKS.md (~16 min)
+	$(BIN)/python -m benchmarks.pipeline  # writes docs/BENCHMARKS.md
+	$(BIN)/python -m benchmarks.soak  # 10 minutes at 2,000 events/s; adds its section
+
+bench-stages: install ## Each stage's own benchmark (print figures; not tests; ~1 h)
 	$(BIN)/python -m benchmarks.timeline
 	$(BIN)/python -m benchmarks.identity
 	$(BIN)/python -m benchmarks.profile
 	$(BIN)/python -m benchmarks.gateway
 	$(BIN)/python -m benchmarks.triggers
-	$(BIN)/python -m benchmarks.pipeline  # writes docs/BENCHMARKS.md
 	$(BIN)/python -m benchmarks.rebuild
 	$(BIN)/python -m benchmarks.audiences
 	$(BIN)/python -m benchmarks.analytics
