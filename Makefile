@@ -26,7 +26,7 @@ test: install ## Run the whole test suite on two workers (starts its own broker;
 lint: install ## ruff, formatting, mypy --strict, schema compatibility
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy events producers projections consumers api touchlog
+	$(BIN)/mypy events producers projections consumers api touchlog privacy
 	$(BIN)/touchlog schemas check
 
 schemas: install ## Regenerate schemas/ from the event models (refuses breaking changes)
@@ -35,6 +35,7 @@ schemas: install ## Regenerate schemas/ from the event models (refuses breaking 
 bench: install ## The whole pipeline's benchmarks: regenerate docs/BENCHMARKS.md (~16 min)
 	$(BIN)/python -m benchmarks.pipeline  # writes docs/BENCHMARKS.md
 	$(BIN)/python -m benchmarks.soak  # 10 minutes at 2,000 events/s; adds its section
+	$(BIN)/python -m benchmarks.privacy  # sealing's cost: publish and projection, sealed / clear
 
 bench-stages: install ## Each stage's own benchmark (print figures; not tests; ~1 h)
 	$(BIN)/python -m benchmarks.timeline

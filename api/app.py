@@ -8,7 +8,18 @@ from contextlib import asynccontextmanager
 import asyncpg
 from fastapi import FastAPI, Response
 
-from api import audit, customers, errors, health, profile, search, timeline, triggers, web
+from api import (
+    audit,
+    customers,
+    errors,
+    health,
+    privacy,
+    profile,
+    search,
+    timeline,
+    triggers,
+    web,
+)
 from api import status as operations_status
 from api.analytics import router as analytics_router
 from api.audience_lists import AudienceLists, NextBestOffer
@@ -60,7 +71,7 @@ def create_app(
     )
     app.state.tokens = TokenRegistry(tokens)
     errors.install(app)
-    for module in (health, search, customers, timeline, profile, audit, triggers):
+    for module in (health, search, customers, timeline, profile, audit, triggers, privacy):
         app.include_router(module.router)
     app.include_router(operations_status.router)
     app.include_router(analytics_router)

@@ -15,6 +15,7 @@ from typing import Any
 
 import asyncpg
 
+from api import audit_log
 from api.audience_schemas import (
     AudienceCatalogue,
     AudienceSummary,
@@ -29,6 +30,7 @@ from api.known_customers import seen_in_views
 from api.roles import Refused, Role
 from projections.audiences import queries
 from projections.audiences.rules import Audience
+from projections.db import Queryable
 from projections.identity.family import family_of
 from projections.recommendations.postgres import categories_of, recommended
 
@@ -89,6 +91,7 @@ class AudienceLists:
             audit_id = await queries.record_taken(
                 conn, caller.name, caller.role.value, name, channel, "page", len(page.members)
             )
+            await _audited(conn, caller, [m["customer_id"] for m in page.members], name, channel)
         return MemberList(
             audience=name,
             channel=channel,
@@ -106,19 +109,37 @@ class AudienceLists:
         writer.writerow(
             ("customer_id", "title", "given_name", "family_name", *CSV_COLUMNS[channel])
         )
-        count, after = 0, None
+        count, after, taken = 0, None, []
         async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
             while True:
                 page = await queries.member_page(conn, name, channel, after, EXPORT_PAGE)
                 writer.writerows(_csv_row(m, channel) for m in page.members)
                 count += len(page.members)
+                taken += [m["customer_id"] for m in page.members]
                 if page.next_after is None:
                     break
                 after = page.next_after
             await queries.record_taken(
                 conn, caller.name, caller.role.value, name, channel, "csv", count
             )
+            await _audited(conn, caller, taken, name, channel)
         return out.getvalue()
+
+
+async def _audited(
+    conn: Queryable, caller: Caller, customers: list[str], name: str, channel: str
+) -> None:
+    """A take is a read of every customer it lists (essential contact details)."""
+    await audit_log.record_access(
+        conn,
+        actor=caller.name,
+        role=caller.role.value,
+        action="audience-list",
+        customer_ids=customers,
+        tier="essential",
+        reason=None,
+        detail={"audience": name, "channel": channel},
+    )
 
 
 def _csv_row(member: dict[str, Any], channel: str) -> list[Any]:
@@ -155,6 +176,10 @@ class NextBestOffer:
         ids = family.ids if family is not None else [customer_id]
         bought = await categories_of(self.pool, ids)
         found = await recommended(self.pool, bought, min_customers=MIN_CUSTOMERS, limit=limit)
+        await audit_log.record(
+            self.pool,
+            audit_log.Access(caller.name, caller.role.value, customer_id, "next-best-offers", []),
+        )
         return NextBestOffers(
             customer_id=customer_id, offers=[Recommendation.model_validate(r) for r in found]
         )

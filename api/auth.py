@@ -16,6 +16,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.audit_log import ROUTE
 from api.errors import Unauthorised
 from api.roles import Refused, Role
 
@@ -63,7 +64,15 @@ async def authenticate(
     caller = registry.caller(credentials.credentials)
     if caller is None:
         raise Unauthorised("unknown API token")
+    ROUTE.set(route_of(request))
     return caller
+
+
+def route_of(request: Request) -> str:
+    """The route's template (``/customers/{key}/timeline``), for the access audit."""
+    route = request.scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else request.url.path
 
 
 CurrentCaller = Annotated[Caller, Depends(authenticate)]

@@ -1,7 +1,9 @@
 """Who sees which profile fields: tiers, reveals and consented channels, by role.
 
 - ``agent``: the essential tier (consents included); the service tier of one customer on
-  request, with a reason (``reveal=service``); never the restricted tier.
+  request, with a reason (``reveal=service``); the restricted tier (the account's
+  restricted figures, the owner's private notes) only of a customer whose relationship it
+  owns (seed 004), on request with a reason (``reveal=restricted``).
 - ``manager``: every tier.
 - ``marketing``: consents, interests and segments; of the contact details, only what a
   channel the customer consented to for marketing needs (emails for email, mobiles for
@@ -26,9 +28,12 @@ MARKETING_FIELDS = frozenset({"consents", "interests", "segments"})
 CONTACT_FIELDS = ("name", "title", "emails", "phones", "addresses")
 
 
-def check_reveal(role: Role, reveal: Tier | None, reason: str | None = None) -> None:
-    """Refuse a reveal the role may not make, before anything is read; an agent's reveal
-    needs a reason (``Unprocessable``), recorded in the access audit."""
+def check_reveal(
+    role: Role, reveal: Tier | None, reason: str | None = None, *, owns: bool = False
+) -> None:
+    """Refuse a reveal the role may not make; an agent's reveal needs a reason
+    (``Unprocessable``), recorded in the access audit. ``owns``: the caller owns the
+    customer's relationship (before it is known, pass True to check all but that)."""
     if reveal is None:
         return
     if role is Role.MARKETING:
@@ -36,18 +41,24 @@ def check_reveal(role: Role, reveal: Tier | None, reason: str | None = None) -> 
             "the marketing role cannot reveal tiers: it sees consents, interests, segments "
             "and consented contact details"
         )
-    readable_tiers(role, reveal)
+    readable_tiers(role, reveal, owns=owns)
     if role is Role.AGENT and not reason:
         raise Unprocessable("reason", "revealing a tier needs a reason (it is audited)")
 
 
-def readable_tiers(role: Role, reveal: Tier | None) -> frozenset[Tier]:
-    """The tiers a rep reads, with the tier revealed if any (``Refused`` if not allowed)."""
+def readable_tiers(role: Role, reveal: Tier | None, *, owns: bool = False) -> frozenset[Tier]:
+    """The tiers a rep reads, with the tier revealed if any (``Refused`` if not allowed);
+    ``owns``: the caller owns the customer's relationship."""
     if role is Role.MANAGER:
         return frozenset(Tier)
     if role is Role.AGENT:
         if reveal is Tier.RESTRICTED:
-            raise Refused("an agent may not see restricted fields; a manager may")
+            if owns:
+                return frozenset(Tier)
+            raise Refused(
+                "an agent may not see restricted fields unless it owns the customer's "
+                "relationship; a manager may"
+            )
         return frozenset({Tier.ESSENTIAL} | ({Tier.SERVICE} if reveal is Tier.SERVICE else set()))
     raise Refused(f"the {role.value} role has no access to this; agents and managers have")
 
@@ -72,14 +83,16 @@ def _withheld(served: Iterable[str]) -> dict[str, list[str]]:
     return withheld
 
 
-def visible_profile(profile: Profile, role: Role, reveal: Tier | None) -> Visible:
+def visible_profile(
+    profile: Profile, role: Role, reveal: Tier | None, *, owns: bool = False
+) -> Visible:
     """The part of a profile a role sees (``Refused`` if it asked for more)."""
     if role is Role.MARKETING:
         check_reveal(role, reveal)
         values = {name: profile.values[name] for name in sorted(MARKETING_FIELDS)}
         values |= consented_contact(profile.values)
     else:
-        tiers = readable_tiers(role, reveal)
+        tiers = readable_tiers(role, reveal, owns=owns)
         values = {f.name: profile.values[f.name] for f in FIELDS if f.tier in tiers}
     return Visible(values, _withheld(values))
 
@@ -120,7 +133,9 @@ def consented_contact(values: dict[str, Any]) -> dict[str, Any]:
     return contact
 
 
-def history_allowed(field: ProfileField, role: Role, reveal: Tier | None) -> None:
+def history_allowed(
+    field: ProfileField, role: Role, reveal: Tier | None, *, owns: bool = False
+) -> None:
     """May this role read this field's history? ``Refused`` says why not."""
     if role is Role.MARKETING:
         if field.name in MARKETING_FIELDS:
@@ -131,11 +146,14 @@ def history_allowed(field: ProfileField, role: Role, reveal: Tier | None) -> Non
                 "now, never its history"
             )
         raise Refused(f"the marketing role may not see {field.name} ({field.tier.value} tier)")
-    if role is Role.AGENT and field.tier is Tier.RESTRICTED:
-        raise Refused(f"{field.name} is a restricted-tier field: an agent may not see it")
-    if field.tier in readable_tiers(role, reveal):
+    if role is Role.AGENT and field.tier is Tier.RESTRICTED and not owns:
+        raise Refused(
+            f"{field.name} is a restricted-tier field: an agent may not see it unless it owns "
+            "the customer's relationship"
+        )
+    if field.tier in readable_tiers(role, reveal, owns=owns):
         return
     raise Refused(
-        f"{field.name} is a {field.tier.value}-tier field: an agent needs reveal=service "
-        "and a reason"
+        f"{field.name} is a {field.tier.value}-tier field: an agent needs "
+        f"reveal={field.tier.value} and a reason"
     )

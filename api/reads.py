@@ -18,12 +18,14 @@ import asyncpg
 
 from api import audit_log
 from api.audit_log import AccessFilter
+from api.audit_masks import masked_identifier, masked_query
 from api.auth import Caller
 from api.errors import Ambiguous, NotFound, Unprocessable
 from api.finding import find_customers
 from api.known_customers import seen_in_views
 from api.profile_access import check_reveal, history_allowed, readable_tiers, visible_profile
-from api.redaction import redact_entry
+from api.redaction import highest_tier, redact_entry
+from api.roles import Role
 from api.schemas import (
     AccessLog,
     AccessRecord,
@@ -47,6 +49,7 @@ from projections.identity.identifiers import normalise_phone
 from projections.profile import Section, by_section, field_named, history, profile_of
 from projections.profile import postgres as profiles
 from projections.profile.search import lookups
+from projections.timeline.owners import owner_of
 from projections.timeline.postgres import fetch_timeline
 
 _KINDS = {kind.prefix: kind for kind in IdentifierKind}
@@ -103,27 +106,47 @@ class CustomerReads:
 
     # --- reps' tools ---------------------------------------------------------------------
 
-    async def customer(self, customer_id: str) -> Customer:
-        """The surviving customer ``customer_id`` belongs to (``NotFound``)."""
-        async with self.pool.acquire() as conn:
+    async def customer(self, customer_id: str, caller: Caller | None = None) -> Customer:
+        """The surviving customer ``customer_id`` belongs to (``NotFound``); the read is
+        audited when it is made for a ``caller``."""
+        async with self._reading() as conn:
             family = await family_of(conn, customer_id)
             if family is None:
                 await _alone(conn, customer_id)
-                return Customer(
+                found = Customer(
                     customer_id=customer_id, born_at=None, merged_ids=[customer_id], identifiers=[]
                 )
-            identifiers = await identifiers_of(conn, family)
-        return Customer(
-            customer_id=family.survivor,
-            born_at=family.born_at,
-            merged_ids=family.ids,
-            identifiers=identifiers,
-        )
+            else:
+                found = Customer(
+                    customer_id=family.survivor,
+                    born_at=family.born_at,
+                    merged_ids=family.ids,
+                    identifiers=await identifiers_of(conn, family),
+                )
+            if caller is not None:
+                await _audit(conn, caller, found.customer_id, "customer", [], Disclosure())
+        return found
 
-    async def lookup(self, written: Mapping[str, str | None]) -> LookupResult:
+    async def lookup(self, caller: Caller, written: Mapping[str, str | None]) -> LookupResult:
         """Who is calling: the essential card of every customer the one identifier given
         (phone, email or external_id, any written form) leads to; ambiguous when several
-        do, and shared when resolution found it on people otherwise distinct."""
+        do, and shared when resolution found it on people otherwise distinct. Audited,
+        with the customers found and the identifier masked."""
+        result = await self._lookup(written)
+        [(field, raw)] = [(name, value) for name, value in written.items() if value]
+        access = audit_log.Access(
+            caller.name,
+            caller.role.value,
+            None,
+            "lookup",
+            [],
+            customer_ids=[c.customer_id for c in result.candidates],
+            detail=masked_identifier(field, raw),
+        )
+        await audit_log.record(self.pool, access)
+        return result
+
+    async def _lookup(self, written: Mapping[str, str | None]) -> LookupResult:
         given = [(name, value) for name, value in written.items() if value]
         if len(given) != 1:
             raise Unprocessable(None, f"give exactly one of {', '.join(_LOOKUP_KINDS)}")
@@ -151,25 +174,41 @@ class CustomerReads:
             not_matched=SHARED_REASON if found.shared else None,
         )
 
-    async def search(self, query: str, limit: int) -> SearchResult:
+    async def search(self, caller: Caller, query: str, limit: int) -> SearchResult:
         """Customers a name, email, phone or postcode (a current or a former one) finds,
-        each with its essential card."""
-        return await find_customers(
-            self.pool, lookups(query, self.rules.default_region), query, limit
-        )
+        each with its essential card. Audited, with the customers found and the query
+        masked."""
+        async with self._reading() as conn:
+            found = await find_customers(
+                conn, lookups(query, self.rules.default_region), query, limit
+            )
+            access = audit_log.Access(
+                caller.name,
+                caller.role.value,
+                None,
+                "search",
+                [],
+                customer_ids=[m.customer_id for m in found.matches],
+                detail=masked_query(query),
+            )
+            await audit_log.record(conn, access)
+        return found
 
     async def timeline(
         self, caller: Caller, key: str, page: TimelineQuery, ask: Disclosure
     ) -> TimelineResponse:
         """A page of the touchpoints of ``key``'s family, newest first, cut to the tiers
-        the caller may read; a page serving more than essential data is audited."""
-        readable = self._readable(caller, ask)
+        the caller may read; every page is audited, with what it served above the essential
+        tier."""
+        check_reveal(caller.role, ask.reveal, ask.reason, owns=True)
         unknown = sorted(set(page.types) - set(EVENT_TYPES))
         if unknown:
             raise Unprocessable("type", f"unknown event type(s): {', '.join(unknown)}")
         before = _cursor(page.before, "before")
         async with self._reading() as conn:
             subject, keys = await self._members(conn, key)
+            owns = await _owns(conn, caller, keys, ask)
+            readable = readable_tiers(caller.role, ask.reveal, owns=owns)
             try:
                 found = await fetch_timeline(
                     conn,
@@ -187,7 +226,9 @@ class CustomerReads:
                 item, paths = redact_entry(entry, readable)
                 items.append(TimelineItem.model_validate(item))
                 served |= paths
-            audit_id = await _audit(conn, caller, subject, "timeline", sorted(served), ask)
+            audit_id = await _audit(
+                conn, caller, subject, "timeline", sorted(served), ask, owns=owns
+            )
         withheld = sorted(t.value for t in Tier if t not in readable)
         return TimelineResponse(
             subject_key=key,
@@ -197,19 +238,30 @@ class CustomerReads:
             audit_id=audit_id,
         )
 
+    async def newest_touchpoint(self, key: str) -> str | None:
+        """The message id of ``key``'s newest touchpoint: what a live page probes to know
+        whether to read again. It serves nothing to anyone, so it is not audited (the
+        read that follows is)."""
+        async with self._reading() as conn:
+            _, keys = await self._members(conn, key)
+            found = await fetch_timeline(conn, keys, limit=1)
+        return str(found.entries[0]["message_id"]) if found.entries else None
+
     # --- the customer information file ---------------------------------------------------
 
     async def profile(self, caller: Caller, customer_id: str, ask: Disclosure) -> ProfileResponse:
         """The profile as of now or ``ask.as_of``, with the fields the caller's role sees."""
-        check_reveal(caller.role, ask.reveal, ask.reason)
+        check_reveal(caller.role, ask.reveal, ask.reason, owns=True)
         async with self._reading() as conn:
             survivor, ids = await self._members_of_id(conn, customer_id)
+            owns = await _owns(conn, caller, ids, ask)
             read_at = datetime.now(UTC)
             facts = await profiles.load_facts(conn, ids, ask.as_of)
             visible = visible_profile(
-                profile_of(facts, ask.as_of, read_at), caller.role, ask.reveal
+                profile_of(facts, ask.as_of, read_at), caller.role, ask.reveal, owns=owns
             )
-            audit_id = await _audit(conn, caller, survivor, "profile", visible.audited(), ask)
+            audited = visible.audited()
+            audit_id = await _audit(conn, caller, survivor, "profile", audited, ask, owns=owns)
         sections = by_section(visible.values)
         return ProfileResponse(
             customer_id=survivor,
@@ -229,7 +281,7 @@ class CustomerReads:
         self, caller: Caller, customer_id: str, field: str, ask: Disclosure
     ) -> HistoryResponse:
         """Every value a field took, oldest first, if the caller's role may read it."""
-        check_reveal(caller.role, ask.reveal, ask.reason)
+        check_reveal(caller.role, ask.reveal, ask.reason, owns=True)
         chosen = field_named(field)
         if chosen is None:
             raise Unprocessable("field", f"no profile field {field!r}")
@@ -237,12 +289,16 @@ class CustomerReads:
             raise Unprocessable(
                 "field", f"{chosen.name} changes with time alone: it has no history"
             )
-        history_allowed(chosen, caller.role, ask.reveal)
+        history_allowed(chosen, caller.role, ask.reveal, owns=True)
         async with self._reading() as conn:
             survivor, ids = await self._members_of_id(conn, customer_id)
+            owns = await _owns(conn, caller, ids, ask)
+            history_allowed(chosen, caller.role, ask.reveal, owns=owns)
             facts = await profiles.load_facts(conn, ids, ask.as_of)
             audited = [chosen.name] if chosen.tier is not Tier.ESSENTIAL else []
-            audit_id = await _audit(conn, caller, survivor, "profile.history", audited, ask)
+            audit_id = await _audit(
+                conn, caller, survivor, "profile.history", audited, ask, owns=owns
+            )
         return HistoryResponse(
             customer_id=survivor,
             field=chosen.name,
@@ -281,10 +337,6 @@ class CustomerReads:
 
     # --- shared ----------------------------------------------------------------------------
 
-    def _readable(self, caller: Caller, ask: Disclosure) -> frozenset[Tier]:
-        check_reveal(caller.role, ask.reveal, ask.reason)
-        return readable_tiers(caller.role, ask.reveal)
-
     @asynccontextmanager
     async def _reading(self) -> AsyncIterator[Connection]:
         """One transaction for a read and the audit record of what it served."""
@@ -300,6 +352,14 @@ async def _alone(conn: Queryable, customer_id: str) -> tuple[str, list[str]]:
     raise NotFound(f"no customer {customer_id}")
 
 
+async def _owns(conn: Queryable, caller: Caller, ids: list[str], ask: Disclosure) -> bool:
+    """Does an agent revealing the restricted tier own the customer's relationship? (Only
+    asked then: nobody else's reads depend on it.)"""
+    if caller.role is not Role.AGENT or ask.reveal is not Tier.RESTRICTED:
+        return False
+    return await owner_of(conn, ids) == caller.name
+
+
 async def _audit(
     conn: Queryable,
     caller: Caller,
@@ -307,9 +367,21 @@ async def _audit(
     endpoint: str,
     fields: list[str],
     ask: Disclosure,
-) -> int | None:
+    *,
+    owns: bool = False,
+) -> int:
+    """Record a read of one customer: the fields it served above the essential tier
+    (``profile.field`` names or ``type.path`` timeline paths) give its tier."""
     access = audit_log.Access(
-        caller.name, caller.role.value, customer_id, endpoint, fields, ask.reason, ask.as_of
+        caller.name,
+        caller.role.value,
+        customer_id,
+        endpoint,
+        fields,
+        ask.reason,
+        ask.as_of,
+        tier=highest_tier(fields),
+        detail={"as": "relationship owner"} if owns else None,
     )
     return await audit_log.record(conn, access)
 

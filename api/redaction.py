@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
 
 from events import EVENT_TYPES, Tier, field_tiers
+from projections.profile.fields import BY_NAME
 
 
 @dataclass(slots=True)
@@ -80,3 +82,26 @@ def redact_entry(
         served.add(f"{event_type}.summary")
     campaign = entry["campaign_code"] if service else None
     return {**entry, "summary": summary, "campaign_code": campaign, "payload": cut.payload}, served
+
+
+_ORDER = (Tier.ESSENTIAL, Tier.SERVICE, Tier.RESTRICTED)
+
+
+def tier_of(served: str) -> Tier:
+    """The tier of something a read served: a profile field (``nps``) or a timeline path
+    (``purchase.completed.total``, ``call.logged.summary``). Anything unrecognised counts
+    as the service tier: an audit never under-states what left."""
+    if served in BY_NAME:
+        return BY_NAME[served].tier
+    for event_type in EVENT_TYPES:
+        if served.startswith(f"{event_type}."):
+            path = served.removeprefix(f"{event_type}.")
+            if path in ("summary", "campaign_code"):
+                return Tier.SERVICE
+            return _tiers(event_type).get(path) or Tier.SERVICE
+    return Tier.SERVICE
+
+
+def highest_tier(served: Iterable[str]) -> Tier:
+    """The highest tier among what a read served (essential if nothing above it)."""
+    return max((tier_of(name) for name in served), key=_ORDER.index, default=Tier.ESSENTIAL)

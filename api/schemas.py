@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from api.audience_schemas import Recommendation
 from projections.profile import HistoryEntry
 
 
@@ -49,6 +50,8 @@ class Customer(BaseModel):
     """When the identity graph first saw it; null for a customer only the views know yet."""
     merged_ids: list[str]
     identifiers: list[str]
+    next_best_offers: list[Recommendation] = []
+    """The categories to offer next, best first (as ``…/next-best-offers``, top 3)."""
 
 
 class Match(BaseModel):
@@ -115,13 +118,27 @@ class HistoryResponse(BaseModel):
 class AccessRecord(BaseModel):
     id: int
     at: datetime
+    """When the read was made (recorded before the answer left)."""
     who: str
     role: str
-    customer_id: str
+    customer_id: str | None
+    """The customer read (the first one, for a read of several; null if it found none)."""
+    customer_ids: list[str]
+    """Every customer the read served something about (a search's or a lookup's matches)."""
     endpoint: str
+    """What was done: lookup, search, customer, timeline, profile, profile.history,
+    triggers, trigger, verify, next-best-offers, audience-list, export…"""
+    route: str | None
+    """The route asked for (its template), e.g. ``/customers/{key}/timeline``."""
+    tier: str
+    """The highest tier served: essential, service or restricted."""
     fields: list[str]
+    """What was served above the essential tier."""
     reason: str | None
+    """Why: the reason given with a reveal, else the role's everyday purpose."""
     as_of: datetime | None
+    detail: dict[str, Any] | None = None
+    """What was searched for, masked (never the phone, email or name itself)."""
 
 
 class AccessLog(BaseModel):

@@ -29,4 +29,4 @@ async def search(
     ],
     limit: Annotated[int, Query(ge=1, le=50)] = 20,
 ) -> SearchResult:
-    return await reads.search(query, limit)
+    return await reads.search(caller, query, limit)

@@ -6,13 +6,18 @@
   ones by default. Closes marketing triggers.
 - ``manager``: everything, suppressed ones with their reasons; every status by default.
   Acknowledges and closes.
+
+What raised a trigger (its ``reason``) is service-tier data: an agent reads it only with
+``reveal=service`` and a reason, for one customer, and every read is audited.
 """
 
 from __future__ import annotations
 
 from collections.abc import Set
 
+from api.profile_access import readable_tiers
 from api.roles import Refused, Role
+from events import Tier
 from projections.triggers.lifecycle import Action, Status
 from projections.triggers.model import Kind
 
@@ -83,3 +88,32 @@ def check_action(role: Role, kind: Kind, status: Status, action: Action) -> None
     if kind not in kinds:
         may = f"only {_names(kinds)} ones" if kinds else "none"
         raise Refused(f"the {role.value} role may not {action.value} {kind.value} triggers ({may})")
+
+
+WITHHELD_REASONS: dict[str, str] = {
+    "service_reminder": "Remind: a service or a warranty falls due",
+    "complaint_escalation": "Escalate: a complaint is still open after its SLA",
+    "survey_follow_up": "Call back: the customer rated us low",
+    "cross_sell": "Offer a category that goes with a purchase",
+    "re_engagement": "Offer a category the customer showed interest in",
+    "vip": "A customer's lifetime spend crossed a threshold",
+    "lapse_risk": "A regular customer has gone quiet",
+}
+"""What a trigger is for, without the facts that raised it: a reason is built from
+service-tier facts (ratings, NPS, complaints, purchases, spend), like a timeline summary."""
+WITHHELD_NOTE = " (why is service tier: reveal=service with a reason)"
+
+
+def reasons_readable(role: Role, reveal: Tier | None) -> bool:
+    """May this role read what raised a trigger (its ``reason``)? Agents with a reveal of
+    the service tier; managers always; marketing, for the offers it works."""
+    if role is Role.MARKETING:
+        return True
+    return Tier.SERVICE in readable_tiers(role, reveal)
+
+
+def shown_reason(rule_type: str, reason: str, readable: bool) -> str:
+    """The reason itself, or what the trigger is for when the caller may not read it."""
+    if readable:
+        return reason
+    return WITHHELD_REASONS.get(rule_type, "A rule raised this trigger") + WITHHELD_NOTE

@@ -20,6 +20,9 @@ class TriggerItem(BaseModel):
     audience: Audience
     channel: str | None
     reason: str
+    """Why it was raised. Built from service-tier facts: an agent gets what the trigger is
+    for instead unless it reveals the service tier (``reason_withheld``)."""
+    reason_withheld: bool = False
     evidence: list[str]
     """message_id of each event that justifies it."""
     offer: str | None
@@ -36,6 +39,8 @@ class TriggerPage(BaseModel):
     triggers: list[TriggerItem]
     next_cursor: str | None
     """Pass as ``cursor`` to get the next (older) page; null on the last page."""
+    audit_id: int | None = None
+    """This read in the access audit."""
 
 
 class ActionItem(BaseModel):
@@ -49,6 +54,8 @@ class ActionItem(BaseModel):
 class TriggerDetail(TriggerItem):
     actions: list[ActionItem]
     """Who acknowledged or closed it, oldest first."""
+    audit_id: int | None = None
+    """This read in the access audit."""
 
 
 class ActionRequest(BaseModel):

@@ -14,9 +14,11 @@ from fastapi import APIRouter, Depends, Query
 from api import responses
 from api.auth import CurrentCaller, Manager
 from api.deps import Desk
-from api.parameters import Identifier, Names, PageCursor, TriggerId
+from api.parameters import Identifier, Names, PageCursor, Reason, TriggerId
+from api.reads import Disclosure
 from api.trigger_desk import TriggerQuery
 from api.trigger_schemas import ActionRequest, DeliveryLog, TriggerDetail, TriggerPage
+from events import Tier
 from projections.triggers.lifecycle import Action, Status
 from projections.triggers.model import Audience, Kind
 
@@ -28,6 +30,13 @@ async def _note(body: ActionRequest | None = None) -> str | None:
 
 
 Note = Annotated[str | None, Depends(_note)]
+Reveal = Annotated[
+    Tier | None,
+    Query(
+        description="What raised a trigger is service tier: an agent reveals it with a "
+        "reason, for one customer (audited)."
+    ),
+]
 
 
 @router.get("/triggers", response_model=TriggerPage, responses=responses.CUSTOMER)
@@ -48,8 +57,10 @@ async def list_triggers(
     audience: Annotated[list[Audience] | None, Query(max_length=50)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: PageCursor = None,
+    reveal: Reveal = None,
+    reason: Reason = None,
 ) -> TriggerPage:
-    """Triggers the caller's role may see, newest first."""
+    """Triggers the caller's role may see, newest first (every read audited)."""
     query = TriggerQuery(
         customer_id,
         frozenset(rule or ()),
@@ -57,13 +68,19 @@ async def list_triggers(
         frozenset(kind or ()),
         frozenset(audience or ()),
     )
-    return await desk.listing(caller, query, cursor, limit)
+    return await desk.listing(caller, query, cursor, limit, Disclosure(reveal, reason))
 
 
 @router.get("/triggers/{trigger_id}", response_model=TriggerDetail, responses=responses.TRIGGER)
-async def get_trigger(trigger_id: TriggerId, desk: Desk, caller: CurrentCaller) -> TriggerDetail:
-    """One trigger, with who acknowledged or closed it."""
-    return await desk.get(caller, trigger_id)
+async def get_trigger(
+    trigger_id: TriggerId,
+    desk: Desk,
+    caller: CurrentCaller,
+    reveal: Reveal = None,
+    reason: Reason = None,
+) -> TriggerDetail:
+    """One trigger, with who acknowledged or closed it (audited)."""
+    return await desk.get(caller, trigger_id, Disclosure(reveal, reason))
 
 
 @router.post(

@@ -29,6 +29,7 @@ from api.roles import Refused, Role
 from projections.db import Queryable
 from projections.identity.family import family_of
 from projections.profile import postgres as profiles
+from projections.profile.fields import BY_NAME
 from projections.profile.state import fold
 
 log = structlog.get_logger()
@@ -123,7 +124,14 @@ class Verifier:
                 raise NotFound(f"no customer {customer_id}")
             outcome, left = self._check(survivor, secret, answer, now)
             access = audit_log.Access(
-                caller.name, caller.role.value, survivor, "verify", [FIELD], outcome.value, None
+                caller.name,
+                caller.role.value,
+                survivor,
+                "verify",
+                [FIELD],
+                outcome.value,
+                None,
+                tier=BY_NAME[FIELD].tier,
             )
             audit_id = await audit_log.record(conn, access)
         if outcome is Outcome.VERIFIED:

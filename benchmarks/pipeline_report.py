@@ -134,11 +134,11 @@ class Figures:
         for role, usage in sorted(self.usage.items(), key=lambda kv: -kv[1].cpu_s):
             out.append(
                 f"| {role} | {usage.cpu_s / max(self.usage_s, 1e-9):.2f} | "
-                f"{_mb(usage.rss_first)} | {_mb(usage.rss_last)} | {_mb(usage.rss_max)} |"
+                f"{mb(usage.rss_first)} | {mb(usage.rss_last)} | {mb(usage.rss_max)} |"
             )
         if peer:
             out.append(
-                f"| naive faust peer (its own phase) | {peer.cpu:.2f} | - | {_mb(peer.rss)} | - |"
+                f"| naive faust peer (its own phase) | {peer.cpu:.2f} | - | {mb(peer.rss)} | - |"
             )
         out += [
             "",
@@ -151,17 +151,23 @@ def _verdict(met: bool, fraction: float) -> str:
     return "met" if met else f"**not met** ({fraction:.0%} of it)"
 
 
-def _mb(size: int) -> str:
+def mb(size: int) -> str:
     return f"{size / 2**20:,.0f} MB"
+
+
+def write_section(path: Path, begin: str, end: str, markdown: str) -> None:
+    """Replace the part of ``path`` between ``begin`` and ``end`` (appended if missing; the
+    file created if missing), keep the rest."""
+    generated = f"{begin}\n{markdown}\n{end}"
+    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + generated + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + generated + "\n"
+    path.write_text(text)
 
 
 def write_report(path: Path, figures: Figures) -> None:
     """Replace the generated part of ``path`` (created if missing), keep the rest."""
-    generated = f"{BEGIN}\n{figures.markdown()}\n{END}"
-    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + generated + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + generated + "\n"
-    path.write_text(text)
+    write_section(path, BEGIN, END, figures.markdown())

@@ -28,6 +28,8 @@ import asyncpg
 import psutil
 
 from benchmarks.pipeline import PARTITIONS, STAGES, Positions, Up, wait_stages
+from benchmarks.pipeline_report import mb as _mb
+from benchmarks.pipeline_report import write_section
 from benchmarks.pipeline_usage import pipeline_roles
 from benchmarks.pipeline_workload import mixed_events
 from benchmarks.profile import Probes, _percentiles
@@ -112,21 +114,6 @@ class Soak:
                 + ".",
             ]
         return "\n".join(lines)
-
-
-def _mb(size: int) -> str:
-    return f"{size / 2**20:,.0f} MB"
-
-
-def write_section(path: Path, text: str) -> None:
-    generated = f"{BEGIN}\n{text}\n{END}"
-    current = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    if BEGIN in current and END in current:
-        head, rest = current.split(BEGIN, 1)
-        current = head + generated + rest.split(END, 1)[1]
-    else:
-        current = current.rstrip("\n") + "\n\n" + generated + "\n"
-    path.write_text(current)
 
 
 def fresh(event: Touchpoint, run: str, n: int) -> Touchpoint:
@@ -268,7 +255,7 @@ async def main() -> None:
         soak = await bench(servers, server_url, args)
     text = soak.markdown()
     print(text)
-    write_section(args.output, text)
+    write_section(args.output, BEGIN, END, text)
     print(f"written to {args.output}")
 
 

@@ -99,19 +99,27 @@ async def stage_status(
     found = []
     for stage, in_live, positions in zip(stages, live, logs, strict=True):
         for partition, position in sorted(positions.items()):
-            offset = stored.get((in_live.consumer, stage.topic, partition))
+            offset = stored.get((in_live.consumer, in_live.topic, partition))
             # Dead letters are kept under the view's own name, whatever the version.
-            error = errors.get((stage.consumer, stage.topic, partition))
+            error = errors.get((stage.consumer, in_live.topic, partition))
             found.append(_status(in_live, partition, offset, position, error, moment))
     return found
 
 
 async def _in_live_version(pool: asyncpg.Pool, stage: Stage) -> Stage:
-    """The stage, its offsets named as its view's live version keeps them."""
+    """The stage, its offsets named as its view's live version keeps them, on the topic
+    it reads (a view of resolved: the topic of the identity version it was built from)."""
     if stage.versioned is None:
         return stage
-    live = await versions.live_version(pool, stage.versioned) or 1
-    return replace(stage, consumer=versions.consumer(stage.consumer, live))
+    live = await versions.live_version(pool, stage.versioned)
+    if live is None:
+        return stage
+    identity = await versions.identity_version(pool, stage.versioned, live)
+    return replace(
+        stage,
+        consumer=versions.consumer(stage.consumer, live),
+        topic=versions.resolved_topic(stage.topic, identity),
+    )
 
 
 def _status(

@@ -8,6 +8,11 @@ view switched, repositions from the new version's offsets and goes on there.
 
 Runners hold a session advisory lock on their version — shared by followers, exclusive
 for a rebuild — so a rebuild and a live runner of the same version never run together.
+
+A view of ``touchlog.resolved`` reads the topic of the identity version it was built from
+(``versions.resolved_topic``). A follower whose view was switched to a version reading
+another topic than its own applies nothing (``SourceMoved``) until it is started again
+on that topic (``touchlog.bootstrap.run_stages`` does so when identity is switched).
 """
 
 from __future__ import annotations
@@ -32,6 +37,10 @@ class VersionMoved(Exception):  # a reason to reposition, like a lost connection
     """The live version changed under a following runner: it repositions on the new one."""
 
 
+class SourceMoved(VersionMoved):
+    """The live version reads another topic than the runner's: it must be started anew."""
+
+
 class VersionBusy(versions.VersionError):
     """Another runner holds the version a rebuild would write."""
 
@@ -43,13 +52,23 @@ class VersionedCheckpoints(PostgresCheckpoints):
     outages: Errors = (*PostgresCheckpoints.outages, VersionMoved)
 
     def __init__(
-        self, pool: asyncpg.Pool, view: str, dsn: str, *, version: int | None = None
+        self,
+        pool: asyncpg.Pool,
+        view: str,
+        dsn: str,
+        *,
+        version: int | None = None,
+        resolved: str | None = None,
     ) -> None:
         super().__init__(pool)
         self.view = view
         self.dsn = dsn
         """The lock is held on a connection of its own, outside ``pool``: a runner holds it
         for as long as it runs, and the pool is sized for batches."""
+        self.resolved = resolved
+        """For a view of ``touchlog.resolved``: that topic's configured name (identity
+        version 1's), from which each version's own is named."""
+        self._sources: dict[int, str] = {}
         self.follows_live = version is None
         self.version = version or 0
         self._default_path = "public"
@@ -124,8 +143,19 @@ class VersionedCheckpoints(PostgresCheckpoints):
 
     # --- the checkpoint store port -----------------------------------------------------
 
+    async def _check_source(self, topic: str) -> None:
+        """Raise ``SourceMoved`` if this version reads another topic than ``topic``."""
+        if self.resolved is None:
+            return
+        if self.version not in self._sources:  # fixed once the version is begun
+            identity = await versions.identity_version(self.pool, self.view, self.version)
+            self._sources[self.version] = versions.resolved_topic(self.resolved, identity)
+        if (source := self._sources[self.version]) != topic:
+            raise SourceMoved(f"{self.view} v{self.version} reads {source}, not {topic}")
+
     async def stored_offsets(self, consumer: str, topic: str) -> dict[int, int]:
         await self._follow()
+        await self._check_source(topic)
         return await super().stored_offsets(versions.consumer(consumer, self.version), topic)
 
     @contextlib.asynccontextmanager
@@ -147,6 +177,7 @@ class VersionedCheckpoints(PostgresCheckpoints):
     async def lock_offsets(
         self, tx: Connection, consumer: str, topic: str, partitions: Iterable[int]
     ) -> dict[int, int]:
+        await self._check_source(topic)
         return await super().lock_offsets(
             tx, versions.consumer(consumer, self.version), topic, partitions
         )

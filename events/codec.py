@@ -90,6 +90,11 @@ class Codec(Generic[T]):
                 raise InvalidEvent([FieldError("(body)", reason)]) from None
             raise InvalidEvent(_field_errors(exc)) from None
 
+    async def decode_records(self, raws: Sequence[bytes | None]) -> list[T | InvalidEvent]:
+        """``decode_many`` as a view's runner calls it: a codec that opens sealed records
+        first (``fast_decode.SharedDecodes`` with an opener) fetches their keys here."""
+        return self.decode_many(raws)
+
     def decode_many(self, raws: Sequence[bytes | None]) -> list[T | InvalidEvent]:
         """Decode a batch; each position holds the record or why it was rejected.
 

@@ -25,7 +25,14 @@ from events.compatibility import breaking_changes
 from events.corrections import excused
 from events.envelope import Envelope, Model
 from events.rules import EVERY_TYPE, ContractRule
-from events.sensitivity import service
+from events.sensitivity import (
+    PERSONAL_KEY,
+    SCHEMA_KEY,
+    SEALED_KEY,
+    SEALED_PATTERN,
+    is_personal,
+    service,
+)
 from events.touchpoints import Touchpoint
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -73,9 +80,14 @@ def schema_path(type_name: str, version: int) -> str:
 
 
 def envelope_schema() -> dict[str, Any]:
+    generated = EnvelopeContract.model_json_schema(
+        mode="validation", schema_generator=ContractSchema
+    )
+    generated.setdefault("$defs", {})[SEALED_DEF] = SEALED_SCHEMA
+    generated["properties"]["subject"] = _or_sealed(generated["properties"]["subject"])
     return {
         "$schema": DIALECT,
-        **EnvelopeContract.model_json_schema(mode="validation", schema_generator=ContractSchema),
+        **generated,
         "x-rules": [rule.as_schema() for rule in EVERY_TYPE],
     }
 
@@ -88,6 +100,7 @@ def type_schema(cls: type[Touchpoint]) -> dict[str, Any]:
     """
     generated = cls.model_json_schema(mode="validation", schema_generator=ContractSchema)
     generated.pop("title", None)
+    _accept_sealed(cls, generated)
     return {
         "$schema": DIALECT,
         "title": f"{cls.type_name()} v{cls.current_version}",
@@ -97,6 +110,44 @@ def type_schema(cls: type[Touchpoint]) -> dict[str, Any]:
         **generated,
         "x-rules": [rule.as_schema() for rule in contract_rules(cls)],
     }
+
+
+SEALED_DEF = "Sealed"
+SEALED_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "pattern": SEALED_PATTERN,
+    SEALED_KEY: True,
+    "description": "A personal field sealed with the data subject's key (docs/PRIVACY.md, "
+    "'Crypto-shredding'): 'tlx1.<key id>.<base64url(nonce + AES-256-GCM ciphertext)>'.",
+}
+_META = ("title", "description", "default", "examples", SCHEMA_KEY, PERSONAL_KEY)
+
+
+def _accept_sealed(cls: type[Touchpoint], generated: dict[str, Any]) -> None:
+    """Each personal field (the ``subject``, and the payload's personal fields) accepts a
+    sealed value in its place: an ``anyOf`` with ``$defs/Sealed``. Backward compatible:
+    every value valid before still is."""
+    generated.setdefault("$defs", {})[SEALED_DEF] = SEALED_SCHEMA
+    properties = generated["properties"]
+    properties["subject"] = _or_sealed(properties["subject"])
+    payload = cls.model_fields["payload"].annotation
+    ref = properties["payload"].get("$ref", "")
+    if not (isinstance(payload, type) and issubclass(payload, BaseModel)):
+        return
+    target = generated["$defs"].get(ref.removeprefix("#/$defs/"), {}) if ref else {}
+    fields = target.get("properties", {})
+    for name, field in payload.model_fields.items():
+        if is_personal(field) and name in fields:
+            fields[name] = _or_sealed(fields[name])
+
+
+def _or_sealed(node: dict[str, Any]) -> dict[str, Any]:
+    meta = {key: node[key] for key in _META if key in node}
+    rest = {key: value for key, value in node.items() if key not in meta}
+    sealed = {"$ref": f"#/$defs/{SEALED_DEF}"}
+    if set(rest) == {"anyOf"}:
+        return {"anyOf": [*rest["anyOf"], sealed], **meta}
+    return {"anyOf": [rest, sealed], **meta}
 
 
 def contract_rules(cls: type[Touchpoint]) -> list[ContractRule]:

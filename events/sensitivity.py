@@ -87,3 +87,18 @@ def _models_in(annotation: Any) -> Iterator[type[BaseModel]]:
         return
     for arg in get_args(annotation):
         yield from _models_in(arg)
+
+
+ERASED = "[erased]"
+"""What a personal field reads once the key it was sealed with is shredded (``privacy``):
+views show it as it is and never refuse the event for it."""
+
+
+def is_erased(value: Any) -> bool:
+    return isinstance(value, str) and value == ERASED
+
+
+SEALED_PATTERN = r"^tlx1\.[A-Za-z0-9_-]{8,120}\.[A-Za-z0-9_-]{16,}$"
+"""A sealed value (``privacy.sealing``: ``tlx1.<key id>.<base64url(nonce ‖ ciphertext)>``),
+which the published JSON Schemas accept in place of each personal field."""
+SEALED_KEY = "x-sealed"

@@ -16,8 +16,10 @@ without refusing it.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import functools
+import hashlib
+import hmac
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -30,22 +32,21 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 
+from events import sensitivity
 from events.catalogue import EVENT_TYPES, TOUCHPOINT_ADAPTER
-from events.codec import FieldError, InvalidEvent, _field_errors
+from events.codec import FieldError, InvalidEvent, _field_errors, encode
+from events.resolved import Resolved
 from events.sensitivity import is_personal
 from events.touchpoints import Touchpoint
 from privacy.keys import NONCE_BYTES, KeyRing, Period, Slot
 from privacy.retention import Retention
 
 PREFIX = "tlx1"
-ERASED = "[erased]"
+ERASED = sensitivity.ERASED
 ERASED_SUBJECT = {"anonymous_id": ERASED}
-SEALED_PATTERN = r"^tlx1\.[A-Za-z0-9_-]{8,120}\.[A-Za-z0-9_-]{16,}$"
+SEALED_PATTERN = sensitivity.SEALED_PATTERN
 """A sealed value, as the published JSON Schemas accept it in place of a personal field."""
 
-_SEALED = re.compile(
-    rb'"([A-Za-z_][A-Za-z0-9_]*)"(\s*:\s*)"tlx1\.([A-Za-z0-9_-]{8,120})\.([A-Za-z0-9_-]{16,})"'
-)
 _KEY_ID = re.compile(rb'"tlx1\.([A-Za-z0-9_-]{8,120})\.')
 _MARK = b'"tlx1.'
 _ERASED_JSON = msgspec.json.encode(ERASED)
@@ -71,37 +72,55 @@ def is_sealed(value: Any) -> bool:
     return isinstance(value, str) and value.startswith(PREFIX + ".")
 
 
+_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
+_PADDING = (b"", b"===", b"==", b"=")  # by length % 4 (1 is never valid)
+
+
 def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+    # binascii directly: base64's urlsafe functions cost several µs more a field.
+    return binascii.b2a_base64(data, newline=False).translate(_TO_URLSAFE).rstrip(b"=").decode()
 
 
 def _unb64(text: bytes) -> bytes:
-    return base64.urlsafe_b64decode(text + b"=" * (-len(text) % 4))
+    return binascii.a2b_base64(text.translate(_FROM_URLSAFE) + _PADDING[len(text) % 4])
 
 
 def _aad(key_id: str, field: str) -> bytes:
     return f"{key_id}|{field}".encode()
 
 
-def seal_value(aead: AESGCM, key_id: str, field: str, value: Any) -> str:
-    """One field's value (JSON-able) → its sealed string."""
-    nonce = os.urandom(NONCE_BYTES)
-    sealed = aead.encrypt(nonce, msgspec.json.encode(value), _aad(key_id, field))
+def seal_value(
+    aead: AESGCM, key_id: str, field: str, value: Any, nonce_key: bytes | None = None
+) -> str:
+    """One field's value (JSON-able) → its sealed string. The nonce is random, or with
+    ``nonce_key`` derived from the key id, the field and the value (HMAC-SHA256): the same
+    value then seals to the same string — for the resolver, whose replays must forward the
+    same bytes; distinct values still get distinct nonces."""
+    clear = msgspec.json.encode(value)
+    aad = _aad(key_id, field)
+    if nonce_key is None:
+        nonce = os.urandom(NONCE_BYTES)
+    else:
+        nonce = hmac.new(nonce_key, aad + b"|" + clear, hashlib.sha256).digest()[:NONCE_BYTES]
+    sealed = aead.encrypt(nonce, clear, aad)
     return f"{PREFIX}.{key_id}.{_b64(nonce + sealed)}"
 
 
-def seal_document(doc: dict[str, Any], key_id: str, aead: AESGCM) -> dict[str, Any]:
+def seal_document(
+    doc: dict[str, Any], key_id: str, aead: AESGCM, nonce_key: bytes | None = None
+) -> dict[str, Any]:
     """An event as JSON-able data with its personal fields sealed (in place; returned).
     A value already sealed (by a producer that seals itself) is left as it is."""
     subject = doc.get("subject")
     if subject is not None and not is_sealed(subject):
-        doc["subject"] = seal_value(aead, key_id, "subject", subject)
+        doc["subject"] = seal_value(aead, key_id, "subject", subject, nonce_key)
     payload = doc.get("payload")
     if isinstance(payload, dict):
         for name in personal_payload_fields(doc["type"]):
             value = payload.get(name)
             if value is not None and not is_sealed(value):
-                payload[name] = seal_value(aead, key_id, name, value)
+                payload[name] = seal_value(aead, key_id, name, value, nonce_key)
     return doc
 
 
@@ -114,6 +133,10 @@ class Sealer:
 
     async def start(self) -> None:
         await self.ring.start()
+
+    async def close(self) -> None:
+        """Release what the sealer holds (nothing here; ``privacy.runtime.ProducerSealer``
+        closes its pool)."""
 
     def slot(self, event: Touchpoint) -> Slot:
         ref = self.ring.subject_ref(event.subject.key())
@@ -128,7 +151,8 @@ class Sealer:
         records = []
         for event, slot in zip(events, slots, strict=True):
             key_id, aead = keys[slot]
-            doc = seal_document(event.model_dump(mode="json", exclude_none=True), key_id, aead)
+            # The canonical JSON read back as data: several times faster than model_dump.
+            doc = seal_document(msgspec.json.decode(encode(event)), key_id, aead)
             records.append((slot[0].encode(), msgspec.json.encode(doc)))
         return records
 
@@ -155,55 +179,95 @@ def key_ids(values: Sequence[bytes | None]) -> set[str]:
     return found
 
 
-def open_record(value: bytes, keys: Mapping[str, AESGCM | None]) -> Opened:
+_Prepared = dict[bytes, tuple[str, str, AESGCM | None]]
+"""Raw key id → (key id, subject ref, cipher): what opening a field looks up."""
+
+
+def _prepared(keys: Mapping[str, AESGCM | None]) -> _Prepared:
+    return {key_id.encode(): (key_id, subject_ref_of(key_id), a) for key_id, a in keys.items()}
+
+
+def open_record(
+    value: bytes, keys: Mapping[str, AESGCM | None], *, prepared: _Prepared | None = None
+) -> Opened:
     """``value`` with each sealed field replaced by its JSON, or by ``[erased]`` when its
     key was shredded. Raises ``InvalidEvent`` naming the field when a key is unknown or
-    a sealed value does not open (altered, or moved from another field)."""
+    a sealed value does not open (altered, or moved from another field). ``prepared``:
+    ``keys`` as ``open_many`` prepares them once for a batch.
+
+    Each sealed value is found by its mark (``"tlx1.``), and its field's name read back
+    from just before it (``"name":``): a regex that began at the name tried every key of
+    the record, and cost several times the decryption."""
     if _MARK not in value:
         return Opened(value)
+    table = _prepared(keys) if prepared is None else prepared
     erased = False
     erased_subjects: list[str] = []
     refs: list[str] = []
-
-    def opened(match: re.Match[bytes]) -> bytes:
-        nonlocal erased
-        field, colon, raw_key_id, blob = match.groups()
-        key_id = raw_key_id.decode()
-        name = field.decode()
-        if key_id not in keys:
-            raise InvalidEvent(
-                [
-                    FieldError(
-                        name, f"sealed with data key {key_id}, which the key store does not hold"
-                    )
-                ]
+    parts: list[bytes] = []
+    done = 0
+    for match in _SEALED_VALUE.finditer(value):
+        begin = match.start()
+        field = _field_before(value, begin)
+        if field is None:
+            continue  # not a field's value (inside a string or an array): not ours
+        raw_key_id, blob = match.groups()
+        entry = table.get(raw_key_id)
+        if entry is None:
+            reason = (
+                f"sealed with data key {raw_key_id.decode()}, which the key store does not hold"
             )
-        ref = subject_ref_of(key_id)
+            raise InvalidEvent([FieldError(field.decode(), reason)])
+        key_id, ref, aead = entry
         refs.append(ref)
-        aead = keys[key_id]
         if aead is None:
             erased = True
-            if name == "subject":
+            if field == b"subject":
                 erased_subjects.append(ref)
-                return field_json(field, colon, _ERASED_SUBJECT_JSON)
-            return field_json(field, colon, _ERASED_JSON)
-        try:
-            sealed = _unb64(blob)
-            clear = aead.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], _aad(key_id, name))
-        except (InvalidTag, ValueError):
-            raise InvalidEvent(
-                [
-                    FieldError(
-                        name,
-                        f"sealed value does not open with data key {key_id}: "
-                        "altered, or sealed for another field",
-                    )
-                ]
-            ) from None
-        return field_json(field, colon, clear)
+                clear = _ERASED_SUBJECT_JSON
+            else:
+                clear = _ERASED_JSON
+        else:
+            try:
+                sealed = _unb64(blob)
+                aad = raw_key_id + b"|" + field  # as _aad(key_id, name)
+                clear = aead.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], aad)
+            except (InvalidTag, ValueError, binascii.Error):
+                reason = (
+                    f"sealed value does not open with data key {key_id}: "
+                    "altered, or sealed for another field"
+                )
+                raise InvalidEvent([FieldError(field.decode(), reason)]) from None
+        parts.append(value[done:begin])
+        parts.append(clear)
+        done = match.end()
+    if not parts:
+        return Opened(value)
+    parts.append(value[done:])
+    return Opened(b"".join(parts), erased, tuple(erased_subjects), tuple(dict.fromkeys(refs)))
 
-    value = _SEALED.sub(opened, value)
-    return Opened(value, erased, tuple(erased_subjects), tuple(dict.fromkeys(refs)))
+
+_SEALED_VALUE = re.compile(rb'"tlx1\.([A-Za-z0-9_-]{8,120})\.([A-Za-z0-9_-]{16,})"')
+_WHITESPACE = frozenset(b" \t\r\n")
+_NAME = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _field_before(value: bytes, at: int) -> bytes | None:
+    """The name of the field whose value begins at ``at`` (``"name":`` just before it,
+    JSON's white space allowed), or None when the value there is not a field's."""
+    i = at
+    while i > 0 and value[i - 1] in _WHITESPACE:
+        i -= 1
+    if i == 0 or value[i - 1] != 0x3A:  # ':'
+        return None
+    i -= 1
+    while i > 0 and value[i - 1] in _WHITESPACE:
+        i -= 1
+    if i == 0 or value[i - 1] != 0x22:  # '"'
+        return None
+    opening = value.rfind(b'"', 0, i - 1)
+    name = value[opening + 1 : i - 1]
+    return name if opening >= 0 and _NAME.fullmatch(name) else None
 
 
 def field_json(field: bytes, colon: bytes, value: bytes) -> bytes:
@@ -215,12 +279,13 @@ def open_many(
 ) -> list[Opened | InvalidEvent | None]:
     """``open_record`` of each value; None stays None (an empty record)."""
     results: list[Opened | InvalidEvent | None] = []
+    table = _prepared(keys)
     for value in values:
         if not value:
             results.append(None)
             continue
         try:
-            results.append(open_record(value, keys))
+            results.append(open_record(value, keys, prepared=table))
         except InvalidEvent as exc:
             results.append(exc)
     return results
@@ -282,3 +347,19 @@ def lenient_decode(value: bytes) -> Touchpoint:
     if not isinstance(doc, dict):
         raise InvalidEvent([FieldError("(body)", "not a JSON object")])
     return lenient_touchpoint(doc)
+
+
+def lenient_resolved(value: bytes) -> Resolved:
+    """A ``touchlog.resolved`` record, opened, some of whose fields read ``[erased]``
+    (``lenient_touchpoint`` of its event). Raises ``InvalidEvent``."""
+    try:
+        doc = msgspec.json.decode(value)
+    except msgspec.DecodeError as exc:
+        raise InvalidEvent([FieldError("(body)", f"not valid JSON: {exc}")]) from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("event"), dict):
+        raise InvalidEvent([FieldError("event", "not a JSON object")])
+    event = lenient_touchpoint(doc["event"])
+    try:
+        return Resolved.model_validate({**doc, "event": event})
+    except ValidationError as exc:
+        raise InvalidEvent(_field_errors(exc)) from None

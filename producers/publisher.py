@@ -5,6 +5,11 @@
 
 An invalid event raises ``events.InvalidEvent`` naming the field and the
 reason, and nothing is sent.
+
+Given a ``privacy.sealing.Sealer``, the publisher seals each event's personal fields with
+its subject's data key: the record key is then the subject's ref (a pseudonym), the value
+the event with its ``subject`` and personal payload fields sealed, and the headers name
+only the type and version (docs/PRIVACY.md). Without one, events go in clear.
 """
 
 from __future__ import annotations
@@ -15,12 +20,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import structlog
 from aiokafka import AIOKafkaProducer
 
 from events import Touchpoint, encode, from_mapping, topics
+
+if TYPE_CHECKING:
+    from privacy.sealing import Sealer
 
 log = structlog.get_logger()
 
@@ -59,10 +67,13 @@ class Publisher:
         linger_ms: int = 5,
         client_id: str = "touchlog-sdk",
         security: Mapping[str, Any] | None = None,
+        sealer: Sealer | None = None,
     ) -> None:
         """``security``: aiokafka's TLS / SASL options (``security_protocol``,
-        ``ssl_context``, ``sasl_mechanism``, ``sasl_plain_username``, …)."""
+        ``ssl_context``, ``sasl_mechanism``, ``sasl_plain_username``, …); ``sealer``:
+        seal personal fields (closed with the publisher)."""
         self.topic = topic
+        self.sealer = sealer
         self._last_timestamp_ms = 0
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap_servers,
@@ -76,10 +87,20 @@ class Publisher:
         )
 
     async def start(self) -> None:
-        await self._producer.start()
+        try:
+            if self.sealer is not None:
+                await self.sealer.start()
+            await self._producer.start()
+        except BaseException:
+            await self.stop()  # nothing left open: the producer, the sealer's pool
+            raise
 
     async def stop(self) -> None:
-        await self._producer.stop()
+        try:
+            await self._producer.stop()
+        finally:
+            if self.sealer is not None:
+                await self.sealer.close()
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -111,8 +132,13 @@ class Publisher:
         live traffic.
         """
         prepared = [prepare(e) for e in events]
+        records = (
+            await self.sealer.seal(prepared)
+            if self.sealer is not None
+            else [(event.subject.key().encode(), encode(event)) for event in prepared]
+        )
         futures = []
-        for event in prepared:
+        for event, (key, value) in zip(prepared, records, strict=True):
             timestamp_ms = None
             if in_order:
                 timestamp_ms = max(int(time.time() * 1000), self._last_timestamp_ms + 1)
@@ -120,8 +146,8 @@ class Publisher:
             futures.append(
                 await self._producer.send(
                     self.topic,
-                    value=encode(event),
-                    key=event.subject.key().encode(),
+                    value=value,
+                    key=key,
                     headers=record_headers(event),
                     timestamp_ms=timestamp_ms,
                 )

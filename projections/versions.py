@@ -36,14 +36,18 @@ CREATE TABLE IF NOT EXISTS view_versions (
     retired_at   timestamptz,
     PRIMARY KEY (view, version)
 );
+ALTER TABLE view_versions ADD COLUMN IF NOT EXISTS identity_version int;
 CREATE TABLE IF NOT EXISTS live_views (
     view         text        PRIMARY KEY,
     version      int         NOT NULL,
     switched_at  timestamptz NOT NULL DEFAULT now()
 );
+COMMENT ON TABLE view_versions IS 'touchlog:no-personal-data (versions of each view)';
+COMMENT ON TABLE live_views IS 'touchlog:no-personal-data (which version is live)';
 """
 """Which versions of each view exist, and which one is live (one row per view, which a
-runner's batch reads ``FOR SHARE`` and a switch updates)."""
+runner's batch reads ``FOR SHARE`` and a switch updates). ``identity_version``: for a view
+of ``touchlog.resolved``, the identity version whose topic it reads (NULL: version 1's)."""
 
 
 class VersionError(Exception):
@@ -59,6 +63,12 @@ def consumer(name: str, version: int) -> str:
     """The name a runner of ``version`` keeps its offsets under: version 1 keeps the
     view's own name, as before versions existed."""
     return name if version == 1 else f"{name}@v{version}"
+
+
+def resolved_topic(base: str, identity_version: int | None) -> str:
+    """The topic identity ``identity_version`` publishes to: version 1 the configured one
+    (``touchlog.resolved``), a rebuilt version one of its own (``touchlog.resolved.v2``)."""
+    return base if (identity_version or 1) <= 1 else f"{base}.v{identity_version}"
 
 
 def search_path(view: str, version: int, default: str = "public") -> str:
@@ -82,6 +92,12 @@ class Version:
     ready_at: datetime | None
     live_since: datetime | None
     retired_at: datetime | None
+    identity_version: int | None = None
+    """For a view of ``touchlog.resolved``: the identity version whose topic it reads."""
+
+    @property
+    def reads_identity(self) -> int:
+        return self.identity_version or 1
 
     @property
     def namespace(self) -> str:
@@ -149,29 +165,45 @@ async def prepare_version(
 
 
 async def begin_rebuild(
-    conn: Connection, view: str, schema: Sequence[str], shared: Sequence[str] = ()
+    conn: Connection,
+    view: str,
+    schema: Sequence[str],
+    shared: Sequence[str] = (),
+    identity_version: int | None = None,
 ) -> tuple[int, bool]:
     """The version a rebuild of ``view`` writes, and whether it resumes one already
-    begun: the newest version above the live one that is not yet live, else a new one."""
+    begun: the newest version above the live one that is not yet live, else a new one.
+    ``identity_version``: the identity version whose topic a view of ``touchlog.resolved``
+    reads; a version begun from another one is superseded (retired, for ``drop-old``)."""
     await ensure_live(conn, view, schema, shared)
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK)
-        pending = await conn.fetchval(
-            "SELECT max(version) FROM view_versions WHERE view = $1 "
-            "AND state IN ('building', 'ready')",
+        pending = await conn.fetchrow(
+            "SELECT version, coalesce(identity_version, 1) = coalesce($2, 1) AS same_source "
+            "FROM view_versions WHERE view = $1 AND state IN ('building', 'ready') "
+            "ORDER BY version DESC LIMIT 1",
             view,
+            identity_version,
         )
-        if pending is not None:
-            version, resumed = int(pending), True
+        if pending is not None and pending["same_source"]:
+            version, resumed = int(pending["version"]), True
         else:
+            if pending is not None:
+                await conn.execute(
+                    "UPDATE view_versions SET state = 'retired', retired_at = now() "
+                    "WHERE view = $1 AND state IN ('building', 'ready')",
+                    view,
+                )
             newest = await conn.fetchval(
                 "SELECT max(version) FROM view_versions WHERE view = $1", view
             )
             version, resumed = int(newest) + 1, False
             await conn.execute(
-                "INSERT INTO view_versions (view, version, state) VALUES ($1, $2, 'building')",
+                "INSERT INTO view_versions (view, version, state, identity_version) "
+                "VALUES ($1, $2, 'building', $3)",
                 view,
                 version,
+                identity_version,
             )
         await _create_version_tables(conn, view, version, schema)
     return version, resumed
@@ -226,8 +258,9 @@ async def versions(conn: Queryable, view: str | None = None) -> list[Version]:
     if not exists:
         return []
     rows = await conn.fetch(
-        "SELECT view, version, state, created_at, ready_at, live_since, retired_at "
-        "FROM view_versions WHERE $1::text IS NULL OR view = $1 ORDER BY view, version",
+        "SELECT view, version, state, created_at, ready_at, live_since, retired_at, "
+        "identity_version FROM view_versions WHERE $1::text IS NULL OR view = $1 "
+        "ORDER BY view, version",
         view,
     )
     return [Version(*r) for r in rows]
@@ -239,6 +272,17 @@ async def live_version(conn: Queryable, view: str) -> int | None:
         return None
     live = await conn.fetchval("SELECT version FROM live_views WHERE view = $1", view)
     return None if live is None else int(live)
+
+
+async def identity_version(conn: Queryable, view: str, version: int) -> int:
+    """The identity version whose topic ``view`` 's ``version`` reads (1 if none is
+    recorded: version 1, or a view not of ``touchlog.resolved``)."""
+    found = await conn.fetchval(
+        "SELECT identity_version FROM view_versions WHERE view = $1 AND version = $2",
+        view,
+        version,
+    )
+    return int(found or 1)
 
 
 async def drop_version(conn: Connection, view: str, version: int, consumer: str) -> None:

@@ -48,7 +48,7 @@ class ViewHooks:
     """Tables every version of the view shares: none unless the view says so."""
 
     async def decode(self, values: Sequence[bytes | None], codec: Codec[Any]) -> Sequence[Any]:
-        return codec.decode_many(values)
+        return await codec.decode_records(values)  # opened first, if sealed
 
     def committed(self) -> None:
         return None

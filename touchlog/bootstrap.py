@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import asyncpg
 import structlog
@@ -27,6 +27,7 @@ from consumers import checkpoints
 from consumers.checkpoints import PostgresCheckpoints
 from consumers.helper_process import HELPER
 from consumers.kafka import KafkaReader, KafkaWriter
+from consumers.outage import Outage
 from consumers.publishing import publish_all
 from consumers.resolver import IdentityResolver
 from consumers.runner import ProjectionRunner, RunnerConfig
@@ -39,7 +40,8 @@ from consumers.webhooks import WebhookDispatcher
 from consumers.webhooks.config import Subscriber, parse_subscribers
 from events.codec import TOUCHPOINTS, Codec
 from events.documents import validated
-from events.fast_decode import shared_resolved
+from privacy import runtime as privacy
+from privacy.runtime import SealingConfig
 from producers.gateway import postgres as gateway_tables
 from projections import db, versions
 from projections.audiences import Audiences, parse_audiences
@@ -184,14 +186,36 @@ async def infrastructure(
 SCHEMAS = (
     checkpoints.SCHEMA,
     versions.REGISTRY,
-    identity_store.SCHEMA,
     gateway_tables.SCHEMA,
     audit_log.SCHEMA,
+    *privacy.SCHEMAS,
 )
 """Every table touchlog keeps in the default schema (beside the versioned views' views),
 in the order their DDL must run."""
 
-VERSIONED: dict[str, View[db.Connection]] = {
+
+class VersionedTables(Protocol):
+    """What the tools that create, list or drop a versioned view need of it."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def schema(self) -> Sequence[str]: ...
+    @property
+    def shared_schema(self) -> Sequence[str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityTables:
+    """The identity graph's tables (its view, the resolver, needs a producer and rules)."""
+
+    name: str = IdentityResolver.name
+    schema: Sequence[str] = (identity_store.SCHEMA,)
+    shared_schema: Sequence[str] = ()
+
+
+VERSIONED: dict[str, VersionedTables] = {
+    "identity": IdentityTables(),
     "timeline": TimelineView(),
     "profile": ProfileView(),
     "metrics": MetricsView(),
@@ -201,6 +225,10 @@ VERSIONED: dict[str, View[db.Connection]] = {
 }
 """The views kept in versions (``projections/versions.py``), by the name ``touchlog
 projections`` knows them by: their DDL, for every tool that creates or drops them."""
+
+RESOLVED_VIEWS = ("timeline", "profile", "metrics", "audiences", "recommendations")
+"""The versioned views of ``touchlog.resolved``: each version reads the topic of one
+identity version (``versions.resolved_topic``)."""
 
 
 async def create_tables(pool: asyncpg.Pool) -> None:
@@ -264,6 +292,7 @@ def gateway_config(settings: Settings, endpoints: Endpoints) -> GatewayConfig:
         dedup_window=timedelta(days=settings.gateway_dedup_days),
         track_rules=dict(BUILTIN) if mapping is None else config_files.load(mapping, read_rules),
         kafka_security=endpoints.kafka_security,
+        sealing=SealingConfig.of(settings),
     )
 
 
@@ -285,6 +314,10 @@ def trigger_app_config(
         manual_clock=manual_clock,
         kafka_security=endpoints.kafka_security,
         broker_credentials=kafka_security.faust_credentials(endpoints.kafka_security),
+        database_url=endpoints.database_url,
+        co_purchases_refresh=settings.trigger_co_purchases_refresh,
+        co_purchases_min_customers=settings.trigger_co_purchases_min_customers,
+        sealing=SealingConfig.of(settings),
     )
 
 
@@ -367,6 +400,8 @@ class Versioning:
     view: str
     dsn: str
     version: int | None = None
+    resolved: str | None = None
+    """For a view of ``touchlog.resolved``: its configured name (see ``VersionedCheckpoints``)."""
 
 
 def projection_runner(
@@ -383,7 +418,13 @@ def projection_runner(
     store = (
         PostgresCheckpoints(pool)
         if versioned is None
-        else VersionedCheckpoints(pool, versioned.view, versioned.dsn, version=versioned.version)
+        else VersionedCheckpoints(
+            pool,
+            versioned.view,
+            versioned.dsn,
+            version=versioned.version,
+            resolved=versioned.resolved,
+        )
     )
     return ProjectionRunner(
         config,
@@ -408,18 +449,28 @@ def resolver_runner(
     partitions: list[int] | None = None,
     *,
     rules: IdentityRules | None = None,
+    version: int | None = None,
 ) -> Runner:
-    """touchpoints → identity graph → resolved. Run one: it orders events across partitions."""
+    """touchpoints → identity graph → resolved. Run one: it orders events across partitions.
+    Its graph's live version (or ``version``, for a rebuild) publishes to its own topic."""
+
+    def topic() -> str:  # the version's, once the store knows which it writes
+        store = cast(VersionedCheckpoints, runner.store)
+        return versions.resolved_topic(settings.topic_resolved, store.version)
+
     resolver = IdentityResolver(
         rules or identity_rules(settings),
         kafka,
-        settings.topic_resolved,
+        topic,
         HELPER if settings.identity_helper_process else None,
+        privacy.keys_for(settings, pool),
     )
     config = _config(
         settings, endpoints, settings.topic_touchpoints, "identity", partitions, ordered=True
     )
-    return projection_runner(config, pool, resolver)
+    versioned = Versioning("identity", endpoints.database_url, version)
+    runner = projection_runner(config, pool, resolver, versioned=versioned)
+    return runner
 
 
 def resolved_view_runner(
@@ -429,10 +480,11 @@ def resolved_view_runner(
     stage: str,
     partitions: list[int] | None = None,
     version: int | None = None,
+    identity_version: int = 1,
 ) -> Runner:
     """The runner of a view of ``touchlog.resolved``: the ``timeline``, the ``profile``,
     the ``metrics``, the ``audiences`` or the ``recommendations`` (its live version, or
-    ``version`` for a rebuild)."""
+    ``version`` for a rebuild), reading the topic of ``identity_version``."""
     view: View[db.Connection] = (
         TimelineView()
         if stage == "timeline"
@@ -444,9 +496,11 @@ def resolved_view_runner(
         if stage == "recommendations"
         else ProfileView(settings.default_region)
     )
-    config = _config(settings, endpoints, settings.topic_resolved, stage, partitions)
-    versioned = Versioning(stage, endpoints.database_url, version)
-    return projection_runner(config, pool, view, shared_resolved(), versioned=versioned)
+    topic = versions.resolved_topic(settings.topic_resolved, identity_version)
+    config = _config(settings, endpoints, topic, stage, partitions)
+    versioned = Versioning(stage, endpoints.database_url, version, settings.topic_resolved)
+    codec = privacy.resolved_decoder(privacy.keys_for(settings, pool).opener)
+    return projection_runner(config, pool, view, codec, versioned=versioned)
 
 
 def trigger_store_runners(
@@ -537,12 +591,10 @@ async def run_stages(
             runners.append(
                 resolver_runner(settings, endpoints, pool, kafka, partitions, rules=rules)
             )
-        runners += [
-            resolved_view_runner(settings, endpoints, pool, stage, partitions)
-            for stage in ("timeline", "profile", "metrics", "audiences", "recommendations")
-            if stage in stages
-        ]
         tasks = []
+        if below := [s for s in RESOLVED_VIEWS if s in stages]:
+            views = resolved_views(settings, endpoints, pool, stop, below, partitions)
+            tasks.append(asyncio.create_task(views, name="resolved-views"))
         if "audiences" in stages:  # entries and exits, from the outbox to their topic
             publisher = audience_publisher(settings, endpoints, pool, kafka)
             tasks.append(asyncio.create_task(publisher.run(stop), name="audience-publisher"))
@@ -560,6 +612,68 @@ async def run_stages(
         finally:
             stop.set()
             await _drain(tasks)
+
+
+IDENTITY_POLL_S = 1.0
+"""How often the views of ``touchlog.resolved`` check which identity version is live."""
+
+
+async def resolved_views(
+    settings: Settings,
+    endpoints: Endpoints,
+    pool: asyncpg.Pool,
+    stop: asyncio.Event,
+    stages: Sequence[str],
+    partitions: list[int] | None = None,
+) -> None:
+    """The views of ``touchlog.resolved`` on the live identity version's topic, until
+    ``stop``; started again on the new topic when identity is switched (their stores
+    apply nothing from the old one meanwhile: ``SourceMoved``)."""
+    while not stop.is_set():
+        identity = await live_identity(pool)
+        runners = [
+            resolved_view_runner(
+                settings, endpoints, pool, s, partitions, identity_version=identity
+            )
+            for s in stages
+        ]
+        moved = asyncio.Event()
+        tasks = [asyncio.create_task(r.run(moved), name=r.name) for r in runners]
+        watching = asyncio.create_task(identity_moved(pool, identity, stop))
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait([*tasks, watching, stopping], return_when=asyncio.FIRST_COMPLETED)
+        moved.set()
+        watching.cancel()
+        stopping.cancel()
+        await _drain(tasks)
+        if watching.done() and not watching.cancelled() and watching.exception():
+            raise watching.exception()  # type: ignore[misc]  # the database stayed away
+        if not stop.is_set():
+            log.info("resolved_views_restarted", was=identity)
+
+
+async def identity_moved(pool: asyncpg.Pool, identity: int, stop: asyncio.Event) -> None:
+    """Return once ``stop`` is set or another identity version than ``identity`` is live."""
+    while not stop.is_set():
+        if await live_identity(pool) != identity:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), IDENTITY_POLL_S)
+
+
+async def live_identity(pool: asyncpg.Pool) -> int:
+    """The live identity version (1 before any); an unreachable database is waited out
+    as the stages wait it out (``consumers/outage.py``), then surfaces."""
+    outage = Outage()
+    while True:
+        try:
+            return await versions.live_version(pool, "identity") or 1
+        except PostgresCheckpoints.outages as exc:
+            delay = outage.failed()
+            if delay is None:
+                raise
+            log.warning("identity_version_unknown", error=repr(exc), retry_in_s=delay)
+            await asyncio.sleep(delay)
 
 
 SHUTDOWN_GRACE = 30.0  # seconds the stages get to finish their batch once asked to stop

@@ -10,10 +10,12 @@ from consumers.log_check import StoredOffsetsBeyondLog
 from touchlog import (
     cli_analytics,
     cli_audiences,
+    cli_audit,
     cli_deadletter,
     cli_gateway,
     cli_identity,
     cli_import,
+    cli_privacy,
     cli_projections,
     cli_publish,
     cli_reset,
@@ -41,6 +43,8 @@ COMMANDS = (
     cli_status,
     cli_projections,
     cli_analytics,
+    cli_audit,
+    cli_privacy,
 )
 """Every command module, in the order ``touchlog --help`` lists them."""
 

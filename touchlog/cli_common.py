@@ -68,7 +68,9 @@ def publisher(
     endpoints: bootstrap.Endpoints | None = None,
     client_id: str = "touchlog-sdk",
 ) -> Publisher:
-    """A publisher to ``touchlog.touchpoints`` on the configured (or given) broker."""
+    """A publisher to ``touchlog.touchpoints`` on the configured (or given) broker,
+    sealing personal fields unless ``seal_personal_data`` is off (docs/PRIVACY.md)."""
+    from privacy.runtime import producer_sealer
     from producers import Publisher  # the SDK's client starts only for a command that sends
 
     endpoints = endpoints or bootstrap.configured_endpoints(settings)
@@ -78,6 +80,7 @@ def publisher(
         idempotence=endpoints.idempotence,
         client_id=client_id,
         security=endpoints.kafka_security,
+        sealer=producer_sealer(settings, endpoints.database_url),
     )
 
 

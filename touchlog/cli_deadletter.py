@@ -20,6 +20,7 @@ from consumers.deadletter import DeadLetter
 from consumers.replay import in_log_order, replay
 from consumers.resolver import IdentityResolver
 from consumers.versioned import VersionedCheckpoints
+from projections import versions
 from touchlog import bootstrap
 from touchlog.cli_common import Subparsers, command, database, fail
 from touchlog.cli_status import stages
@@ -137,8 +138,9 @@ async def _runners(
 ) -> AsyncIterator[dict[tuple[str, str], bootstrap.Runner]]:
     """Each stage's runner as ``touchlog runner`` builds it (never started: its view and
     codec are what a replay uses), by (view name, topic)."""
+    live = await versions.live_version(pool, "identity") or 1  # the topics read now
     runners = [
-        bootstrap.resolved_view_runner(settings, endpoints, pool, s)
+        bootstrap.resolved_view_runner(settings, endpoints, pool, s, identity_version=live)
         for s in ("timeline", "profile", "metrics")
     ]
     subscribers = bootstrap.webhook_subscribers(settings)
@@ -148,5 +150,7 @@ async def _runners(
             kafka = await stack.enter_async_context(
                 bootstrap.producer(endpoints, "touchlog-replay")
             )
-            runners.append(bootstrap.resolver_runner(settings, endpoints, pool, kafka))
+            runners.append(
+                bootstrap.resolver_runner(settings, endpoints, pool, kafka, version=live)
+            )
         yield {(r.name, r.config.topic): r for r in runners}

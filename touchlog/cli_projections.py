@@ -2,8 +2,9 @@
 
 touchlog projections list
 touchlog projections status NAME
-touchlog projections rebuild NAME [--switch]
+touchlog projections rebuild NAME [--switch] [--identity N]
 touchlog projections switch NAME
+touchlog projections compare identity [--version N]
 touchlog projections drop-old NAME
 """
 
@@ -42,12 +43,29 @@ def register(sub: Subparsers) -> None:
     )
     rebuild.add_argument("name", help=f"the view: {names}")
     rebuild.add_argument("--switch", action="store_true", help="make it live once caught up")
+    rebuild.add_argument(
+        "--identity",
+        type=int,
+        metavar="N",
+        help="a view of resolved: read identity version N's topic (default: the newest "
+        "identity version being rebuilt, else the live one)",
+    )
     rebuild.set_defaults(func=command(rebuild_view))
     switch = commands.add_parser(
         "switch", help="make the rebuilt version live, in one atomic switch"
     )
     switch.add_argument("name", help=f"the view: {names}")
     switch.set_defaults(func=command(switch_view))
+    compare = commands.add_parser(
+        "compare",
+        help="identity: does a rebuilt version hold the same customers, links, merges and "
+        "splits as the live one (exit 1 if not)",
+    )
+    compare.add_argument("name", choices=["identity"], help="the view: identity")
+    compare.add_argument(
+        "--version", type=int, metavar="N", help="the version to compare (default: the newest)"
+    )
+    compare.set_defaults(func=command(compare_view))
     drop = commands.add_parser("drop-old", help="drop the tables of the retired versions")
     drop.add_argument("name", help=f"the view: {names}")
     drop.set_defaults(func=command(drop_old))
@@ -56,10 +74,18 @@ def register(sub: Subparsers) -> None:
 async def list_views(settings: Settings, args: argparse.Namespace) -> int:
     async with database(settings) as pool:
         found = await versions.versions(pool)
-    lines = [f"{'view':10} {'version':>7}  {'state':9} since"]
+    lines = [f"{'view':15} {'version':>7}  {'state':9} {'since':19}  reads"]
     for v in found:
         since = v.live_since if v.state == "live" else v.retired_at or v.ready_at or v.created_at
-        lines.append(f"{v.view:10} {v.version:>7}  {v.state:9} {since:%Y-%m-%d %H:%M:%S}")
+        reads = (
+            versions.resolved_topic(settings.topic_resolved, v.identity_version)
+            if v.view in bootstrap.RESOLVED_VIEWS
+            else f"{settings.topic_touchpoints} → "
+            f"{versions.resolved_topic(settings.topic_resolved, v.version)}"
+            if v.view == "identity"
+            else ", ".join(rebuilds.topics(settings, v.view))
+        )
+        lines.append(f"{v.view:15} {v.version:>7}  {v.state:9} {since:%Y-%m-%d %H:%M:%S}  {reads}")
     print("\n".join(lines))
     return 0
 
@@ -74,7 +100,7 @@ async def view_status(settings: Settings, args: argparse.Namespace) -> int:
         stages = [
             Stage(f"{args.name} v{v.version} ({v.state})", versions.consumer(name, v.version), t)
             for v in found
-            for t in rebuilds.topics(settings, args.name)
+            for t in rebuilds.topics(settings, args.name, v.identity_version)
         ]
         statuses = await stage_status(
             pool, endpoints.bootstrap_servers, stages, security=endpoints.kafka_security
@@ -84,22 +110,33 @@ async def view_status(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def rebuild_view(settings: Settings, args: argparse.Namespace) -> int:
-    return await _build(settings, args.name, switch=args.switch, resume=False)
+    return await _build(
+        settings, args.name, switch=args.switch, resume=False, identity=args.identity
+    )
 
 
 async def switch_view(settings: Settings, args: argparse.Namespace) -> int:
     return await _build(settings, args.name, switch=True, resume=True)
 
 
-async def _build(settings: Settings, name: str, *, switch: bool, resume: bool) -> int:
+async def _build(
+    settings: Settings, name: str, *, switch: bool, resume: bool, identity: int | None = None
+) -> int:
     endpoints = bootstrap.configured_endpoints(settings)
-    async with database(settings, max_size=8) as pool:
+    # A batch in flight per runner (identity switches with six views), the switch, the polls.
+    async with database(settings, max_size=16) as pool:
         try:
             if resume:
                 done = await rebuilds.switch(settings, endpoints, pool, name, report=_Lines())
             else:
                 done = await rebuilds.rebuild(
-                    settings, endpoints, pool, name, switch=switch, report=_Lines()
+                    settings,
+                    endpoints,
+                    pool,
+                    name,
+                    switch=switch,
+                    report=_Lines(),
+                    identity=identity,
                 )
         except versions.VersionError as exc:
             return fail(str(exc), 1)
@@ -109,8 +146,32 @@ async def _build(settings: Settings, name: str, *, switch: bool, resume: bool) -
         f"({rate:,.0f} events/s)"
         + (", resumed" if done.resumed else "")
         + (f"; live now (v{done.switched_from} retired)" if done.switched_from else "; ready")
+        + "".join(f", with {view} v{version}" for view, version in done.together)
     )
     return 0
+
+
+async def compare_view(settings: Settings, args: argparse.Namespace) -> int:
+    async with database(settings) as pool:
+        try:
+            found = await rebuilds.compare_identity(settings, pool, args.version)
+        except versions.VersionError as exc:
+            return fail(str(exc), 1)
+    print(
+        f"identity v{found.live} (live) and v{found.other}: "
+        f"{found.applied[0]:,} and {found.applied[1]:,} events applied"
+        + ("" if found.applied[0] == found.applied[1] else " (not at the same offsets)")
+    )
+    for compared in found.tables:
+        rows = f"{compared.rows[0]:,} / {compared.rows[1]:,} rows"
+        state = "equal" if compared.equal else f"{compared.only_in[0]:,} only in v{found.live}, "
+        if not compared.equal:
+            state += f"{compared.only_in[1]:,} only in v{found.other}"
+        print(f"  {compared.what:12} {rows:>24}  {state}")
+        for example in compared.examples:
+            print(f"      {example}")
+    print("equal" if found.equal else "different")
+    return 0 if found.equal else 1
 
 
 async def drop_old(settings: Settings, args: argparse.Namespace) -> int:

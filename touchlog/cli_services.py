@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import uvicorn
 
 from consumers import metrics
-from touchlog import bootstrap, cli_status
+from touchlog import bootstrap, cli_privacy, cli_status
 from touchlog.cli_common import (
     Subparsers,
     command,
@@ -82,7 +82,12 @@ def api_config(settings: Settings, database_url: str, tokens: dict[str, Caller])
     app = create_app(database_url, bootstrap.identity_rules(settings), tokens)
     app.state.stages = cli_status.catalogue(settings)  # GET /status reads the log
     app.state.analytics_policy = bootstrap.analytics_policy(settings)
-    app.state.publish_decision = DecisionPublisher(settings)  # the screen's identity desk
+    # What the API publishes and reads of the log is sealed with the keys of its own
+    # database, which the settings may not name (an embedded one, a test's).
+    on_its_database = settings.model_copy(update={"database_url": database_url})
+    app.state.publish_decision = DecisionPublisher(on_its_database)  # the screen's desk
+    app.state.erasure = cli_privacy.erasure(on_its_database, app.state.publish_decision)
+    app.state.export_history = cli_privacy.export_history(on_its_database)
     return uvicorn.Config(
         app, host=settings.api_host, port=settings.api_port, log_config=None, access_log=False
     )

@@ -35,7 +35,7 @@ def register(sub: Subparsers) -> None:
 def stages(settings: Settings) -> tuple[Stage, ...]:
     """Every stage ``touchlog runner`` runs, under the name of its live view."""
     return (
-        Stage("identity", IdentityResolver.name, settings.topic_touchpoints),
+        Stage("identity", IdentityResolver.name, settings.topic_touchpoints, "identity"),
         Stage("timeline", TimelineView.name, settings.topic_resolved, "timeline"),
         Stage("profile", ProfileView.name, settings.topic_resolved, "profile"),
         Stage("metrics", MetricsView.name, settings.topic_resolved, "metrics"),

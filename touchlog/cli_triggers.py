@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from consumers import metrics
 from consumers.process import exit_with_parent
 from events.documents import DocumentError
+from projections.triggers.rule import NOTHING_KNOWN, Known
 from touchlog import bootstrap, config_files
 from touchlog.kafka_admin import ensure_topics
 from touchlog.logs import configure_logging
@@ -38,9 +39,16 @@ def _worker(args: argparse.Namespace) -> int:
     configure_logging(settings.log_format, settings.log_level)
     endpoints = bootstrap.configured_endpoints(settings, database_needed=False)
     config = bootstrap.trigger_app_config(settings, endpoints, manual_clock=args.manual_clock)
+    try:
+        feed = config.co_purchase_feed(rules)
+    except ValueError as exc:
+        print(f"touchlog triggers: {exc}", file=sys.stderr)
+        return 2
     published = asyncio.run(_prepare(settings, config))
+    # The first co-purchase snapshot before any timer fires; a faust timer reloads it.
+    known = Known(asyncio.run(feed.load())) if feed is not None else NOTHING_KNOWN
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    app, _ = build_app(config, rules, published)
+    app, _ = build_app(config, rules, published, known)
     worker = faust.Worker(app, loglevel=_faust_log_level(settings.log_level), quiet=True)
     if not worker.stdout.isatty():
         worker.spinner = None  # it writes cursor escapes (ESC[?25l) into redirected output

@@ -10,11 +10,14 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
+import structlog
 import uvicorn
 
 from events.documents import DocumentError
+from projections import versions
 from touchlog import bootstrap
 from touchlog.cli_common import Subparsers, command, fail, pool_on, stop_on_signals
+from touchlog.cli_privacy import retention_every
 from touchlog.cli_publish import publish_demo
 from touchlog.cli_services import api_config
 from touchlog.http_server import EmbeddedServer
@@ -23,6 +26,8 @@ from touchlog.settings import Settings
 
 if TYPE_CHECKING:
     from api.auth import Caller
+
+log = structlog.get_logger()
 
 
 def register(sub: Subparsers) -> None:
@@ -55,7 +60,8 @@ async def _up(settings: Settings, args: argparse.Namespace) -> int:
         tasks = {
             asyncio.create_task(server.serve(), name="api"),
             asyncio.create_task(gateway.serve(), name="gateway"),
-            asyncio.create_task(_trigger_worker(settings, endpoints, stop), name="triggers"),
+            asyncio.create_task(_trigger_worker(settings, endpoints, pool, stop), name="triggers"),
+            asyncio.create_task(retention_every(settings, pool, stop), name="retention"),
             stopping := asyncio.create_task(stop.wait(), name="signal"),
         }
         if await _started(server, tasks) and await _started(gateway, tasks):
@@ -106,31 +112,43 @@ async def _started(server: EmbeddedServer, tasks: set[asyncio.Task[Any]]) -> boo
 
 
 async def _trigger_worker(
-    settings: Settings, endpoints: bootstrap.Endpoints, stop: asyncio.Event
+    settings: Settings, endpoints: bootstrap.Endpoints, pool: asyncpg.Pool, stop: asyncio.Event
 ) -> None:
     """The faust triggers app, as a child process (faust runs its own event loop and
-    signal handling) on the same broker; stopped with ``touchlog up``."""
-    env = os.environ | {
-        "TOUCHLOG_KAFKA_BOOTSTRAP_SERVERS": endpoints.bootstrap_servers,
-        "TOUCHLOG_DATA_DIR": str(settings.data_dir),
-    }
-    child = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "touchlog.cli", "triggers", "worker", "--exit-with-parent", env=env
-    )
-    exited = asyncio.create_task(child.wait())
-    stopping = asyncio.create_task(stop.wait())
-    await asyncio.wait({exited, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    if not exited.done():
+    signal handling) on the same broker, reading the live identity version's resolved
+    topic; started again on the new one when identity is switched (faust cannot
+    resubscribe); stopped with ``touchlog up``."""
+    while not stop.is_set():
+        identity = await bootstrap.live_identity(pool)
+        env = os.environ | {
+            "TOUCHLOG_KAFKA_BOOTSTRAP_SERVERS": endpoints.bootstrap_servers,
+            "TOUCHLOG_DATA_DIR": str(settings.data_dir),
+            "TOUCHLOG_TOPIC_RESOLVED": versions.resolved_topic(settings.topic_resolved, identity),
+        }
+        child = await asyncio.create_subprocess_exec(*TRIGGER_WORKER, "--exit-with-parent", env=env)
+        exited = asyncio.create_task(child.wait())
+        moved = asyncio.create_task(bootstrap.identity_moved(pool, identity, stop))
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({exited, moved, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        moved.cancel()
+        stopping.cancel()
+        if exited.done():
+            if stop.is_set():
+                return  # stopped with touchlog up (Ctrl-C reaches its process group)
+            raise RuntimeError(f"the triggers worker exited with code {child.returncode}")
         child.terminate()
         try:
             await asyncio.wait_for(exited, timeout=30)
         except TimeoutError:
             child.kill()
             await exited
-        stopping.cancel()
-        return
-    stopping.cancel()
-    raise RuntimeError(f"the triggers worker exited with code {child.returncode}")
+        if moved.done() and not moved.cancelled() and moved.exception():
+            raise moved.exception()  # type: ignore[misc]  # the database stayed away
+        if not stop.is_set():
+            log.info("trigger_worker_restarted", identity=identity)
+
+
+TRIGGER_WORKER = (sys.executable, "-m", "touchlog.cli", "triggers", "worker")
 
 
 def _print_endpoints(

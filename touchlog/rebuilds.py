@@ -9,26 +9,32 @@ view's live row (the live runners' next batches wait on it), waits until the new
 has applied at least everything the live one had, and re-points the views. Readers never
 see a version that lacks an event they saw before. The live runners then find the view
 switched and go on from the new version's offsets once the switch has let go of it.
+
+Identity's versions publish to topics of their own (``versions.resolved_topic``); each
+version of a view of resolved reads one of them. Identity goes live only together with a
+version of every such view read from its topic, in one switch.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import asyncpg
 import structlog
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from consumers.checkpoints import stored_offsets
 from consumers.ports import CheckpointStore
 from consumers.runner import ProjectionRunner
 from consumers.status import Stage, stage_status
-from consumers.view import View
 from projections import db, versions
+from projections.identity import comparison
 from touchlog import bootstrap
+from touchlog.kafka_admin import ensure_topics
 from touchlog.settings import Settings
 
 log = structlog.get_logger()
@@ -64,30 +70,43 @@ class Rebuilt:
     switched_from: int | None
     events: int
     seconds: float
+    together: tuple[tuple[str, int], ...] = ()
+    """The views switched with it (identity's): each (view, version)."""
 
 
-def topics(settings: Settings, view: str) -> tuple[str, ...]:
-    """The topics ``view`` is built from."""
+def topics(settings: Settings, view: str, identity_version: int | None = None) -> tuple[str, ...]:
+    """The topics ``view`` is built from (a view of ``touchlog.resolved``: the topic of
+    ``identity_version``)."""
     if view == "triggers":
         return (settings.topic_triggers, settings.topic_triggers_suppressed)
-    return (settings.topic_resolved,)
+    if view == "identity":
+        return (settings.topic_touchpoints,)
+    return (versions.resolved_topic(settings.topic_resolved, identity_version),)
 
 
 def _runners(
     settings: Settings,
     endpoints: bootstrap.Endpoints,
     pool: asyncpg.Pool,
-    view: str,
-    version: int,
+    run: _Target,
     partitions: dict[str, list[int]],
+    kafka: AIOKafkaProducer | None,
 ) -> list[bootstrap.Runner]:
+    view, version = run.view, run.version
     if view == "triggers":
         subscribers = bootstrap.webhook_subscribers(settings)
         runners = bootstrap.trigger_store_runners(
             settings, endpoints, pool, subscribers, version=version
         )
+    elif view == "identity":
+        assert kafka is not None  # noqa: S101  (opened for identity)
+        runners = [bootstrap.resolver_runner(settings, endpoints, pool, kafka, version=version)]
     else:
-        runners = [bootstrap.resolved_view_runner(settings, endpoints, pool, view, version=version)]
+        runners = [
+            bootstrap.resolved_view_runner(
+                settings, endpoints, pool, view, version=version, identity_version=run.identity
+            )
+        ]
     # One store for the runners of a view's topics: one holder of the version's lock.
     store = runners[0].store
     return [_on_partitions(r, partitions[r.config.topic], store) for r in runners]
@@ -101,6 +120,16 @@ def _on_partitions(
     return ProjectionRunner(config, runner.view, store, runner.reader, runner.writer, runner.codec)
 
 
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """A version to run: of which view, and (a view of resolved) from which identity."""
+
+    view: str
+    version: int
+    resumed: bool
+    identity: int = 1
+
+
 async def rebuild(
     settings: Settings,
     endpoints: bootstrap.Endpoints,
@@ -109,14 +138,40 @@ async def rebuild(
     *,
     switch: bool = False,
     report: Report | None = None,
+    identity: int | None = None,
 ) -> Rebuilt:
     """Build a new version of ``view`` (or resume the one begun) up to the end of the
-    log; with ``switch``, make it live."""
+    log; with ``switch``, make it live. A view of ``touchlog.resolved`` reads the topic of
+    ``identity`` (default: the newest identity version being built, else the live one);
+    a rebuilt identity version writes a topic of its own."""
     spec = _view(view)
+    source: int | None = None
+    if view in bootstrap.RESOLVED_VIEWS:
+        source = await _identity_source(pool, identity)
+        if switch:
+            await _goes_live_alone(pool, view, source)
+    elif identity is not None:
+        raise versions.VersionError(
+            f"--identity names the topic a view of resolved reads "
+            f"({', '.join(bootstrap.RESOLVED_VIEWS)}); {view} does not read it"
+        )
+    if view == "identity" and switch:
+        raise versions.VersionError(
+            "identity goes live together with the views below it: rebuild identity, then "
+            f"each of {', '.join(bootstrap.RESOLVED_VIEWS)} (from its topic), then "
+            "`touchlog projections switch identity`"
+        )
     async with pool.acquire() as conn:
-        version, resumed = await versions.begin_rebuild(conn, view, spec.schema, spec.shared_schema)
-    log.info("rebuild_started", view=view, version=version, resumed=resumed)
-    return await _run_version(settings, endpoints, pool, view, version, resumed, switch, report)
+        version, resumed = await versions.begin_rebuild(
+            conn, view, spec.schema, spec.shared_schema, source
+        )
+    if view == "identity":
+        await _create_resolved_topic(settings, endpoints, version)
+    log.info("rebuild_started", view=view, version=version, resumed=resumed, identity=source)
+    [done] = await _run(
+        settings, endpoints, pool, [_Target(view, version, resumed, source or 1)], switch, report
+    )
+    return done
 
 
 async def switch(
@@ -127,74 +182,194 @@ async def switch(
     *,
     report: Report | None = None,
 ) -> Rebuilt:
-    """Make the rebuilt version of ``view`` live, catching it up first."""
-    pending = [v for v in await versions.versions(pool, view) if v.state in ("building", "ready")]
-    if not pending:
+    """Make the rebuilt version of ``view`` live, catching it up first; identity goes
+    live with a version of every view of resolved rebuilt from its topic."""
+    _view(view)
+    pending = await _pending(pool, view)
+    if pending is None:
         raise versions.VersionError(
             f"{view} has no rebuilt version to switch to: "
             f"run `touchlog projections rebuild {view}` first"
         )
-    version = pending[-1].version
-    return await _run_version(settings, endpoints, pool, view, version, True, True, report)
+    targets = [_Target(view, pending.version, True, pending.reads_identity)]
+    if view in bootstrap.RESOLVED_VIEWS:
+        await _goes_live_alone(pool, view, pending.reads_identity, pending.version)
+    if view == "identity":
+        missing = []
+        for below in bootstrap.RESOLVED_VIEWS:
+            built = await _pending(pool, below)
+            if built is None or built.reads_identity != pending.version:
+                missing.append(below)
+            else:
+                targets.append(_Target(below, built.version, True, pending.version))
+        if missing:
+            raise versions.VersionError(
+                f"identity v{pending.version} goes live together with the views of its topic "
+                f"({versions.resolved_topic(settings.topic_resolved, pending.version)}), and "
+                f"these are not rebuilt from it yet: {', '.join(missing)}; run "
+                f"`touchlog projections rebuild NAME --identity {pending.version}` for each"
+            )
+    done = await _run(settings, endpoints, pool, targets, True, report)
+    return replace(done[0], together=tuple((d.view, d.version) for d in done[1:]))
 
 
-async def _run_version(
+async def _pending(pool: asyncpg.Pool, view: str) -> versions.Version | None:
+    """The newest version of ``view`` being built or ready, if any."""
+    found = [v for v in await versions.versions(pool, view) if v.state in ("building", "ready")]
+    return found[-1] if found else None
+
+
+async def _identity_source(pool: asyncpg.Pool, asked: int | None) -> int:
+    """The identity version a view of resolved is rebuilt from: ``asked``, else the
+    newest being built, else the live one."""
+    known = {v.version: v for v in await versions.versions(pool, "identity")}
+    if asked is not None:
+        if asked not in known or known[asked].state == "retired":
+            usable = ", ".join(f"v{n}" for n, v in known.items() if v.state != "retired")
+            raise versions.VersionError(
+                f"--identity {asked}: no such identity version to read (usable: {usable or 'none'})"
+            )
+        return asked
+    building = [n for n, v in known.items() if v.state in ("building", "ready")]
+    return max(building) if building else await versions.live_version(pool, "identity") or 1
+
+
+async def _goes_live_alone(
+    pool: asyncpg.Pool, view: str, source: int, version: int | None = None
+) -> None:
+    """Refuse to switch a view of resolved alone to a version reading another identity
+    version's topic than the live one."""
+    live = await versions.live_version(pool, "identity") or 1
+    if source != live:
+        name = f"{view} v{version}" if version is not None else view
+        raise versions.VersionError(
+            f"{name} is built from identity v{source}'s topic, and identity v{live} is live: "
+            "it goes live with identity (`touchlog projections switch identity`)"
+        )
+
+
+async def _create_resolved_topic(
+    settings: Settings, endpoints: bootstrap.Endpoints, version: int
+) -> None:
+    """The topic identity ``version`` publishes to, with as many partitions as the
+    configured one (a customer's events keep one partition)."""
+    [count] = [len(ps) for ps in (await _partitions(endpoints, [settings.topic_resolved])).values()]
+    await ensure_topics(
+        endpoints.bootstrap_servers,
+        [versions.resolved_topic(settings.topic_resolved, version)],
+        count,
+        settings.replication_factor,
+        security=endpoints.kafka_security,
+    )
+
+
+@dataclass(slots=True)
+class _Running:
+    target: _Target
+    topics: tuple[str, ...]
+    runners: list[bootstrap.Runner]
+    watch: _Watch
+    first: dict[tuple[str, int], int]
+
+
+async def _run(
     settings: Settings,
     endpoints: bootstrap.Endpoints,
     pool: asyncpg.Pool,
-    view: str,
-    version: int,
-    resumed: bool,
+    targets: Sequence[_Target],
     switch_after: bool,
     report: Report | None,
-) -> Rebuilt:
+) -> list[Rebuilt]:
+    """Run the ``targets`` ' versions to the end of their logs (identity's first: the
+    views below it then catch up to what it published), then switch them if asked."""
     started = time.monotonic()
-    names = topics(settings, view)
-    partitions = await _partitions(endpoints, names)
-    runners = _runners(settings, endpoints, pool, view, version, partitions)
-    watch = _Watch(pool, view, version, runners[0].name, names, report)
-    first = await watch.applied()
-    stop = asyncio.Event()
-    tasks = [asyncio.create_task(r.run(stop), name=f"{view}-v{version}") for r in runners]
-    previous = None
-    try:
-        ends = await _log_ends(pool, endpoints, view, version, runners[0].name, names)
-        watch.end = sum(ends.values())
-        await watch.until(tasks, ends)
-        await versions.mark_ready(pool, view, version)
-        if switch_after:
-            previous = await _switch(pool, view, version, watch, tasks)
-    finally:
-        stop.set()
-        await asyncio.gather(*tasks, return_exceptions=True)
-    for task in tasks:
-        if (exc := task.exception()) is not None:
-            raise exc
-    events = sum((await watch.applied()).values()) - sum(first.values())
-    return Rebuilt(view, version, resumed, previous, events, time.monotonic() - started)
+    async with contextlib.AsyncExitStack() as stack:
+        kafka = None
+        if any(t.view == "identity" for t in targets):
+            kafka = await stack.enter_async_context(
+                bootstrap.producer(endpoints, "touchlog-identity-rebuild")
+            )
+        running = []
+        for target in targets:
+            names = topics(settings, target.view, target.identity)
+            partitions = await _partitions(endpoints, names)
+            runners = _runners(settings, endpoints, pool, target, partitions, kafka)
+            watch = _Watch(pool, target.view, target.version, runners[0].name, names, report)
+            running.append(_Running(target, names, runners, watch, await watch.applied()))
+        stop = asyncio.Event()
+        tasks = [
+            asyncio.create_task(r.run(stop), name=f"{run.target.view}-v{run.target.version}")
+            for run in running
+            for r in run.runners
+        ]
+        previous: dict[str, int] = {}
+        try:
+            for run in running:
+                ends = await _log_ends(pool, endpoints, run)
+                run.watch.end = sum(ends.values())
+                await run.watch.until(tasks, ends)
+                await versions.mark_ready(pool, run.target.view, run.target.version)
+            if switch_after:
+                previous = await _switch(pool, endpoints, running, tasks)
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for task in tasks:
+            if (exc := task.exception()) is not None:
+                raise exc
+    seconds = time.monotonic() - started
+    return [
+        Rebuilt(
+            run.target.view,
+            run.target.version,
+            run.target.resumed,
+            previous.get(run.target.view),
+            sum((await run.watch.applied()).values()) - sum(run.first.values()),
+            seconds,
+        )
+        for run in running
+    ]
 
 
 async def _switch(
     pool: asyncpg.Pool,
-    view: str,
-    version: int,
-    watch: _Watch,
+    endpoints: bootstrap.Endpoints,
+    running: Sequence[_Running],
     tasks: Sequence[asyncio.Task[None]],
-) -> int:
-    """The atomic switch (see the module's docstring); retried until it happens."""
-    spec = _view(view)
+) -> dict[str, int]:
+    """The atomic switch (see the module's docstring) of every running version, in one
+    transaction; retried until it happens. With identity, the views below it catch up
+    to the end of its new topic once it has caught up to the live graph."""
+    with_identity = running[0].target.view == "identity"
     while True:
         async with pool.acquire() as conn, conn.transaction():
-            live = await versions.lock_live(conn, view)
-            target = await watch.applied_by(live)
+            live = {
+                run.target.view: await versions.lock_live(conn, run.target.view) for run in running
+            }
             try:
                 async with asyncio.timeout(SWITCH_WAIT_S):
-                    await watch.until(tasks, target)
+                    for run in running:
+                        if with_identity and run.target.view != "identity":
+                            target = await _log_ends(pool, endpoints, run)
+                        else:
+                            target = await run.watch.applied_by(live[run.target.view])
+                        await run.watch.until(tasks, target)
             except TimeoutError:
-                log.warning("switch_postponed", view=view, version=version)
+                log.warning("switch_postponed", views=list(live))
                 continue  # the transaction rolls back: the live runners go on meanwhile
-            previous = await versions.make_live(conn, view, version, spec.schema)
-        log.info("view_switched", view=view, version=version, previous=previous)
+            previous = {
+                run.target.view: await versions.make_live(
+                    conn, run.target.view, run.target.version, _view(run.target.view).schema
+                )
+                for run in running
+            }
+        for run in running:
+            log.info(
+                "view_switched",
+                view=run.target.view,
+                version=run.target.version,
+                previous=previous[run.target.view],
+            )
         return previous
 
 
@@ -262,19 +437,14 @@ class _Watch:
 
 
 async def _log_ends(
-    pool: asyncpg.Pool,
-    endpoints: bootstrap.Endpoints,
-    view: str,
-    version: int,
-    name: str,
-    topics: Sequence[str],
+    pool: asyncpg.Pool, endpoints: bootstrap.Endpoints, run: _Running
 ) -> dict[tuple[str, int], int]:
-    """The end of each partition now (a fetch's high watermark)."""
-    consumer = versions.consumer(name, version)
+    """The end of each partition of the version's topics now (a fetch's high watermark)."""
+    consumer = versions.consumer(run.runners[0].name, run.target.version)
     found = await stage_status(
         pool,
         endpoints.bootstrap_servers,
-        [Stage(view, consumer, topic) for topic in topics],
+        [Stage(run.target.view, consumer, topic) for topic in run.topics],
         security=endpoints.kafka_security,
     )
     ends = {}
@@ -304,9 +474,53 @@ async def _partitions(
     return found
 
 
-def _view(view: str) -> View[db.Connection]:
+def _view(view: str) -> bootstrap.VersionedTables:
     try:
         return bootstrap.VERSIONED[view]
     except KeyError:
         known = ", ".join(bootstrap.VERSIONED)
         raise versions.VersionError(f"no view named {view!r}; views: {known}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class GraphComparison:
+    """The live identity graph against another version of it."""
+
+    live: int
+    other: int
+    applied: tuple[int, int]
+    """Events of the touchpoints each version has applied: equal graphs are expected only
+    at the same offsets."""
+    tables: list[comparison.TableComparison]
+
+    @property
+    def equal(self) -> bool:
+        return self.applied[0] == self.applied[1] and all(t.equal for t in self.tables)
+
+
+async def compare_identity(
+    settings: Settings, pool: asyncpg.Pool, version: int | None = None
+) -> GraphComparison:
+    """The live identity graph against ``version`` (default: the newest other one)."""
+    known = [v for v in await versions.versions(pool, "identity") if v.state != "live"]
+    live = await versions.live_version(pool, "identity")
+    if live is None or not known:
+        raise versions.VersionError(
+            "no identity version to compare with the live one: "
+            "run `touchlog projections rebuild identity` first"
+        )
+    other = version if version is not None else known[-1].version
+    if other not in {v.version for v in known}:
+        found = ", ".join(f"v{v.version}" for v in known)
+        raise versions.VersionError(f"--version {other}: not a version to compare ({found})")
+    name = bootstrap.VERSIONED["identity"].name
+    applied = []
+    for number in (live, other):
+        offsets = await stored_offsets(
+            pool, versions.consumer(name, number), settings.topic_touchpoints
+        )
+        applied.append(sum(offsets.values()))
+    tables = await comparison.compare(
+        pool, versions.namespace("identity", live), versions.namespace("identity", other)
+    )
+    return GraphComparison(live, other, (applied[0], applied[1]), tables)

@@ -66,7 +66,7 @@ async def sign_out(caller: CheckedRep) -> Response:
 @router.get("/", response_class=HTMLResponse)
 async def lookup_page(request: Request, caller: Rep, reads: Reads, q: Query2 = None) -> Response:
     """Find a customer (name, email, phone, postcode) or open an incoming call."""
-    found = await reads.search(q, 20) if q and len(q.strip()) >= 2 else None
+    found = await reads.search(caller, q, 20) if q and len(q.strip()) >= 2 else None
     template = "_matches.html" if request.headers.get("HX-Request") else "lookup.html"
     return html(request, template, caller=caller, q=q or "", found=found)
 
@@ -76,7 +76,7 @@ async def incoming_call(
     request: Request, caller: Rep, reads: Reads, screen: Shown, phone: Identifier
 ) -> Response:
     """What a phone system opens when a call comes in: every customer the number leads to."""
-    result = await reads.lookup({"phone": phone})
+    result = await reads.lookup(caller, {"phone": phone})
     desks = [await screen.desk_of(caller, card) for card in result.candidates]
     return html(request, "call.html", caller=caller, phone=phone, result=result, desks=desks)
 

@@ -8,9 +8,10 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from api import next_best
+from api.audience_schemas import Recommendation
 from api.auth import Caller
 from api.reads import CustomerReads, Disclosure, TimelineQuery
-from api.roles import Role
 from api.schemas import CallerCard, ProfileResponse, TimelineItem, TimelineResponse
 from api.trigger_desk import TriggerDesk, TriggerQuery
 from api.trigger_schemas import TriggerItem
@@ -22,11 +23,13 @@ from projections.triggers.model import Kind
 
 @dataclass(frozen=True, slots=True)
 class Desk:
-    """One customer's card with what is waiting for them: service tasks and offers."""
+    """One customer's card with what is waiting for them: service tasks and offers, and
+    the categories to offer next (co-purchases: what they have not bought)."""
 
     card: CallerCard
     tasks: list[TriggerItem] = field(default_factory=list)
     offers: list[TriggerItem] = field(default_factory=list)
+    recommended: list[Recommendation] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +59,12 @@ class Screen:
         page = await self.desk.listing(
             caller, TriggerQuery(customer_id=card.customer_id), cursor=None, limit=50
         )
+        recommended = await next_best.for_rep(self.reads.pool, caller, card.customer_id)
         return Desk(
             card,
             tasks=[t for t in page.triggers if t.kind is Kind.SERVICE],
             offers=[t for t in page.triggers if t.kind is Kind.MARKETING],
+            recommended=recommended,
         )
 
     async def card(self, customer_id: str) -> CallerCard:
@@ -90,11 +95,10 @@ class Screen:
         self, caller: Caller, customer_id: str, known: str, chosen: TimelineFilter, ask: Disclosure
     ) -> tuple[list[TimelineItem], str]:
         """Touchpoints newer than ``known`` (the newest one the page shows), and the newest
-        now. A cheap essential-tier probe first, which records nothing: the page the caller
+        now. A cheap probe first, which serves and records nothing: the page the caller
         reads (and the audit record it makes) only when something arrived."""
-        probe = Caller(caller.name, Role.AGENT)
-        head = await self.reads.timeline(probe, customer_id, TimelineQuery(limit=1), Disclosure())
-        if not head.items or head.items[0].message_id == known:
+        head = await self.reads.newest_touchpoint(customer_id)
+        if head is None or head == known:
             return [], known
         page = await self.reads.timeline(caller, customer_id, TimelineQuery(limit=50), ask)
         fresh = list(itertools.takewhile(lambda i: i.message_id != known, page.items))

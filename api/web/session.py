@@ -16,7 +16,8 @@ from urllib.parse import quote
 
 from fastapi import Depends, Request
 
-from api.auth import Caller, TokenRegistry
+from api.audit_log import ROUTE
+from api.auth import Caller, TokenRegistry, route_of
 from api.roles import Refused, Role
 
 COOKIE = "touchlog_session"
@@ -60,6 +61,7 @@ async def signed_in(request: Request) -> Caller:
         )
     if caller.role not in _REPRESENTATIVES:
         raise Refused(f"the {caller.role.value} role has no access to the rep's screen")
+    ROUTE.set(route_of(request))
     return caller
 
 

@@ -5,14 +5,21 @@ partition has nothing new, a fetch is answered only after that wait, and the emb
 broker answers after part of it even when records arrive meanwhile. An event reaching
 a quiet partition then waits up to 1.5 s before the rules see it (the p99 from resolved
 record to trigger record was 1,746 ms). The app sets the wait (``TriggerAppConfig``).
+
+Its producer buffers table changelog records, and the consumer flushes that buffer before
+it commits offsets; faust's flush gives up when a record takes more than 0.1 s to leave
+(``_ChangelogBuffer``): the app's flush waits for all of them.
 """
 
 from __future__ import annotations
 
+import asyncio
+from contextlib import suppress
 from typing import Any
 
 import faust
 from faust.transport.drivers import aiokafka as driver
+from faust.transport.producer import ProducerBuffer
 
 
 class _ConsumerThread(driver.AIOKafkaConsumerThread):
@@ -29,8 +36,49 @@ class _Consumer(driver.Consumer):
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
 
+class _ChangelogBuffer(ProducerBuffer):
+    """faust's buffer of table changelog records (``send_soon``), with a flush that returns
+    only once every record it held is in aiokafka's hands.
+
+    faust's ``flush`` waits 0.1 s for each record to leave and returns when one takes
+    longer — as it does when aiokafka's batch for the partition is full and waits for the
+    broker's answer. The consumer flushes the producer and then commits, so it could
+    commit the offsets of events whose states were still here; a SIGKILL then loses those
+    states (and their timers) for good, since the events are not read again."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._sending = 0  # taken off the queue, not yet handed to aiokafka
+
+    async def _send_pending(self, fut: Any) -> None:
+        self._sending += 1
+        try:
+            await super()._send_pending(fut)
+        finally:
+            self._sending -= 1
+
+    async def flush(self) -> None:
+        # Only ``_handle_pending`` sends, so the records keep their order (a compacted
+        # changelog keeps a key's last record).
+        while self.size or self._sending:
+            if self.state != "running" and self.size:
+                raise RuntimeError(f"cannot flush {self.size} changelog records: {self.state}")
+            self.message_sent.clear()
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self.message_sent.wait(), timeout=0.1)
+
+
+class _Producer(driver.Producer):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.app.conf.producer_threaded:  # threaded: faust's own queue, not ours
+            self.buffer = _ChangelogBuffer(loop=self.loop, beacon=self.beacon)
+            self.buffer.app = self.app
+
+
 class _Transport(driver.Transport):
     Consumer = _Consumer
+    Producer = _Producer
 
 
 class TriggerApp(faust.App):

@@ -28,9 +28,11 @@ import structlog
 from consumers.deadletter import DeadLetter
 from consumers.metrics import TRIGGER_WORKER_RECORDS
 from consumers.triggers.clock import Clock, DueIndex
-from events.codec import InvalidEvent
+from consumers.triggers.contacts import ContactFeed
+from events.codec import Codec, InvalidEvent
 from events.resolved import RESOLVED, Resolved
 from projections.triggers import CustomerState, Trigger, TriggerEngine, decode_state
+from projections.triggers.rule import NOTHING_KNOWN, Known
 from projections.triggers.state_codec import state_json
 
 log = structlog.get_logger()
@@ -73,14 +75,21 @@ class TriggerWorker:
         *,
         clock: Clock,
         topics: TriggerTopics,
+        decoder: Codec[Resolved] = RESOLVED,
     ) -> None:
         self.engine = engine
+        # Opens sealed records first when it is ``privacy.runtime.resolved_decoder``'s.
+        self.decoder = decoder
         self.states = states
         self.send = send
         self.clock = clock
         self.index = DueIndex()
         self.topics = topics
         self.published: set[str] = set()  # read back after a restart: never publish again
+        # What rules know beyond each customer (co-purchases), replaced whole on reload.
+        self.known: Known = NOTHING_KNOWN
+        # Adds the sealed contact to emitted marketing triggers (None: no contact).
+        self.contacts: ContactFeed | None = None
         # While a batch runs: customer → (the record that last changed it, its state).
         self._pending: dict[bytes, tuple[Any, CustomerState]] | None = None
         self._origin: Any = None
@@ -89,7 +98,7 @@ class TriggerWorker:
         """Records in their order; the states they change are written at the end, each
         once, ``origin`` called with the record that last changed it before its write."""
         sources = [r.value for r in records if r.topic == self.topics.source]
-        decoded = iter(RESOLVED.decode_many(sources))
+        decoded = iter(await self.decoder.decode_records(sources))
         self._pending = {}
         try:
             for record in records:
@@ -109,10 +118,7 @@ class TriggerWorker:
     async def on_resolved(
         self, partition: int, offset: int, key: bytes | None, value: bytes | None
     ) -> None:
-        try:
-            resolved: Resolved | InvalidEvent = RESOLVED.decode(value or b"")
-        except InvalidEvent as exc:
-            resolved = exc
+        [resolved] = await self.decoder.decode_records([value])
         await self._apply(partition, offset, key, value, resolved)
 
     async def _apply(
@@ -161,7 +167,7 @@ class TriggerWorker:
             state = self._get(customer.encode())
             if state is None:
                 continue
-            state, decided = self.engine.advance(state, customer, now)
+            state, decided = self.engine.advance(state, customer, now, self.known)
             await self._emit(decided)
             self._save(partition, customer, state)
 
@@ -217,6 +223,8 @@ class TriggerWorker:
                 log.info("trigger_already_published", trigger_id=trigger.trigger_id)
                 continue
             held = trigger.suppressed is not None
+            if self.contacts is not None:  # same trigger_id: a re-send is still one trigger
+                trigger = await self.contacts.attach(trigger)
             await self.send(
                 self.topics.suppressed if held else self.topics.triggers,
                 trigger.customer_id.encode(),

@@ -16,7 +16,9 @@ from events.touchpoints import (
     identity,
     loyalty,
     messages,
+    privacy,
     profile,
+    relationship,
     tracked,
 )
 from events.touchpoints.aftercare import (
@@ -156,6 +158,7 @@ from events.touchpoints.messages import (
     SmsReceived,
     SmsSent,
 )
+from events.touchpoints.privacy import CustomerErased, CustomerErasedPayload
 from events.touchpoints.profile import (
     ConsentChanged,
     ConsentChangedPayload,
@@ -171,6 +174,12 @@ from events.touchpoints.profile import (
     VerificationKind,
     VerificationSet,
     VerificationSetPayload,
+)
+from events.touchpoints.relationship import (
+    RelationshipAssigned,
+    RelationshipAssignedPayload,
+    RelationshipNoted,
+    RelationshipNotedPayload,
 )
 from events.touchpoints.tracked import EventTracked, EventTrackedPayload, TrackedCall
 
@@ -189,6 +198,8 @@ FAMILIES: dict[str, tuple[type[Touchpoint], ...]] = {
         behaviour,
         profile,
         identity,
+        privacy,
+        relationship,
         tracked,
     )
 }
@@ -236,6 +247,8 @@ __all__ = [
     "ContactPhone",
     "CountryCode",
     "Currency",
+    "CustomerErased",
+    "CustomerErasedPayload",
     "CustomerMerged",
     "CustomerMergedPayload",
     "CustomerSplit",
@@ -292,6 +305,10 @@ __all__ = [
     "Rating",
     "RefundIssued",
     "RefundIssuedPayload",
+    "RelationshipAssigned",
+    "RelationshipAssignedPayload",
+    "RelationshipNoted",
+    "RelationshipNotedPayload",
     "ReturnReason",
     "ReturnedLine",
     "RewardsEarned",

@@ -184,7 +184,8 @@ class VerificationSet(Touchpoint):
     payload: VerificationSetPayload
 
     def summary(self) -> str:
-        return f"Verification set: {self.payload.kind.value.replace('_', ' ')}"
+        kind = self.payload.kind  # "[erased]" once shredded
+        return f"Verification set: {getattr(kind, 'value', kind).replace('_', ' ')}"
 
 
 TYPES: tuple[type[Touchpoint], ...] = (ProfileUpdated, ConsentChanged, VerificationSet)

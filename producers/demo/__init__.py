@@ -46,6 +46,7 @@ HISTORY: tuple[tuple[Activity, float, Callable[[Story], bool]], ...] = (
     (relationship.interests, 0.3, lambda s: True),
     (relationship.competition, 0.2, lambda s: True),
     (relationship.campaign_response, 0.3, lambda s: True),
+    (relationship.account_manager, 0.05, lambda s: True),
     (identity.wrong_link_undone, 0.03, lambda s: True),
     (identity.duplicate_merged, 0.05, lambda s: True),
     (identity.wrong_merge_split, 0.02, lambda s: True),

@@ -166,3 +166,30 @@ def campaign_response(story: Story) -> None:
         system="campaign-manager",
         campaign=Campaign(code="AUTUMN-MAILER", reference=reference, name="Autumn mailer"),
     )
+
+
+ACCOUNT_MANAGER = "agent (this run)"
+"""The owning rep of the demo's key accounts: the agent token ``touchlog up`` prints."""
+
+
+def account_manager(story: Story) -> None:
+    """A key account gets an owning rep (seed 004), who keeps a private note about it."""
+    at = story.moment()
+    assigned = story.emit(
+        t.RelationshipAssigned,
+        t.RelationshipAssignedPayload(owner=ACCOUNT_MANAGER, assigned_by="manager (this run)"),
+        at=at,
+        unit="retail",
+        system="crm-accounts",
+    )
+    story.emit(
+        t.RelationshipNoted,
+        t.RelationshipNotedPayload(
+            author=ACCOUNT_MANAGER,
+            note="Prefers a call after 6pm; planning a new kitchen next spring.",
+        ),
+        at=at + timedelta(days=2),
+        unit="retail",
+        system="crm-accounts",
+        after=assigned,
+    )

@@ -20,6 +20,8 @@ from fastapi.responses import JSONResponse
 
 from consumers import metrics
 from events import Touchpoint, topics
+from privacy.runtime import Keys, SealingConfig
+from privacy.runtime import create_tables as create_privacy_tables
 from producers.gateway import native_routes, segment_routes
 from producers.gateway.dedup import DEFAULT_WINDOW, DedupLedger
 from producers.gateway.ingest import Ingestor
@@ -53,6 +55,8 @@ class GatewayConfig:
     prune_every: timedelta = timedelta(hours=1)
     kafka_security: Mapping[str, Any] | None = None
     """TLS / SASL options of the log sink's producer."""
+    sealing: SealingConfig | None = None
+    """Seal personal fields before they reach the log (docs/PRIVACY.md); None: in clear."""
 
 
 def create_gateway(config: GatewayConfig) -> FastAPI:
@@ -61,11 +65,17 @@ def create_gateway(config: GatewayConfig) -> FastAPI:
         async with contextlib.AsyncExitStack() as stack:
             pool = await create_pool(config.database_url, min_size=2, max_size=8)
             stack.push_async_callback(pool.close)
+            sealer = None
+            if config.sealing is not None and config.sealing.seal:
+                async with pool.acquire() as conn:
+                    await create_privacy_tables(conn)
+                sealer = Keys.on(config.sealing, pool).sealer
             sink = CountedSink(
                 config.bootstrap_servers,
                 config.topic,
                 idempotence=config.idempotence,
                 security=config.kafka_security,
+                sealer=sealer,
             )
             await sink.start()
             stack.push_async_callback(sink.stop)

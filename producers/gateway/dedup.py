@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
 );
 -- BRIN: ids are appended in time order; pruning by age needs no B-tree to maintain.
 CREATE INDEX IF NOT EXISTS {TABLE}_by_age ON {TABLE} USING brin (accepted_at);
+COMMENT ON TABLE {TABLE} IS 'touchlog:personal event=source_system:message_id action=delete';
 """
 
 Key = tuple[str, str]

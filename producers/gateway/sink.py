@@ -2,7 +2,8 @@
 
 The SDK's ``Publisher`` waits for a whole batch; the gateway needs each event's own
 acknowledgement, so that a batch the broker half-took is answered event by event.
-Records are written as the SDK writes them: same key, value and headers.
+Records are written as the SDK writes them: same key, value and headers — sealed when
+the gateway has a ``Sealer`` (it seals for producers that cannot: docs/PRIVACY.md).
 """
 
 from __future__ import annotations
@@ -10,13 +11,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
 from events import Touchpoint, encode
 from producers.publisher import record_headers
+
+if TYPE_CHECKING:
+    from privacy.sealing import Sealer
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +54,10 @@ class LogSink:
         linger_ms: int = 5,
         request_timeout_ms: int = 40_000,
         security: Mapping[str, Any] | None = None,
+        sealer: Sealer | None = None,
     ) -> None:
         self.topic = topic
+        self.sealer = sealer
         self._partitioner = SubjectPartitioner()
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap_servers,
@@ -66,7 +72,13 @@ class LogSink:
         )
 
     async def start(self) -> None:
-        await self._producer.start()
+        try:
+            if self.sealer is not None:
+                await self.sealer.start()
+            await self._producer.start()
+        except BaseException:
+            await self._producer.stop()
+            raise
 
     async def stop(self) -> None:
         await self._producer.stop()
@@ -82,13 +94,13 @@ class LogSink:
         try:
             partitions = sorted(await self._producer.partitions_for(self.topic))
             batches: dict[int, _Batch] = {}
-            for position, event in enumerate(events):
-                key = event.subject.key().encode()
+            records = await self._records(events)
+            for position, (event, (key, value)) in enumerate(zip(events, records, strict=True)):
                 partition = self._partitioner(key, partitions, partitions)
                 batch = batches.get(partition)
                 if batch is None:
                     batch = batches[partition] = _Batch(self._producer.create_batch())
-                record = (key, encode(event), record_headers(event))
+                record = (key, value, record_headers(event))
                 if not batch.append(position, record):
                     await self._submit(batch, partition, acks)  # full: on its way
                     batch = batches[partition] = _Batch(self._producer.create_batch())
@@ -111,13 +123,17 @@ class LogSink:
 
         May wait while the producer's buffer for the partition is full (a slow broker).
         """
+        [(key, value)] = await self._records([event])
         ack: asyncio.Future[Any] = await self._producer.send(
-            self.topic,
-            value=encode(event),
-            key=event.subject.key().encode(),
-            headers=record_headers(event),
+            self.topic, value=value, key=key, headers=record_headers(event)
         )
         return ack
+
+    async def _records(self, events: Sequence[Touchpoint]) -> list[tuple[bytes, bytes]]:
+        """Each event's record key and value: sealed, or in clear without a sealer."""
+        if self.sealer is not None:
+            return await self.sealer.seal(events)
+        return [(event.subject.key().encode(), encode(event)) for event in events]
 
 
 class SubjectPartitioner:

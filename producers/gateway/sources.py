@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
     created_at     timestamptz NOT NULL DEFAULT now(),
     revoked_at     timestamptz
 );
+COMMENT ON TABLE {TABLE} IS 'touchlog:no-personal-data (write keys of source systems)';
 """
 
 

@@ -201,6 +201,20 @@ def step(
     return changed
 
 
+def leave_all(
+    standings: dict[str, Standing], customer_id: str, at: datetime, caused_by: str
+) -> list[Transition]:
+    """A customer merged into another: an exit from every audience they were in."""
+    changed = []
+    for name, standing in sorted(standings.items()):
+        if standing.member:
+            standing.member, standing.changes, standing.since = False, standing.changes + 1, None
+            changed.append(
+                Transition(name, customer_id, "audience.exited", standing.changes, at, caused_by)
+            )
+    return changed
+
+
 # --- a marketing message's contact --------------------------------------------------------
 
 _DETAIL = {"email": "email", "sms": "phone", "phone": "phone", "mail": "address"}

@@ -23,7 +23,9 @@ import structlog
 
 from events import Touchpoint
 from events.resolved import Resolved
+from events.touchpoints import CustomerMerged, CustomerSplit
 from projections.audiences import membership
+from projections.audiences.families import Families, Regrouped
 from projections.audiences.membership import Standing, Transition
 from projections.audiences.rules import NO_AUDIENCES, Audiences
 from projections.audiences.traits import Traits
@@ -37,6 +39,7 @@ DEFINITIONS = "audience_definitions_v1"
 TRAITS = "audience_traits_v1"
 MEMBERS = "audience_members_v1"
 OUTBOX = "audience_outbox_v1"
+FAMILIES = "audience_families_v1"
 PUBLISHED = "audience_published"
 LIST_AUDIT = "audience_list_audit"
 
@@ -72,6 +75,16 @@ CREATE TABLE IF NOT EXISTS {OUTBOX} (
     published    boolean     NOT NULL DEFAULT false
 );
 CREATE INDEX IF NOT EXISTS {OUTBOX}_pending ON {OUTBOX} (seq) WHERE NOT published;
+CREATE TABLE IF NOT EXISTS {FAMILIES} (
+    customer_id  text  PRIMARY KEY,
+    merged_into  text  NOT NULL
+);
+CREATE INDEX IF NOT EXISTS {FAMILIES}_into ON {FAMILIES} (merged_into);
+COMMENT ON TABLE {FAMILIES} IS 'touchlog:personal customer=customer_id action=delete';
+COMMENT ON TABLE {DEFINITIONS} IS 'touchlog:no-personal-data (audience definitions)';
+COMMENT ON TABLE {TRAITS} IS 'touchlog:personal customer=customer_id action=delete';
+COMMENT ON TABLE {MEMBERS} IS 'touchlog:personal customer=customer_id action=delete';
+COMMENT ON TABLE {OUTBOX} IS 'touchlog:personal customer=customer_id action=delete';
 """
 
 SHARED_SCHEMA = f"""
@@ -89,6 +102,8 @@ CREATE TABLE IF NOT EXISTS {LIST_AUDIT} (
     format     text        NOT NULL,
     customers  int         NOT NULL
 );
+COMMENT ON TABLE {PUBLISHED} IS 'touchlog:no-personal-data (ids of published records)';
+COMMENT ON TABLE {LIST_AUDIT} IS 'touchlog:no-personal-data (who took which list)';
 """
 """Shared by every version: what went out on the topic, and who took which member list."""
 
@@ -131,6 +146,11 @@ class Folded:
     shown: set[str] = field(default_factory=set)
     """Customers whose membership rows change: a change of standing, or of what a list
     shows (name, contact details, consents, complaints)."""
+    families: Families = field(default_factory=Families)
+
+    def view_of(self, customer: str) -> Traits:
+        """What audiences read of a customer: its family's traits."""
+        return self.families.traits_of(customer, self.traits)
 
 
 SHOWN_KINDS = frozenset({"name", "title", "emails", "phones", "addresses", "consent", "complaint"})
@@ -138,30 +158,56 @@ SHOWN_KINDS = frozenset({"name", "title", "emails", "phones", "addresses", "cons
 
 def fold_batch(
     rules: Audiences,
-    happened: Sequence[Happened],
+    happened: Sequence[Happened | Regrouped],
     traits: dict[str, Traits],
     standings: dict[str, dict[str, Standing]],
+    families: Families | None = None,
 ) -> Folded:
-    """Pure: each event in order, each customer's membership after each of its events."""
-    folded = Folded(traits, standings)
+    """Pure: each event in order, each customer's membership after each of its events.
+    ``traits`` are each id's own; a family's survivor is evaluated on its family's
+    (``families``, holding every family the batch touches, whole)."""
+    folded = Folded(traits, standings, families=families or Families())
     for event in happened:
+        if isinstance(event, Regrouped):
+            _regroup(rules, folded, event)
+            continue
         held = traits.setdefault(event.customer_id, Traits())
+        root = folded.families.root(event.customer_id)
         for fact in event.facts:
             held.apply(fact)
             if fact.kind in SHOWN_KINDS:
-                folded.shown.add(event.customer_id)
-        changed = membership.step(
-            rules,
-            held,
-            standings.setdefault(event.customer_id, {}),
-            event.customer_id,
-            event.at,
-            event.caused_by,
-        )
-        if changed:
-            folded.transitions += changed
-            folded.shown.add(event.customer_id)
+                folded.shown.add(root)
+        _evaluate(rules, folded, root, event.at, event.caused_by)
     return folded
+
+
+def _evaluate(rules: Audiences, folded: Folded, root: str, at: datetime, caused_by: str) -> None:
+    standing = folded.standings.setdefault(root, {})
+    changed = membership.step(rules, folded.view_of(root), standing, root, at, caused_by)
+    if changed:
+        folded.transitions += changed
+        folded.shown.add(root)
+
+
+def _regroup(rules: Audiences, folded: Folded, event: Regrouped) -> None:
+    """A merge: the merged ids leave every audience, the survivor is evaluated on what the
+    family now knows. A split: both families are evaluated again."""
+    families = folded.families
+    if event.kind == "merged":
+        for merged in families.merge(event.survivor, event.others):
+            gone = folded.standings.setdefault(merged, {})
+            exits = membership.leave_all(gone, merged, event.at, event.caused_by)
+            folded.transitions += exits
+            folded.shown.add(merged)
+            # anything merged into it earlier stays out: it follows its survivor
+        _evaluate(rules, folded, families.root(event.survivor), event.at, event.caused_by)
+        folded.shown.add(families.root(event.survivor))
+        return
+    [new] = event.others
+    if families.split(event.survivor, new):
+        for customer in (families.root(event.survivor), new):
+            _evaluate(rules, folded, customer, event.at, event.caused_by)
+            folded.shown.add(customer)
 
 
 class AudienceView(ViewHooks):
@@ -175,24 +221,35 @@ class AudienceView(ViewHooks):
         self.audiences = audiences
         self._applied: tuple[str, Audiences] | None = None
 
-    def changes(self, events: Sequence[Touchpoint | Resolved]) -> list[Happened]:
-        happened = []
+    def changes(self, events: Sequence[Touchpoint | Resolved]) -> list[Happened | Regrouped]:
+        happened: list[Happened | Regrouped] = []
         for item in events:
             event, customer = (
                 (item.event, item.customer_id) if isinstance(item, Resolved) else (item, None)
             )
+            regrouped = _regrouped(event)
+            if regrouped is not None:
+                happened.append(regrouped)
+                continue
             facts = project(event, customer)
             if facts:
                 source = f"{event.source.system}/{event.message_id}"
                 happened.append(Happened(facts[0].customer_id, facts, event.occurred_at, source))
         return happened
 
-    async def write(self, conn: Connection, happened: list[Happened]) -> None:
+    async def write(self, conn: Connection, happened: list[Happened | Regrouped]) -> None:
         if not happened:
             return
         rules = await self._definitions(conn)
-        customers = sorted({h.customer_id for h in happened})
-        folded = fold_batch(rules, happened, *await _load(conn, customers))
+        touched: set[str] = set()
+        for h in happened:
+            touched.update(
+                (h.survivor, *h.others) if isinstance(h, Regrouped) else (h.customer_id,)
+            )
+        families = await _families(conn, sorted(touched))
+        customers = sorted(touched | set(families.parents) | set(families.parents.values()))
+        folded = fold_batch(rules, happened, *await _load(conn, customers), families)
+        await _write_families(conn, folded.families)
         await copy_insert(
             conn,
             TRAITS,
@@ -239,6 +296,60 @@ class AudienceView(ViewHooks):
         self._applied = None
 
 
+def _regrouped(event: Touchpoint) -> Regrouped | None:
+    source = f"{event.source.system}/{event.message_id}"
+    if isinstance(event, CustomerMerged):
+        p = event.payload
+        return Regrouped(
+            "merged", p.surviving_customer_id, p.merged_customer_ids, event.occurred_at, source
+        )
+    if isinstance(event, CustomerSplit):
+        q = event.payload
+        return Regrouped(
+            "split", q.original_customer_id, (q.new_customer_id,), event.occurred_at, source
+        )
+    return None
+
+
+async def _families(conn: Connection, customers: list[str]) -> Families:
+    """The whole families of these customers: up to each survivor, then down to every id
+    merged into it (a level per round trip; most customers have no family: two)."""
+    parents: dict[str, str] = {}
+    asked: set[str] = set()
+    frontier = set(customers)
+    while frontier:  # up
+        asked |= frontier
+        rows = await conn.fetch(
+            f"SELECT customer_id, merged_into FROM {FAMILIES} WHERE customer_id = ANY($1::text[])",
+            sorted(frontier),
+        )
+        parents.update((r["customer_id"], r["merged_into"]) for r in rows)
+        frontier = {r["merged_into"] for r in rows} - asked
+    frontier, asked = set(asked), set()
+    while frontier:  # down
+        asked |= frontier
+        rows = await conn.fetch(
+            f"SELECT customer_id, merged_into FROM {FAMILIES} WHERE merged_into = ANY($1::text[])",
+            sorted(frontier),
+        )
+        parents.update((r["customer_id"], r["merged_into"]) for r in rows)
+        frontier = {r["customer_id"] for r in rows} - asked
+    return Families(parents)
+
+
+async def _write_families(conn: Connection, families: Families) -> None:
+    if not families.changed:
+        return
+    changed = sorted(families.changed)
+    await conn.execute(f"DELETE FROM {FAMILIES} WHERE customer_id = ANY($1::text[])", changed)
+    await copy_insert(
+        conn,
+        FAMILIES,
+        ("customer_id", "merged_into"),
+        [(c, families.parents[c]) for c in changed if c in families.parents],
+    )
+
+
 async def _load(
     conn: Connection, customers: list[str]
 ) -> tuple[dict[str, Traits], dict[str, dict[str, Standing]]]:
@@ -266,7 +377,7 @@ def _member_rows(rules: Audiences, folded: Folded) -> list[tuple[Any, ...]]:
     someone no longer a member)."""
     rows = []
     for customer in sorted(folded.shown):
-        standings, traits = folded.standings[customer], folded.traits[customer]
+        standings, traits = folded.standings.get(customer, {}), folded.view_of(customer)
         for audience in rules.audiences:
             standing = standings.get(audience.name)
             if standing is None or (standing.changes == 0):

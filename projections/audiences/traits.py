@@ -67,6 +67,19 @@ class Traits:
         elif kind == "interests":
             self.interests = sorted(set(self.interests) | set(value))
 
+    def absorb(self, other: Traits) -> None:
+        """Another id's traits folded in (a merge family): each trait yields only to a later
+        one, so the union is what folding both ids' facts gives."""
+        self.moment = max(self.moment, other.moment)
+        for kind, entry in other.latest.items():
+            _newer(self.latest, kind, entry)
+        for key, entry in other.consents.items():
+            _newer(self.consents, key, entry)
+        self.purchases.update(other.purchases)  # keyed by their position: one event counts once
+        for key, entry in other.complaints.items():
+            _newer(self.complaints, key, entry)
+        self.interests = sorted(set(self.interests) | set(other.interests))
+
     def value_of(self, kind: str) -> Any:
         held = self.latest.get(kind)
         return None if held is None else held[1]

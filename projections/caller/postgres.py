@@ -27,7 +27,8 @@ def _card_columns(keys: str) -> str:
      WHERE subject_key = ANY({keys}) AND type = 'profile.updated' AND payload ? 'name'
      ORDER BY occurred_at DESC LIMIT 1) AS name,
     (SELECT row(occurred_at, type, channel) FROM {TABLE}
-     WHERE subject_key = ANY({keys}) ORDER BY occurred_at DESC LIMIT 1) AS last_contact,
+     WHERE subject_key = ANY({keys}) AND type NOT LIKE 'relationship.%'
+     ORDER BY occurred_at DESC LIMIT 1) AS last_contact,
     (SELECT count(*) FROM (
         SELECT payload->>'case_id' FROM {TABLE}
         WHERE subject_key = ANY({keys}) AND type = 'complaint.opened'
@@ -98,7 +99,9 @@ async def caller_card(conn: Queryable, customer_id: str, keys: Sequence[str]) ->
 
 
 def _card(customer_id: str, row: Any) -> dict[str, Any]:
-    name: dict[str, Any] = json.loads(row["name"]) if row and row["name"] else {}
+    name: Any = json.loads(row["name"]) if row and row["name"] else {}
+    if not isinstance(name, dict):  # "[erased]": the key it was sealed with is shredded
+        name = {"given_name": name, "family_name": name}
     last = row["last_contact"] if row else None
     return {
         "customer_id": customer_id,

@@ -143,6 +143,8 @@ def customers_named(decision: Decision) -> list[str]:
 def _split_keys(identifiers: Sequence[PayloadIdentifier], rules: IdentityRules) -> list[str]:
     keys = []
     for ident in identifiers:
+        if not isinstance(ident, PayloadIdentifier):
+            continue  # "[erased]" (docs/PRIVACY.md): the erased subject's keys are gone already
         raw = f"{ident.namespace}:{ident.value}" if ident.namespace else ident.value
         parsed = rules.identifier(IdentifierKind[ident.type.name], raw)
         if isinstance(parsed, Rejected):

@@ -69,6 +69,17 @@ CREATE TABLE IF NOT EXISTS identity_not_matched (
     message_id  text NOT NULL,
     PRIMARY KEY (identifier, reason, message_id)
 );
+COMMENT ON TABLE identity_customers IS 'touchlog:no-personal-data (customer ids, merges)';
+COMMENT ON TABLE identity_links IS 'touchlog:personal customer=customer_id action=delete';
+COMMENT ON TABLE identity_kept_apart IS 'touchlog:no-personal-data (pairs of customer ids)';
+COMMENT ON TABLE identity_merges IS
+    'touchlog:personal customer=survivor,merged action=anonymise clear=reason';
+COMMENT ON TABLE identity_rejected_pairs IS
+    'touchlog:personal customer=a,b action=anonymise clear=reason';
+COMMENT ON TABLE identity_shared IS 'touchlog:personal identifier=identifier action=delete';
+COMMENT ON TABLE identity_names IS 'touchlog:personal customer=customer_id action=delete';
+COMMENT ON TABLE identity_not_matched IS
+    'touchlog:personal identifier=identifier action=delete';
 """
 # identity_not_matched holds each event once (its message id), so an event published
 # twice is reported once; how often an identifier was refused is a count of its rows.

@@ -213,7 +213,8 @@ async def shared_identifiers(conn: Queryable) -> list[SharedIdentifier]:
         "SELECT s.identifier, s.reason, s.message_id, s.detected_at, "
         "array_remove(array_agg(l.customer_id ORDER BY l.customer_id), NULL) AS linked "
         "FROM identity_shared s LEFT JOIN identity_links l USING (identifier) "
-        "GROUP BY s.identifier ORDER BY s.detected_at, s.identifier"
+        "GROUP BY s.identifier, s.reason, s.message_id, s.detected_at "
+        "ORDER BY s.detected_at, s.identifier"
     )
     if not rows:
         return []

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from events import Touchpoint
 from events.resolved import Resolved
+from events.sensitivity import is_erased
 from events.touchpoints import (
     CallLogged,
     CampaignResponded,
@@ -24,7 +25,7 @@ from events.touchpoints import (
     WebPageViewed,
 )
 
-NOT_CONTACTS = ("identity.", "customer.")
+NOT_CONTACTS = ("identity.", "customer.", "relationship.")
 """Decisions about identities, not interactions with a customer: no metric counts them."""
 
 LOW_RATING = 2
@@ -115,12 +116,15 @@ def _details(event: Touchpoint) -> dict[str, object]:  # one case per type
         return {"case_id": event.payload.case_id, "staff": ("agent", event.payload.resolved_by)}
     if isinstance(event, SurveyResponded):
         survey = event.payload
+        # An erased field ("[erased]": its key shredded) counts as not given.
+        answers = () if is_erased(survey.answers) else survey.answers
+        band = None if is_erased(survey.age_band) else survey.age_band
         return {
-            "ratings": tuple(a.rating for a in survey.answers),
+            "ratings": tuple(a.rating for a in answers),
             "nps": survey.nps,
-            "rated_topics": tuple(a.question for a in survey.answers),
-            "low_topics": tuple(a.question for a in survey.answers if a.rating <= LOW_RATING),
-            "age_band": survey.age_band.value if survey.age_band else None,
+            "rated_topics": tuple(a.question for a in answers),
+            "low_topics": tuple(a.question for a in answers if a.rating <= LOW_RATING),
+            "age_band": band.value if band else None,
         }
     if isinstance(event, FeedbackGiven):
         rating = event.payload.rating
@@ -133,10 +137,11 @@ def _details(event: Touchpoint) -> dict[str, object]:  # one case per type
         return {"interests": (event.payload.category,)}
     if isinstance(event, ProfileUpdated):
         update = event.payload
-        born = update.date_of_birth
-        band = age_band(born, event.occurred_at.date()) if born else None
-        income = update.income_band.value if update.income_band else None
-        return {"age_band": band, "income_band": income}
+        born = None if is_erased(update.date_of_birth) else update.date_of_birth
+        born_band = age_band(born, event.occurred_at.date()) if born else None
+        earns = None if is_erased(update.income_band) else update.income_band
+        income = earns.value if earns else None
+        return {"age_band": born_band, "income_band": income}
     if isinstance(event, CallLogged) and event.payload.agent_id:
         return {"staff": ("agent", event.payload.agent_id)}
     return {}

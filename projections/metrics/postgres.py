@@ -66,6 +66,10 @@ def _rollup_ddl(table: str) -> str:
     )
 
 
+def _no_personal_data(table: str, why: str) -> str:
+    return f"COMMENT ON TABLE {table} IS 'touchlog:no-personal-data ({why})';"
+
+
 SCHEMA = "\n".join(
     [
         f"CREATE TABLE IF NOT EXISTS {SEEN} (source_system text NOT NULL, "
@@ -88,6 +92,14 @@ SCHEMA = "\n".join(
         "touches integer NOT NULL, resolved boolean NOT NULL);",
         f"CREATE TABLE IF NOT EXISTS {BOUGHT} (customer_id text NOT NULL, category text NOT NULL, "
         "day date NOT NULL, PRIMARY KEY (customer_id, category, day));",
+        # How erasure finds and erases a customer's rows (privacy/stores.py).
+        *(_no_personal_data(table, "sums") for table in (*_SUMS, ACTIVE_MONTHS)),
+        _no_personal_data(SEEN, "ids of the events applied"),
+        _no_personal_data(CASES, "case ids and counts"),
+        f"COMMENT ON TABLE {ACTIVE} IS 'touchlog:personal customer=customer_id action=delete';",
+        f"COMMENT ON TABLE {BOUGHT} IS 'touchlog:personal customer=customer_id action=delete';",
+        f"COMMENT ON TABLE {CUSTOMERS} IS 'touchlog:personal customer=customer_id "
+        "action=anonymise null=age_band,income_band';",
     ]
 )
 

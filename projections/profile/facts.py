@@ -20,6 +20,7 @@ from typing import Any
 
 from events import Touchpoint
 from events.resolved import Resolved
+from events.sensitivity import ERASED, is_erased
 from events.touchpoints import (
     BookingMade,
     CallDirection,
@@ -44,6 +45,7 @@ from events.touchpoints import (
     WarrantyRegistered,
 )
 from events.touchpoints.identity import TYPES as IDENTITY_TYPES
+from events.touchpoints.relationship import TYPES as RELATIONSHIP_TYPES
 from projections.view import project_batch
 
 TWO_PLACES = Decimal("0.01")
@@ -89,8 +91,9 @@ Stated = tuple[str, str, Any]  # (kind, key, value)
 # Touchpoints we initiate: they are contacts, but not the customer choosing a channel.
 OUTBOUND_TYPES = frozenset({"email.sent", "sms.sent"})
 
-# The identity graph's bookkeeping says nothing about the customer's profile.
-NOT_IN_PROFILE = frozenset(cls.type_name() for cls in IDENTITY_TYPES)
+# The identity graph's bookkeeping says nothing about the customer's profile, nor who owns
+# the relationship (the staff's own doing, not a contact: ``api.ownership`` reads it).
+NOT_IN_PROFILE = frozenset(cls.type_name() for cls in (*IDENTITY_TYPES, *RELATIONSHIP_TYPES))
 
 
 def _inbound(event: Touchpoint) -> bool:
@@ -131,7 +134,11 @@ def _contact(event: Touchpoint) -> list[Stated]:
 def _profile_updated(event: ProfileUpdated) -> list[Stated]:
     p = event.payload
     stated: list[Stated] = []
-    if p.name is not None:
+    # An erased field (its key shredded): the name reads "[erased]"; the others state nothing.
+    if is_erased(p.name):
+        erased: dict[str, str | None] = dict.fromkeys(("given_name", "family_name"), ERASED)
+        stated.append(("name", "", {**erased, "middle_names": None, "suffix": None}))
+    elif p.name is not None:
         name = p.name.model_dump(mode="json", include={"given_name", "middle_names", "family_name"})
         name["suffix"] = p.name.suffix
         stated += [
@@ -141,18 +148,20 @@ def _profile_updated(event: ProfileUpdated) -> list[Stated]:
         ]
     for field in DECLARED_LISTS:
         items = getattr(p, field)
-        if items is not None:
+        if items is not None and not is_erased(items):
             stated.append((field, "", [item.model_dump(mode="json") for item in items]))
     for field in DECLARED_VALUES:
         value = getattr(p, field)
-        if value is not None:
+        if is_erased(value) and field == "dispatch_instructions":
+            stated.append((field, "", ERASED))
+        elif value is not None and not is_erased(value):
             dumped = p.model_dump(mode="json", include={field})[field]
             stated.append((field, "", dumped))
     return stated
 
 
 def _verification_set(event: VerificationSet) -> list[Stated]:
-    return [("verification", "", event.payload.model_dump(mode="json"))]
+    return [("verification", "", event.payload.model_dump(mode="json", warnings=False))]
 
 
 def _consent_changed(event: ConsentChanged) -> list[Stated]:
@@ -222,11 +231,11 @@ def mean_rating(ratings: Iterable[int]) -> str:
 def _survey(event: SurveyResponded) -> list[Stated]:
     p = event.payload
     stated: list[Stated] = [("survey", p.survey_id, {"survey_name": p.survey_name})]
-    if p.answers:
+    if p.answers and not is_erased(p.answers):
         stated.append(("satisfaction", "", mean_rating(a.rating for a in p.answers)))
     if p.nps is not None:
         stated.append(("nps", "", p.nps))
-    if p.age_band is not None:
+    if p.age_band is not None and not is_erased(p.age_band):
         stated.append(("age_band", "", p.age_band.value))
     return stated
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from events import Touchpoint
 from events.resolved import Resolved
+from events.touchpoints import CustomerErased
 from projections.db import Connection, Queryable, copy_insert
 from projections.profile.facts import Fact, project_all
 from projections.profile.search import Lookup, terms_of
@@ -42,6 +43,9 @@ CREATE TABLE IF NOT EXISTS {TERMS} (
     customer_id  text            NOT NULL,
     PRIMARY KEY (kind, term, customer_id)
 );
+COMMENT ON TABLE {FACTS} IS
+    'touchlog:personal customer=customer_id action=delete at=occurred_at type=event_type';
+COMMENT ON TABLE {TERMS} IS 'touchlog:personal customer=customer_id action=delete';
 """
 
 _FACT_COLUMNS = (
@@ -61,6 +65,19 @@ _TERM_COLUMNS = ("kind", "term", "customer_id")
 class ProfileChanges:
     facts: list[tuple[object, ...]]
     terms: list[tuple[str, str, str]]
+    erased: list[tuple[str, datetime]] = field(default_factory=list)
+    """(customer, erased at) of each ``customer.erased``: their facts until then go, on a
+    replay or rebuild too (docs/PRIVACY.md, Erasure)."""
+
+
+def _erased(events: Sequence[Touchpoint | Resolved]) -> list[tuple[str, datetime]]:
+    found = []
+    for item in events:
+        event = item.event if isinstance(item, Resolved) else item
+        if isinstance(event, CustomerErased):
+            p = event.payload
+            found += [(c, p.erased_at) for c in (p.customer_id, *p.merged_customer_ids)]
+    return found
 
 
 class ProfileView(ViewHooks):
@@ -96,11 +113,24 @@ class ProfileView(ViewHooks):
                 for f in facts
             ],
             sorted(terms),
+            _erased(events),
         )
 
     async def write(self, conn: Connection, changes: ProfileChanges) -> None:
         await copy_insert(conn, FACTS, _FACT_COLUMNS, changes.facts)
         await copy_insert(conn, TERMS, _TERM_COLUMNS, changes.terms)
+        if changes.erased:
+            customers = [c for c, _ in changes.erased]
+            await conn.execute(
+                f"DELETE FROM {FACTS} f USING unnest($1::text[], $2::timestamptz[]) "
+                "AS e(customer_id, erased_at) "
+                "WHERE f.customer_id = e.customer_id AND f.occurred_at <= e.erased_at",
+                customers,
+                [at for _, at in changes.erased],
+            )
+            await conn.execute(
+                f"DELETE FROM {TERMS} WHERE customer_id = ANY($1::text[])", customers
+            )
 
     async def apply(self, conn: Connection, events: Sequence[Touchpoint | Resolved]) -> None:
         """Project and write in one go (tests and one-off loads)."""

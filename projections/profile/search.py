@@ -11,6 +11,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+from events.sensitivity import ERASED
 from projections.identity.identifiers import normalise_email, normalise_phone
 from projections.profile.facts import Fact
 
@@ -38,7 +39,7 @@ def terms_of(fact: Fact, default_region: str) -> list[tuple[str, str]]:
     value: Any = fact.value
     if fact.kind == "name":
         parts = (value.get(part) for part in ("given_name", "middle_names", "family_name"))
-        return [(NAME, w) for part in parts if part for w in name_words(part)]
+        return [(NAME, w) for part in parts if part and part != ERASED for w in name_words(part)]
     if fact.kind == "emails":
         found = (normalise_email(e["address"]) for e in value)
         return [(EMAIL, e) for e in found if e]

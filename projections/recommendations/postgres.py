@@ -17,6 +17,7 @@ from events.resolved import Resolved
 from projections.db import Connection, Queryable, copy_insert
 from projections.profile.facts import project_all
 from projections.recommendations.copurchase import bought, increments
+from projections.recommendations.snapshot import CoPurchases, PairRule
 from projections.view import ViewHooks
 
 BOUGHT = "reco_bought_v1"
@@ -44,6 +45,10 @@ CREATE TABLE IF NOT EXISTS {BUYERS} (
     id         int    PRIMARY KEY CHECK (id = 1),
     customers  bigint NOT NULL
 );
+COMMENT ON TABLE {BOUGHT} IS 'touchlog:personal customer=customer_id action=delete';
+COMMENT ON TABLE {CATEGORIES} IS 'touchlog:no-personal-data (counts per category)';
+COMMENT ON TABLE {PAIRS} IS 'touchlog:no-personal-data (counts per pair of categories)';
+COMMENT ON TABLE {BUYERS} IS 'touchlog:no-personal-data (a count)';
 """
 
 
@@ -146,3 +151,48 @@ async def categories_of(conn: Queryable, customer_ids: Sequence[str]) -> list[st
     except asyncpg.UndefinedTableError:  # the recommendations stage never ran here
         return []
     return [r["category"] for r in rows]
+
+
+# The strongest rules from each category: what the trigger worker keeps in memory. Read
+# through the default schema's names, which always point at the live version.
+_STRONGEST = f"""
+SELECT bought, also, together, confidence, support, lift FROM (
+    SELECT p.bought, p.also, p.customers AS together,
+           p.customers::float8 / c.customers AS confidence,
+           p.customers::float8 / b.customers AS support,
+           (p.customers::float8 / c.customers) / (y.customers::float8 / b.customers) AS lift,
+           row_number() OVER (
+               PARTITION BY p.bought
+               ORDER BY p.customers::float8 / c.customers DESC, p.customers DESC, p.also
+           ) AS rank
+    FROM {PAIRS} p
+    JOIN {CATEGORIES} c ON c.category = p.bought
+    JOIN {CATEGORIES} y ON y.category = p.also
+    CROSS JOIN {BUYERS} b
+    WHERE p.customers >= $1
+) ranked
+WHERE rank <= $2
+ORDER BY bought, rank
+"""
+
+
+async def strongest_rules(
+    conn: Queryable, *, per_category: int = 50, min_customers: int = 5
+) -> CoPurchases:
+    """Each category's ``per_category`` strongest rules with at least ``min_customers``
+    customers who bought both, from the live version; empty if the stage never ran."""
+    try:
+        rows = await conn.fetch(_STRONGEST, min_customers, per_category)
+    except asyncpg.UndefinedTableError:  # the recommendations stage never ran here
+        rows = []
+    loaded = await conn.fetchval("SELECT clock_timestamp()")
+    return CoPurchases.of(
+        (
+            PairRule(
+                r["bought"], r["also"], r["together"], r["confidence"], r["support"], r["lift"]
+            )
+            for r in rows
+        ),
+        loaded,
+        per_category,
+    )

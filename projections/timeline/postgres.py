@@ -12,10 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from events import Touchpoint
-from events.resolved import Resolved
+from events.codec import Codec
+from events.fast_decode import SharedDecodes
+from events.resolved import RESOLVED, Resolved
 from projections.cursor import Cursor
 from projections.db import Connection, Queryable, copy_insert
-from projections.timeline.projection import project_all
+from projections.timeline import fast
+from projections.timeline.projection import TimelineEntry, project_all
 from projections.view import ViewHooks
 
 TABLE = "timeline_v1"
@@ -37,6 +40,8 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
 );
 CREATE INDEX IF NOT EXISTS {TABLE}_newest_first
     ON {TABLE} (subject_key, occurred_at DESC, source_system DESC, message_id DESC);
+COMMENT ON TABLE {TABLE} IS 'touchlog:personal customer=subject_key action=anonymise '
+    'clear=summary payload=payload:type at=occurred_at';
 """
 
 COLUMNS = (
@@ -61,8 +66,24 @@ class TimelineView(ViewHooks):
 
     schema = (SCHEMA,)
 
-    def changes(self, events: Sequence[Touchpoint | Resolved]) -> list[tuple[object, ...]]:
-        """COPY-ready rows (pure: runs while the previous batch is being written)."""
+    async def decode(self, values: Sequence[bytes | None], codec: Codec[Any]) -> Sequence[Any]:
+        """``touchlog.resolved`` records read straight into timeline rows
+        (``projections/timeline/fast.py``): opened, never built into events. Any other
+        codec (raw touchpoints, tests) decodes events as every view does."""
+        if not (isinstance(codec, SharedDecodes) and codec.codec is RESOLVED and codec.opener):
+            return await super().decode(values, codec)
+        return fast.entries_of_each(await codec.opener.open_many(values))
+
+    def changes(
+        self, events: Sequence[Touchpoint | Resolved | list[TimelineEntry]]
+    ) -> list[tuple[object, ...]]:
+        """COPY-ready rows (pure: runs while the previous batch is being written), each
+        identity once (a batch may hold a re-published event)."""
+        entries: dict[tuple[str, str, str], TimelineEntry] = {}
+        for item in events:
+            rows = item if isinstance(item, list) else project_all([item])
+            for r in rows:
+                entries.setdefault(r.identity(), r)
         return [
             (
                 r.subject_key,
@@ -76,7 +97,7 @@ class TimelineView(ViewHooks):
                 r.payload_json,
                 r.campaign_code,
             )
-            for r in project_all(events)
+            for r in entries.values()
         ]
 
     async def write(self, conn: Connection, rows: list[tuple[object, ...]]) -> None:

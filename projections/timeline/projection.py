@@ -54,7 +54,8 @@ def project(event: Touchpoint, customer_id: str | None = None) -> list[TimelineE
             channel=event.source.channel.value,
             business_unit=event.source.business_unit,
             summary=event.summary(),
-            payload_json=payload.model_dump_json(exclude_none=True),
+            # warnings off: an erased field reads "[erased]" whatever its type
+            payload_json=payload.model_dump_json(exclude_none=True, warnings=False),
             campaign_code=event.campaign.code if event.campaign else None,
         )
     ]

@@ -5,8 +5,9 @@
 triggers at once (a bad survey, a VIP threshold); ``advance`` hands each timer due
 by a moment to its rule, oldest first (cross-sell, reminders, SLAs, re-engagement,
 lapse). Neither does I/O, reads a clock or changes a state: time is the event's
-``occurred_at`` or the ``now`` given, so scenario tests run in simulated time and a
-replay makes the same decisions.
+``occurred_at`` or the ``now`` given, and what rules know beyond the customer (the
+co-purchase snapshot) is given to ``advance``, so scenario tests run in simulated time and
+a replay with the same snapshot makes the same decisions.
 
 A timed trigger is created at its timer's due time, an immediate one at its
 event's time; with the rule, customer and evidence that makes it deterministic.
@@ -23,6 +24,7 @@ from projections.triggers.facts import FACTS, noted
 from projections.triggers.gate import gate
 from projections.triggers.handlers import Fired, HandlerTable
 from projections.triggers.model import Audience, Kind, Trigger, trigger_id
+from projections.triggers.rule import NOTHING_KNOWN, Known
 from projections.triggers.rules import TriggerRules
 from projections.triggers.state import CustomerState
 
@@ -56,16 +58,23 @@ class TriggerEngine:
             fired += more
         return self._decide(state, customer_id, fired, now) if fired else (state, [])
 
-    def advance(self, state: CustomerState, customer_id: str, now: datetime) -> Decided:
+    def advance(
+        self,
+        state: CustomerState,
+        customer_id: str,
+        now: datetime,
+        known: Known = NOTHING_KNOWN,
+    ) -> Decided:
         """Fire every timer due by ``now``, oldest first (and any a rule sets again for a
-        moment already past)."""
+        moment already past). ``known``: what the rules read beyond the state (the
+        co-purchase snapshot for ``offer: recommended``), as of now."""
         fired: list[Fired] = []
         while due := sorted((t for t in state.timers if t.due <= now), key=lambda t: t.due):
             state = state.evolve(timers=tuple(t for t in state.timers if t.due > now))
             for timer in due:
                 rule = self._by_name.get(timer.rule)
                 if rule is not None and state.merged_into is None:
-                    state, more = rule.on_timer(state, timer)
+                    state, more = rule.on_timer(state, timer, known)
                     fired += more
         return self._decide(state, customer_id, fired, now) if fired else (state, [])
 

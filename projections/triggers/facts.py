@@ -22,7 +22,7 @@ from events.touchpoints import (
 from projections.triggers.handlers import E, Watch
 from projections.triggers.state import Complaint, Consent, CustomerState, remembered_ids
 
-NOT_ACTIVITY = ("identity.", "customer.", "email.sent", "sms.sent")
+NOT_ACTIVITY = ("identity.", "customer.", "relationship.", "email.sent", "sms.sent")
 EMAIL = frozenset({"email"})
 PHONE = frozenset({"sms", "phone"})
 MAIL = frozenset({"mail"})

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -66,12 +66,25 @@ class Trigger(BaseModel):
     offer: str | None = Field(None, description="What to offer or do, e.g. a category.")
     suppressed: Suppression | None = None
     suppressed_reason: str | None = None
+    contact: str | dict[str, Any] | None = Field(
+        None,
+        description="Marketing, on touchlog.triggers only: the channel's consented contact "
+        "(the name and the channel's one detail), sealed with the customer's key "
+        "(privacy.customer_keys), opened by a reader that holds the keys, '[erased]' once "
+        "shredded; null when not consented or not held; absent when not looked up.",
+    )
 
     def suppress(self, why: Suppression, reason: str) -> Trigger:
         return self.model_copy(update={"suppressed": why, "suppressed_reason": reason})
 
+    def with_contact(self, contact: str | dict[str, Any] | None) -> Trigger:
+        return self.model_copy(update={"contact": contact})
+
     def encode(self) -> bytes:
-        return self.model_dump_json().encode()
+        """The record's JSON; ``contact`` only when one was set (null included)."""
+        if "contact" in self.model_fields_set:
+            return self.model_dump_json().encode()
+        return self.model_dump_json(exclude={"contact"}).encode()
 
     @classmethod
     def decode(cls, raw: bytes | str) -> Trigger:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from events import Touchpoint
 from events.touchpoints import InterestDeclared, ProductViewed, PurchaseCompleted
-from projections.triggers.handlers import Step, Watch
+from projections.triggers.handlers import Fired, Step, Watch
 from projections.triggers.model import Kind
-from projections.triggers.rule import Category, Days, Rule
+from projections.triggers.rule import Category, Days, Known, Rule
 from projections.triggers.state import CustomerState, Timer
 
 
@@ -21,14 +21,47 @@ def _bought_since(state: CustomerState, timer: Timer) -> bool:
     return last is not None and last >= timer.since
 
 
+RECOMMENDED = "recommended"
+"""``offer: recommended``: the best category the customer has not bought, by co-purchases."""
+
+
 class CrossSell(Rule):
-    """Bought in ``bought`` and nothing in ``offer`` within ``within_days`` → offer it."""
+    """Bought in ``bought`` and nothing in ``offer`` within ``within_days`` → offer it.
+
+    With ``offer: recommended``, ``within_days`` after buying in ``bought`` the customer is
+    offered the best category they have not bought: the strongest co-purchase rule from
+    anything they bought (``Known.co_purchases``), else ``fallback`` if they have not
+    bought it, else nothing. The trigger is about ``recommended`` (its id does not depend
+    on the snapshot, so a timer fired again after a crash is the same trigger).
+    """
 
     type: Literal["cross_sell"]
     bought: Category
     offer: Category
+    fallback: Category | None = Field(
+        None, description="With offer: recommended, what to offer when nothing is recommended."
+    )
     within_days: Days = 30
     kind: Literal[Kind.MARKETING] = Kind.MARKETING
+
+    @field_validator("bought")
+    @classmethod
+    def _bought_names_a_category(cls, bought: str) -> str:
+        if bought == RECOMMENDED:
+            raise ValueError(f"{RECOMMENDED!r} is only for offer, not a category bought")
+        return bought
+
+    @field_validator("fallback")
+    @classmethod
+    def _fallback_only_if_recommended(
+        cls, fallback: str | None, info: ValidationInfo
+    ) -> str | None:
+        offer = info.data.get("offer")
+        if fallback is not None and offer is not None and offer != RECOMMENDED:
+            raise ValueError(f"a fallback is only for offer: {RECOMMENDED} (offer is {offer!r})")
+        if fallback == RECOMMENDED:
+            raise ValueError(f"the fallback must name a category, not {RECOMMENDED!r}")
+        return fallback
 
     def watches(self) -> tuple[Watch[Any], ...]:
         return (Watch(PurchaseCompleted, self._purchase),)
@@ -38,11 +71,26 @@ class CrossSell(Rule):
             state = self.wait(state, self.offer, event, timedelta(days=self.within_days))
         return state, ()
 
-    def on_timer(self, state: CustomerState, timer: Timer) -> Step:
+    def on_timer(self, state: CustomerState, timer: Timer, known: Known) -> Step:
+        if self.offer == RECOMMENDED:
+            return state, self._recommend(state, timer, known)
         if _bought_since(state, timer):
             return state, ()
         why = f"bought {self.bought} but no {self.offer} within {self.within_days} days"
         return state, self.fire(timer, why, offer=timer.key)
+
+    def _recommend(self, state: CustomerState, timer: Timer, known: Known) -> tuple[Fired, ...]:
+        best = known.co_purchases.best(state.bought.keys())
+        if best is not None:
+            why = (
+                f"bought {self.bought}; {best.confidence:.0%} of customers who bought "
+                f"{best.because} also bought {best.category} ({best.together} customers)"
+            )
+            return self.fire(timer, why, offer=best.category)
+        if self.fallback is not None and self.fallback not in state.bought:
+            why = f"bought {self.bought}; no co-purchase to recommend, so {self.fallback}"
+            return self.fire(timer, why, offer=self.fallback)
+        return ()
 
 
 class ReEngagement(Rule):
@@ -77,7 +125,7 @@ class ReEngagement(Rule):
             state = self.wait(state, category, event, timedelta(days=self.within_days), note)
         return state, ()
 
-    def on_timer(self, state: CustomerState, timer: Timer) -> Step:
+    def on_timer(self, state: CustomerState, timer: Timer, known: Known) -> Step:
         if _bought_since(state, timer):
             return state, ()
         views = {k: v for k, v in state.views.items() if k != timer.key}
@@ -127,7 +175,7 @@ class LapseRisk(Rule):
         due = since + timedelta(days=self.silent_days)
         return Timer(due, self.name, "silence", since, (activity,))
 
-    def on_timer(self, state: CustomerState, timer: Timer) -> Step:
+    def on_timer(self, state: CustomerState, timer: Timer, known: Known) -> Step:
         last, last_id = state.last_activity, state.last_activity_id
         if last is None or last_id is None:
             return state, ()

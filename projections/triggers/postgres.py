@@ -58,6 +58,7 @@ CREATE INDEX IF NOT EXISTS {TABLE}_rule_status
     ON {TABLE} (rule, status, created_at DESC, trigger_id DESC);
 CREATE INDEX IF NOT EXISTS {TABLE}_status
     ON {TABLE} (status, created_at DESC, trigger_id DESC);
+COMMENT ON TABLE {TABLE} IS 'touchlog:personal customer=customer_id action=delete';
 """
 """The rebuilt table: one version per rebuild (``projections/versions.py``)."""
 
@@ -99,6 +100,9 @@ CREATE TABLE IF NOT EXISTS {ATTEMPTS} (
     duration_ms  double precision NOT NULL,
     PRIMARY KEY (trigger_id, subscriber, attempt)
 );
+COMMENT ON TABLE {ACTIONS} IS 'touchlog:personal trigger=trigger_id action=delete';
+COMMENT ON TABLE {DELIVERIES} IS 'touchlog:personal trigger=trigger_id action=delete';
+COMMENT ON TABLE {ATTEMPTS} IS 'touchlog:personal trigger=trigger_id action=delete';
 """
 """What people and webhooks did: shared by every version, never rebuilt."""
 
@@ -170,6 +174,10 @@ class TriggerStore(ViewHooks):
 
     Run one runner per trigger topic (emitted and suppressed): offsets are kept per
     (name, topic, partition), so both may use the same store and name.
+
+    A marketing trigger's ``contact`` (sealed on the topic) is not stored: the API does
+    not serve it, and a webhook reads the contact from the profile when it is sent
+    (``projections.triggers.contact``) — the store holds no contact to erase.
     """
 
     def __init__(self, subscriptions: Sequence[Subscription] = (), *, name: str = TABLE) -> None:

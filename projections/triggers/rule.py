@@ -3,17 +3,20 @@
 A rule type is one class: a frozen pydantic model with a ``type`` literal, the
 events it ``watches`` (each with a typed handler) and what its timers decide
 (``on_timer``). Both return the next state and what fired; neither does I/O or
-reads a clock. Register a new class in ``rules.AnyRule``.
+reads a clock. What a timer may read beyond the customer's state is handed to it
+(``Known``: a snapshot the worker refreshes). Register a new class in ``rules.AnyRule``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from events import Touchpoint
+from projections.recommendations.snapshot import NO_CO_PURCHASES, CoPurchases
 from projections.triggers.handlers import Fired, Step, Watch
 from projections.triggers.model import Audience, Kind, RuleName
 from projections.triggers.state import CustomerState, Timer
@@ -23,6 +26,17 @@ Category = Annotated[str, Field(min_length=1, max_length=200)]
 ChannelName = Literal[
     "web", "phone", "email", "store", "sms", "mail", "kiosk", "chat", "social", "app"
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    """What rules know beyond one customer's state, shared by every customer and read-only:
+    the strongest co-purchase rules (for ``offer: recommended``)."""
+
+    co_purchases: CoPurchases = NO_CO_PURCHASES
+
+
+NOTHING_KNOWN = Known()
 
 
 class Rule(BaseModel):
@@ -40,7 +54,7 @@ class Rule(BaseModel):
         """The events this rule looks at, each with its handler."""
         return ()
 
-    def on_timer(self, state: CustomerState, timer: Timer) -> Step:
+    def on_timer(self, state: CustomerState, timer: Timer, known: Known) -> Step:
         """What one of this rule's timers decides once due (it is already removed). A
         timer set again from here must be due later than this one (``advance`` fires it
         at once if that moment is past too)."""

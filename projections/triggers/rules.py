@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from events.documents import DocumentError, named_problems
-from projections.triggers.offers import CrossSell, LapseRisk, ReEngagement, Vip
+from projections.triggers.offers import RECOMMENDED, CrossSell, LapseRisk, ReEngagement, Vip
 from projections.triggers.rule import Days
 from projections.triggers.tasks import ComplaintEscalation, ServiceReminder, SurveyFollowUp
 
@@ -56,6 +56,10 @@ class TriggerRules(BaseModel):
                 raise ValueError(f"two rules are named {rule.name!r}; names must be unique")
             seen.add(rule.name)
         return self
+
+    def recommending(self) -> list[str]:
+        """The rules that offer ``recommended`` (the worker then keeps co-purchases)."""
+        return [r.name for r in self.rules if isinstance(r, CrossSell) and r.offer == RECOMMENDED]
 
 
 class RulesError(DocumentError):

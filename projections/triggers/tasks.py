@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
+from events.sensitivity import is_erased
 from events.touchpoints import (
     ComplaintOpened,
     ComplaintResolved,
@@ -18,7 +19,7 @@ from events.touchpoints import (
 from events.touchpoints.complaints import Severity
 from projections.triggers.handlers import Step, Watch
 from projections.triggers.model import Audience, Kind
-from projections.triggers.rule import Days, Rule
+from projections.triggers.rule import Days, Known, Rule
 from projections.triggers.state import CustomerState, Timer
 
 
@@ -63,7 +64,7 @@ class ServiceReminder(Rule):
         evidence = (event.message_id,)
         return state.replacing_timer(Timer(due, self.name, key, event.occurred_at, evidence, note))
 
-    def on_timer(self, state: CustomerState, timer: Timer) -> Step:
+    def on_timer(self, state: CustomerState, timer: Timer, known: Known) -> Step:
         channel = self.channel or state.preferred_channel or "email"
         return state, self.fire(timer, f"Remind: {timer.note}", channel=channel)
 
@@ -104,7 +105,7 @@ class ComplaintEscalation(Rule):
     def _resolved(self, state: CustomerState, event: ComplaintResolved) -> Step:
         return state.without_timer(self.name, event.payload.case_id), ()
 
-    def on_timer(self, state: CustomerState, timer: Timer) -> Step:
+    def on_timer(self, state: CustomerState, timer: Timer, known: Known) -> Step:
         complaint = state.complaints.get(timer.key)
         if complaint is None:
             return state, ()  # resolved in time
@@ -130,9 +131,8 @@ class SurveyFollowUp(Rule):
 
     def _survey(self, state: CustomerState, event: SurveyResponded) -> Step:
         p = event.payload
-        low = [
-            f"rated '{a.question}' {a.rating}/5" for a in p.answers if a.rating <= self.max_rating
-        ]
+        answers = () if is_erased(p.answers) else p.answers  # "[erased]": key shredded
+        low = [f"rated '{a.question}' {a.rating}/5" for a in answers if a.rating <= self.max_rating]
         if p.nps is not None and p.nps <= self.max_nps:
             low.append(f"NPS {p.nps}")
         return self._call_back(state, event, low)

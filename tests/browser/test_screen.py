@@ -130,9 +130,14 @@ async def test_an_agent_gets_no_service_value_until_show_more_and_never_a_restri
     assert await fetched.containing(*RESTRICTED_SENTINELS) == []
 
     # The reveal is in the access audit, with its reason, and on the manager's screen.
+    # Every read is recorded: the page's own (the everyday "service" purpose) and the
+    # reveal's, with its reason.
     audited = await accesses(world.pool, AccessFilter(customer_id=customer_id, who="Ann"))
-    assert {r["reason"] for r in audited} == {REASON}
-    assert {"profile", "timeline"} <= {r["endpoint"] for r in audited}
+    assert {r["reason"] for r in audited} == {REASON, "service"}
+    revealed = [r for r in audited if r["reason"] == REASON]
+    assert {"profile", "timeline"} <= {r["endpoint"] for r in revealed}
+    assert {r["tier"] for r in revealed} == {"service"}
+    assert all(r["tier"] == "essential" for r in audited if r["reason"] == "service")
     await manager.goto("/manager")
     audit = manager.get_by_role("table")
     await expect(audit).to_contain_text(REASON)

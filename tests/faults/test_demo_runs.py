@@ -28,7 +28,7 @@ from tests.faults.pipeline_processes import (
     high_watermarks,
     stored_offsets,
 )
-from tests.integration.conftest import new_database, server_url  # noqa: F401
+from tests.integration.conftest import master_key, new_database, server_url  # noqa: F401
 from tests.integration.kafka_support import read_topic
 from tests.integration.test_crash_recovery import GRAPH, TIMELINE
 from tests.waiting import eventually

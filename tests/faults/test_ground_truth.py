@@ -66,9 +66,14 @@ from tests.faults.pipeline_processes import (
     stored_offsets,
     wait_for_database,
 )
-from tests.integration.conftest import new_database, server_url  # noqa: F401
+from tests.integration.conftest import master_key, new_database, server_url  # noqa: F401
 from tests.integration.kafka_support import read_topic
-from tests.integration.pipeline_support import endpoints, pipeline, pipeline_settings
+from tests.integration.pipeline_support import (
+    endpoints,
+    opened_records,
+    pipeline,
+    pipeline_settings,
+)
 from tests.integration.test_crash_recovery import GRAPH
 from tests.waiting import eventually
 from touchlog import embedded
@@ -408,7 +413,9 @@ async def clean_run(
         reference = Reference(
             customer={m: subjects[0] for m, subjects in timeline.items()},
             profile=profile_customers(await pool.fetch(PROFILE_CUSTOMERS)),
-            triggers=expected_triggers(await read_topic(bootstrap, topics["resolved"])),
+            triggers=expected_triggers(
+                await opened_records(pool, await read_topic(bootstrap, topics["resolved"]))
+            ),
         )
         assert all(len(s) == 1 for s in timeline.values()), "the clean run has duplicates"
         assert not await pool.fetchval("SELECT count(*) FROM dead_letters")

@@ -19,7 +19,7 @@ import asyncpg
 import pytest
 
 from tests.factories import BASE_TIME, event_dict
-from tests.integration.conftest import broker, new_database, server_url  # noqa: F401
+from tests.integration.conftest import broker, master_key, new_database, server_url  # noqa: F401
 from tests.integration.kafka_support import publish_in_order
 from tests.integration.pipeline_support import endpoints, pipeline, pipeline_settings
 from tests.waiting import eventually

@@ -25,7 +25,7 @@ import pytest
 
 from producers import Publisher
 from tests.factories import random_events
-from tests.integration.conftest import new_database, server_url  # noqa: F401
+from tests.integration.conftest import master_key, new_database, server_url  # noqa: F401
 from tests.waiting import eventually, eventually_sync
 from touchlog import embedded
 

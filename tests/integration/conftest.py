@@ -22,6 +22,21 @@ from tests.integration.trigger_worker_support import TriggerWorld
 from touchlog import embedded
 from touchlog.kafka_admin import ensure_topics
 
+TEST_MASTER_KEY = "dG91Y2hsb2ctdGVzdHMtbWFzdGVyLWtleS0zMi1ieXQ="
+"""One master key for every process of the session (in-process stages, CLI children): a
+key wraps the data keys of whichever database a test uses, whatever its data_dir."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def master_key() -> Iterator[str]:
+    before = os.environ.get("TOUCHLOG_MASTER_KEY")
+    os.environ["TOUCHLOG_MASTER_KEY"] = TEST_MASTER_KEY
+    yield TEST_MASTER_KEY
+    if before is None:
+        os.environ.pop("TOUCHLOG_MASTER_KEY", None)
+    else:
+        os.environ["TOUCHLOG_MASTER_KEY"] = before
+
 
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[embedded.EmbeddedBroker]:

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 
+from events import InvalidEvent
+from events.resolved import Resolved
+from privacy.runtime import Keys, SealingConfig, resolved_decoder
 from projections.identity import IdentityRules
 from touchlog import bootstrap
 from touchlog.settings import Settings
@@ -66,3 +71,26 @@ async def resolver_position(pool: asyncpg.Pool, topic: str) -> int:
         topic,
     )
     return value
+
+
+async def decode_resolved(pool: asyncpg.Pool, values: list[bytes | None]) -> list[Resolved]:
+    """Records of ``touchlog.resolved`` opened (their keys in ``pool``) and decoded, as the
+    views read them; raises the first that does not decode."""
+    keys = Keys.on(SealingConfig.of(Settings()), pool)
+    decoded = await resolved_decoder(keys.opener).decode_records(values)
+    for outcome in decoded:
+        if isinstance(outcome, InvalidEvent):
+            raise outcome
+    return [d for d in decoded if isinstance(d, Resolved)]
+
+
+async def opened_records(pool: asyncpg.Pool, records: list[Any]) -> list[Any]:
+    """Consumer records of ``touchlog.resolved`` with their sealed fields opened."""
+    keys = Keys.on(SealingConfig.of(Settings()), pool)
+    opened = await keys.opener.open_many([r.value for r in records])
+    result = []
+    for record, outcome in zip(records, opened, strict=True):
+        if isinstance(outcome, InvalidEvent):
+            raise outcome
+        result.append(dataclasses.replace(record, value=outcome.value if outcome else None))
+    return result

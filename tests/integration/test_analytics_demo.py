@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 
+import asyncpg
 import pytest
 
 from events import Touchpoint
 from events.codec import TOUCHPOINTS
 from producers.demo.history import history_events
 from tests.integration.kafka_support import read_topic
-from tests.integration.pipeline_support import endpoints, pipeline_settings
+from tests.integration.pipeline_support import endpoints, opened_records, pipeline_settings
 from tests.metrics_support import NOW
 from touchlog.cli_demo_history import publish_history
 from touchlog.embedded import EmbeddedBroker
@@ -32,7 +33,13 @@ async def test_the_history_is_published_whole_in_time_order(
     costs = json.loads(said.split("TOUCHLOG_ANALYTICS_CAMPAIGN_COSTS='")[1].split("'")[0])
     assert set(costs) == {"SPRING-MAILER", "SUMMER-SMS"}
 
-    records = await read_topic(broker.bootstrap_servers, topics["touchpoints"])
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    try:  # published sealed: opened with the keys in the database, as the resolver does
+        records = await opened_records(
+            pool, await read_topic(broker.bootstrap_servers, topics["touchpoints"])
+        )
+    finally:
+        await pool.close()
     events = [
         e for e in TOUCHPOINTS.decode_many([r.value for r in records]) if isinstance(e, Touchpoint)
     ]

@@ -8,6 +8,7 @@ timeline equal those of an uninterrupted run over the same log.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import signal
@@ -19,7 +20,6 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from events.resolved import RESOLVED
 from producers import Publisher
 from projections.timeline.postgres import count_rows
 from tests.factories import identity_events
@@ -157,8 +157,8 @@ async def _resolved(bootstrap: str, topic: str) -> set[tuple[str, str]]:
     """(customer, message id) of every record, replays included (they must be identical)."""
     records = await read_topic(bootstrap, topic)
     return {
-        (r.customer_id, r.event.message_id)
-        for r in (RESOLVED.decode(record.value) for record in records)
+        (r["customer_id"], r["event"]["message_id"])  # not sealed: read without the keys
+        for r in (json.loads(record.value) for record in records)
     }
 
 

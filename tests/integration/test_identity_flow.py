@@ -10,13 +10,17 @@ import asyncpg
 import pytest
 
 from events import from_mapping
-from events.resolved import RESOLVED
 from producers import Publisher
 from projections.identity import postgres as identity
 from projections.timeline.postgres import count_rows, fetch_timeline
 from tests.factories import BASE_TIME, event_dict
 from tests.integration.kafka_support import publish_in_order, read_topic
-from tests.integration.pipeline_support import endpoints, pipeline, pipeline_settings
+from tests.integration.pipeline_support import (
+    decode_resolved,
+    endpoints,
+    pipeline,
+    pipeline_settings,
+)
 from tests.waiting import eventually
 from touchlog import cli_identity
 from touchlog.embedded import EmbeddedBroker
@@ -75,10 +79,8 @@ async def test_written_forms_of_one_person_consolidate_and_merge_into_the_oldest
     assert merges[0]["survivor"] == ann, "the survivor is the older customer (born from e1)"
     assert await _timeline(pool, merges[0]["merged"]) == ["e1", "e2", "e4", "e5"]
 
-    resolved = [
-        RESOLVED.decode(r.value)
-        for r in await read_topic(broker.bootstrap_servers, topics["resolved"])
-    ]
+    records = await read_topic(broker.bootstrap_servers, topics["resolved"])
+    resolved = await decode_resolved(pool, [r.value for r in records])  # sealed: opened
     assert sorted(r.event.message_id for r in resolved if r.event.type == "call.logged") == [
         "e1",
         "e2",

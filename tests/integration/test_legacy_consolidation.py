@@ -358,6 +358,7 @@ async def test_import_reports_bad_rows_by_line_and_resumes_without_duplicates(
         kafka_bootstrap_servers=broker.bootstrap_servers,
         kafka_idempotence=False,
         DATABASE_URL="postgresql://unused",
+        seal_personal_data=False,  # no key store here: the import publishes in clear
     )
     mapping, digest = load_with_digest(mapping_file, legacy.parse_mapping)
     source = Source(system="shop-crm", business_unit="retail", channel=mapping.channel)

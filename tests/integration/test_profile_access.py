@@ -107,6 +107,8 @@ def _requests() -> dict[str, list[Request]]:
             for extra in ({}, reveal)
         ],
         "/audit/access": [Request("/audit/access")],
+        # The data inventory: counts, tiers and readers, no customer's values (managers).
+        "/audit/data": [Request("/audit/data")],
         # Triggers carry no profile fields; their access rules: test_trigger_api.py.
         "/triggers": [Request("/triggers"), Request("/triggers", {"customer_id": CUSTOMER})],
         "/triggers/{trigger_id}": [Request("/triggers/unknown")],
@@ -130,6 +132,9 @@ def _requests() -> dict[str, list[Request]]:
         "/audiences/{name}/members.csv": [
             Request("/audiences/x/members.csv", {"channel": "email"})
         ],
+        # A data subject's right of access: everything held, for managers only (audited);
+        # what it holds: test_erasure.py.
+        "/customers/{customer_id}/export": [Request(f"/customers/{CUSTOMER}/export")],
     }
 
 
@@ -165,12 +170,14 @@ async def test_every_endpoint_serves_each_role_only_its_fields_and_audits_the_re
 ) -> None:
     paths = (await client.get("/openapi.json")).json()["paths"]
     writes = {path for path, methods in paths.items() if list(methods) != ["get"]}
-    # The only writes: people working a trigger (they return the trigger, no profile data)
-    # and checking a caller's answer (it returns an outcome only).
+    # The only writes: people working a trigger (they return the trigger, no profile data),
+    # checking a caller's answer (it returns an outcome only) and a manager's erasure (it
+    # returns a receipt: stores and counts, no personal data; tests/integration/test_erasure.py).
     assert writes == {
         "/triggers/{trigger_id}/acknowledge",
         "/triggers/{trigger_id}/close",
         "/customers/{customer_id}/verify",
+        "/customers/{customer_id}/erasure",
     }
     requests = _requests()
     assert set(paths) - writes == set(requests), "a new endpoint needs its requests in this test"
@@ -188,6 +195,9 @@ async def test_every_endpoint_serves_each_role_only_its_fields_and_audits_the_re
                     params=example.params,
                     headers={"Authorization": f"Bearer {token}"},
                 )
+                if route == "/customers/{customer_id}/export":
+                    assert response.status_code == (200 if role is Role.MANAGER else 403)
+                    continue
                 allowed = _allowed(role, example.params)
                 for value in _forbidden_values(allowed):
                     assert value not in response.text, (role, example, value)
@@ -231,6 +241,9 @@ async def test_every_endpoint_serves_each_role_only_its_fields_and_audits_the_re
     for role, status in ((Role.AGENT, 403), (Role.MARKETING, 403), (Role.MANAGER, 200)):
         assert outcomes[(role, "/analytics/{report} {}")] == status
     assert outcomes[(Role.MARKETING, "/audit/access {}")] == 403
+    for role in (Role.AGENT, Role.MARKETING):
+        assert outcomes[(role, "/audit/data {}")] == 403
+    assert outcomes[(Role.MANAGER, "/audit/data {}")] == 200
     assert outcomes[(Role.AGENT, f"{history} {{'field': 'nps'}}")] == 403
     assert outcomes[(Role.MARKETING, f"{history} {{'field': 'interests'}}")] == 200
     assert outcomes[(Role.MARKETING, f"{history} {{'field': 'emails'}}")] == 403
@@ -255,14 +268,24 @@ async def test_every_endpoint_serves_each_role_only_its_fields_and_audits_the_re
             break
     by_id = {r["id"]: r for r in records}
     assert len(audited) > 60
+    everyday = {Role.AGENT: "service", Role.MANAGER: "service", Role.MARKETING: "marketing"}
     for audit_id, route, role, params in audited:
+        if audit_id not in by_id:  # a search, lookup or listing that found someone else
+            assert route in ("/customers", "/lookup", "/triggers"), (route, params)
+            continue
         record = by_id[audit_id]
         assert (record["who"], record["role"]) == (TOKENS[ROLE_TOKEN[role]].name, role.value)
-        assert record["reason"] == params.get("reason")
-        assert record["fields"]
+        assert record["reason"] == params.get("reason", everyday[role])
+        assert record["route"] == route
+        assert (record["tier"] == "essential") == (not record["fields"]), record
         if route.endswith("/profile") and role is Role.MANAGER:
             assert set(record["fields"]) >= RESTRICTED
-    reveals = [a for a in audited if a[2] is Role.AGENT and a[3].get("reveal") == "service"]
+            assert record["tier"] == "restricted"
+    reveals = [
+        a
+        for a in audited
+        if a[2] is Role.AGENT and a[3].get("reveal") == "service" and by_id[a[0]]["fields"]
+    ]
     # service histories (not tenure nor segments: no history), a timeline page, 2 profiles
     assert len(reveals) == len(SERVICE - {"tenure_days", "segments"}) + 1 + 2
 

@@ -32,6 +32,7 @@ async def test_publish_reports_rejected_lines_and_sends_the_rest(
         "TOUCHLOG_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
         "TOUCHLOG_KAFKA_IDEMPOTENCE": "false",
         "DATABASE_URL": "postgresql://unused/",
+        "TOUCHLOG_SEAL_PERSONAL_DATA": "false",  # no key store: publishes in clear
         "TOUCHLOG_TOPIC_TOUCHPOINTS": topics["touchpoints"],
         "TOUCHLOG_LOG_LEVEL": "warning",
         "TOUCHLOG_DATA_DIR": str(tmp_path),

@@ -135,6 +135,7 @@ async def test_a_customer_only_the_timeline_knows_yet_is_known(client: httpx.Asy
         "born_at": None,
         "merged_ids": ["someone-else"],
         "identifiers": [],
+        "next_best_offers": [],  # nothing bought, nothing co-purchased
     }
     timeline = (await client.get("/customers/someone-else/timeline")).json()
     assert [i["message_id"] for i in timeline["items"]] == ["other"]
@@ -153,7 +154,7 @@ async def test_an_agent_sees_service_data_only_when_revealed_with_a_reason_and_a
     ]
     assert all(i["summary"] is None and i["payload"] == {} for i in plain["items"])
     assert plain["withheld"] == ["restricted", "service"]
-    assert plain["audit_id"] is None
+    assert plain["audit_id"] is not None  # every read is audited, essential ones too
     no_reason = await client.get(
         "/customers/cust-api/timeline", params={"reveal": "service"}, headers=AGENT
     )
@@ -174,9 +175,15 @@ async def test_an_agent_sees_service_data_only_when_revealed_with_a_reason_and_a
     ).json()
     assert revealed["items"][2]["summary"].startswith("Purchased 2 items")
     assert revealed["items"][2]["payload"]["total"] == "59.80"
-    [record] = (await client.get("/audit/access")).json()["records"]
-    assert record["id"] == revealed["audit_id"]
+    records = {r["id"]: r for r in (await client.get("/audit/access")).json()["records"]}
+    essential, record = records[plain["audit_id"]], records[revealed["audit_id"]]
+    assert (essential["tier"], essential["fields"], essential["reason"]) == (
+        "essential",
+        [],
+        "service",
+    )
     assert (record["who"], record["role"], record["reason"]) == ("Ann", "agent", "refund dispute")
+    assert (record["tier"], record["route"]) == ("service", "/customers/{key}/timeline")
     assert "purchase.completed.total" in record["fields"]
 
 

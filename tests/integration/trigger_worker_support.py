@@ -57,12 +57,13 @@ class TriggerWorld:
             "TOUCHLOG_LOG_LEVEL": "info",
         }
 
-    def start(self, rules: str) -> None:
-        """A worker with these rules (YAML), as a separate process."""
+    def start(self, rules: str, settings: dict[str, str] | None = None) -> None:
+        """A worker with these rules (YAML) and ``settings`` (more variables), as a
+        separate process."""
         assert self.process is None or self.process.poll() is not None
         path = self.data_dir / "rules.yaml"
         path.write_text(rules)
-        env = self.env() | {"TOUCHLOG_TRIGGER_RULES": str(path)}
+        env = self.env() | (settings or {}) | {"TOUCHLOG_TRIGGER_RULES": str(path)}
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "touchlog.cli", "triggers", "worker", "--manual-clock"],

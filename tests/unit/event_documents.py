@@ -57,10 +57,16 @@ def alternatives(node: Document) -> bool:
     return "anyOf" in node and "type" not in node and "properties" not in node
 
 
+def branches(node: Document, root: Document) -> list[Document]:
+    """The alternatives of an ``anyOf``, but the sealed form of a personal field (a string
+    only a producer holding the subject's key can make: ``privacy.sealing``)."""
+    return [b for b in node["anyOf"] if not resolve(b, root).get("x-sealed")]
+
+
 def _node(node: Document, root: Document) -> st.SearchStrategy[Any]:
     node = resolve(node, root)
     if alternatives(node):
-        return st.one_of([_node(branch, root) for branch in node["anyOf"]])
+        return st.one_of([_node(branch, root) for branch in branches(node, root)])
     if "const" in node:
         return st.just(node["const"])
     if "enum" in node:
@@ -217,7 +223,7 @@ def leaves(
     """Every value in ``doc`` with the schema that describes it, parents before children."""
     node = resolve(schema, root)
     if alternatives(node):
-        node = resolve(_branch_for(doc, node["anyOf"], root), root)
+        node = resolve(_branch_for(doc, branches(node, root), root), root)
     yield path, node, doc
     if isinstance(doc, dict) and "properties" in node:
         for name, value in doc.items():

@@ -40,6 +40,7 @@ def test_every_route_documents_every_status_it_can_answer() -> None:
         ("GET", "/customers/{customer_id}/profile/history"): SIGNED_IN | {"404"},
         ("POST", "/customers/{customer_id}/verify"): SIGNED_IN | {"400", "404"},
         ("GET", "/audit/access"): SIGNED_IN,
+        ("GET", "/audit/data"): {"200", "401", "403"},
         ("GET", "/analytics/{report}"): SIGNED_IN,
         ("GET", "/triggers"): SIGNED_IN | {"404"},
         ("GET", "/triggers/{trigger_id}"): SIGNED_IN | {"404"},
@@ -50,6 +51,8 @@ def test_every_route_documents_every_status_it_can_answer() -> None:
         ("GET", "/audiences/{name}/members"): SIGNED_IN | {"404"},
         ("GET", "/audiences/{name}/members.csv"): SIGNED_IN | {"404"},
         ("GET", "/customers/{customer_id}/next-best-offers"): SIGNED_IN | {"404"},
+        ("POST", "/customers/{customer_id}/erasure"): SIGNED_IN | {"400", "404", "409", "503"},
+        ("GET", "/customers/{customer_id}/export"): SIGNED_IN | {"404"},
     }
     assert {key: _codes(*key) for key in OPERATIONS} == expected
 

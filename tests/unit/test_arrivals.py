@@ -5,7 +5,7 @@ from __future__ import annotations
 import pickle
 
 from consumers.arrivals import Arrival, arrivals, arrivals_in_helper
-from events import InvalidEvent, encode, from_mapping
+from events import InvalidEvent, decode, encode, from_mapping
 from projections.identity import IdentityRules
 from projections.identity.identifiers import Identifier, IdentifierKind
 from tests.factories import event_dict
@@ -28,7 +28,7 @@ def test_an_arrival_carries_the_envelope_the_identifiers_and_the_record_as_read(
     assert arrival.ref.occurred_at == event.occurred_at
     assert arrival.business_unit == event.source.business_unit
     assert arrival.correlation_id == "corr-1"
-    assert arrival.value is value
+    assert arrival.value == encode(decode(value))  # in clear: forwarded in canonical form
     assert arrival.decision is None
     identifiers, rejected = arrival.identified
     assert identifiers == [

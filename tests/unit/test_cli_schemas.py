@@ -95,7 +95,8 @@ def test_generate_and_check_refuse_an_incompatible_change(
     shutil.copytree(DEFAULT_DIR, root)
     published = root / "sms.sent" / "v1.json"
     contract = json.loads(published.read_text())
-    contract["$defs"]["SmsPayload"]["properties"]["body"]["maxLength"] = 5000  # model now says 1600
+    body = contract["$defs"]["SmsPayload"]["properties"]["body"]["anyOf"][0]  # [clear, sealed]
+    body["maxLength"] = 5000  # the model now says 1600
     published.write_text(json.dumps(contract))
 
     assert run("schemas", "check", "--dir", str(root)) == 1
