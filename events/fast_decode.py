@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
@@ -30,6 +31,9 @@ from events.codec import Codec, InvalidEvent
 from events.resolved import RESOLVED
 
 T = TypeVar("T")
+
+SHARED: weakref.WeakSet[SharedDecodes[Any]] = weakref.WeakSet()
+"""Every shared decoder of the process: an erasure here empties them all (``forget``)."""
 
 CAPACITY = 15_000  # ~4.4 KB each (the decoded event and its bytes): ~65 MB at most
 """Three batches of 5,000: the views of a process read the topic within about that."""
@@ -74,6 +78,7 @@ class SharedDecodes(Codec[T]):
         self._lenient = lenient
         self._max_age = max_age
         self._born: dict[bytes, float] = {}
+        SHARED.add(self)
         self.hits = 0
         self.misses = 0
 

@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import os
 import time
+import weakref
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import structlog
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from projections.db import Connection, Queryable
@@ -272,7 +274,22 @@ class PostgresKeyStore:
             name,
             fresh,
         )
-        return self._master.unwrap(name, wrapped)
+        try:
+            return self._master.unwrap(name, wrapped)
+        except InvalidTag:
+            raise WrongMasterKey(
+                "the master key does not open this database's key store: it was made with "
+                "another (set TOUCHLOG_MASTER_KEY or TOUCHLOG_MASTER_KEY_FILE to the key the "
+                "database's keys were wrapped with; docs/PRIVACY.md)"
+            ) from None
+
+
+class WrongMasterKey(RuntimeError):
+    """The configured master key is not the one the key store was made with."""
+
+
+RINGS: weakref.WeakSet[KeyRing] = weakref.WeakSet()
+"""Every key ring of the process: an erasure here empties them all (``forget``)."""
 
 
 class KeyRing:
@@ -285,6 +302,7 @@ class KeyRing:
     def __init__(self, store: KeyStore, *, cache_seconds: float = 60.0) -> None:
         self.store = store
         self.cache_seconds = cache_seconds
+        RINGS.add(self)
         self._pepper: bytes | None = None
         self._refs: dict[str, str] = {}  # subject key → ref: channels send the same subjects
         self._sealing: dict[Slot, tuple[float, str, AESGCM]] = {}

@@ -15,10 +15,10 @@ from typing import Any
 
 import asyncpg
 
-from events.fast_decode import SharedDecodes
+from events.fast_decode import SHARED, SharedDecodes
 from events.resolved import RESOLVED, Resolved
 from privacy import keys, subjects
-from privacy.keys import KeyRing, MasterKey, PostgresKeyStore, master_key_from
+from privacy.keys import RINGS, KeyRing, MasterKey, PostgresKeyStore, master_key_from
 from privacy.retention import Retention
 from privacy.sealing import Opener, Sealer, lenient_resolved
 from projections import db
@@ -88,6 +88,16 @@ def resolved_decoder(opener: Opener) -> SharedDecodes[Resolved]:
 
 
 _BY_POOL: list[tuple[Any, Keys]] = []
+
+
+def forget_all() -> None:
+    """After an erasure in this process: every key ring and every shared decode of the
+    process drop what they hold, so that no view of ``touchlog up`` opens the erased
+    customer's records from a cache (other processes: within ``key_cache_seconds``)."""
+    for ring in list(RINGS):
+        ring.forget()
+    for decoder in list(SHARED):
+        decoder.forget()
 
 
 def keys_for(settings: Any, pool: asyncpg.Pool) -> Keys:

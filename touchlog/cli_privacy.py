@@ -25,7 +25,7 @@ from privacy.export import export
 from privacy.keys import PostgresKeyStore
 from privacy.log_history import identity_history
 from privacy.retention_sweep import Swept, sweep
-from privacy.runtime import SealingConfig, keys_for
+from privacy.runtime import SealingConfig, forget_all, keys_for
 from privacy.stores import UnclassifiedTables
 from projections import versions
 from projections.db import DATABASE_UNAVAILABLE
@@ -75,6 +75,7 @@ def erasure(settings: Settings, publish: Publish | None) -> Erasure:
         publish=publish,
         topics=settings.topics(),
         key_cache_seconds=settings.key_cache_seconds,
+        forget=forget_all,  # touchlog up: the stages beside the API hold keys too
     )
 
 

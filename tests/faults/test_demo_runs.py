@@ -21,6 +21,8 @@ import asyncpg
 import pytest
 
 from events import topics
+from privacy.keys import SCHEMA as KEYS_SCHEMA
+from projections.db import create_tables
 from tests.faults.pipeline_processes import (
     PARTITIONS,
     StageProcess,
@@ -137,8 +139,12 @@ async def test_demo_in_groups_equals_a_partitions_replay_of_its_log(
             TOUCHLOG_KAFKA_IDEMPOTENCE="false",
             DATABASE_URL=replay_url,
             TOUCHLOG_DATA_DIR=str(tmp_path / "replay"),
+            TOUCHLOG_MASTER_KEY_FILE=str(tmp_path / "data" / "master.key"),  # restored too
             **replay_topics,
         )
+        # The data keys are not in the log: a replay into another database needs the key
+        # store, which an operator restores with the database (docs/PRIVACY.md).
+        await copy_key_store(up_pool, replay_pool)
         # Created before anything reads them: a metadata request for a missing topic makes
         # the embedded broker create it with one partition.
         await ensure_topics(bootstrap, replay_topics.values(), partitions=PARTITIONS)
@@ -210,3 +216,23 @@ def _first(items: dict[str, int], n: int = 5) -> str:
     return ", ".join(f"{k}: {v}" for k, v in list(items.items())[:n]) + (
         f" … ({len(items)} in all)" if len(items) > n else ""
     )
+
+
+async def copy_key_store(source: asyncpg.Pool, target: asyncpg.Pool) -> None:
+    """The data keys (wrapped) and the subject pepper, copied as they are."""
+    async with source.acquire() as conn:
+        secrets = await conn.fetch("SELECT name, wrapped FROM privacy_secrets")
+        keys = await conn.fetch(
+            "SELECT key_id, subject_ref, period, expires_at, wrapped, created_at, shredded_at, "
+            "shred_reason FROM privacy_keys"
+        )
+    async with target.acquire() as conn:
+        await create_tables(conn, KEYS_SCHEMA)
+        await conn.executemany(
+            "INSERT INTO privacy_secrets (name, wrapped) VALUES ($1, $2)",
+            [tuple(r) for r in secrets],
+        )
+        if keys:
+            await conn.copy_records_to_table(
+                "privacy_keys", records=[tuple(r) for r in keys], columns=list(keys[0].keys())
+            )

@@ -149,7 +149,7 @@ async def test_an_erased_customer_is_unreadable_everywhere_and_views_rebuild(
             publish=publisher.publish,
             topics=settings.topics(),
             key_cache_seconds=0,
-            forget=keys.ring.forget,
+            forget=runtime.forget_all,
         )
         receipt = await erasure.erase(pool, A, reason="GDPR art. 17", who="Max", role="manager")
         assert receipt.event_message_id is not None
