@@ -14,12 +14,14 @@ it commits offsets; faust's flush gives up when a record takes more than 0.1 s t
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from contextlib import suppress
-from typing import Any
+from typing import Any, cast
 
 import faust
 from faust.transport.drivers import aiokafka as driver
 from faust.transport.producer import ProducerBuffer
+from faust.types import TP
 
 
 class _ConsumerThread(driver.AIOKafkaConsumerThread):
@@ -30,10 +32,44 @@ class _ConsumerThread(driver.AIOKafkaConsumerThread):
             consumer._fetch_max_wait_ms = self.app.fetch_max_wait_ms
         return consumer
 
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        return cast(Mapping[TP, int], await self.call_thread(self._seek_every_partition))
+
+    async def _seek_every_partition(self) -> Mapping[Any, int | None]:
+        # aiokafka's ``seek_to_committed`` moves only partitions with a committed offset
+        # above 0: the others would go on from wherever the fetcher has got to.
+        consumer = self._ensure_consumer()
+        committed: dict[Any, int | None] = await consumer.seek_to_committed()
+        unset = [tp for tp, offset in committed.items() if offset is None or offset < 0]
+        for tp, offset in committed.items():
+            if offset == 0:
+                consumer.seek(tp, 0)
+        if unset:
+            if self.app.conf.consumer_auto_offset_reset == "latest":
+                await consumer.seek_to_end(*unset)
+            else:
+                await consumer.seek_to_beginning(*unset)
+        return committed
+
 
 class _Consumer(driver.Consumer):
+    """Stops the flow before it seeks to the committed offsets (``perform_seek``).
+
+    faust's recovery resumes the stream partitions, seeks them, then resumes the flow,
+    which empties the agent's queue (``clear_on_resume``): the events fetched while it
+    seeks are dropped unacked and never read again — the committed offset then stays
+    below that hole for good, or (never committed) jumps over it. That happens when the
+    agent is still busy with its first event while the others queue up (it opens the key
+    store: ``privacy.runtime``). Stopped, nothing is delivered until the recovery resumes
+    the flow, and every partition is read again from its committed offset, or from the
+    reset position if it has none."""
+
     def _new_consumer_thread(self) -> _ConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def perform_seek(self) -> None:
+        self.stop_flow()  # faust's recovery resumes it right after the seek
+        await super().perform_seek()
 
 
 class _ChangelogBuffer(ProducerBuffer):
