@@ -31,7 +31,7 @@ import structlog
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from projections.db import Connection, Queryable
+from projections.db import Queryable
 
 log = structlog.get_logger()
 
@@ -383,12 +383,6 @@ class KeyRing:
             if len(cache) > limit:
                 for key in list(cache)[: len(cache) - limit // 2]:
                     del cache[key]  # type: ignore[arg-type]
-
-
-async def create_tables(conn: Connection) -> None:
-    from projections.db import create_tables as create
-
-    await create(conn, SCHEMA)
 
 
 def master_key_from(settings: Any) -> MasterKey:

@@ -270,10 +270,6 @@ def _field_before(value: bytes, at: int) -> bytes | None:
     return name if opening >= 0 and _NAME.fullmatch(name) else None
 
 
-def field_json(field: bytes, colon: bytes, value: bytes) -> bytes:
-    return b'"' + field + b'"' + colon + value
-
-
 def open_many(
     values: Sequence[bytes | None], keys: Mapping[str, AESGCM | None]
 ) -> list[Opened | InvalidEvent | None]:

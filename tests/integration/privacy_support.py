@@ -72,49 +72,39 @@ async def rows_holding(pool: asyncpg.Pool, values: set[str]) -> dict[str, list[s
     return found
 
 
+def _strings_in(value: Any, found: set[str], shortest: int = 0) -> None:
+    """Every string in a JSON-able value (at least ``shortest`` characters), into ``found``."""
+    if isinstance(value, str):
+        if len(value) >= shortest:
+            found.add(value)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _strings_in(v, found, shortest)
+    elif isinstance(value, list):
+        for v in value:
+            _strings_in(v, found, shortest)
+
+
 def strings(events: list[Touchpoint], *, personal: bool = True) -> set[str]:
     """Every string in the events (``personal=False``: outside their personal fields)."""
     found: set[str] = set()
-
-    def walk(value: Any) -> None:
-        if isinstance(value, str):
-            found.add(value)
-        elif isinstance(value, dict):
-            for v in value.values():
-                walk(v)
-        elif isinstance(value, list):
-            for v in value:
-                walk(v)
-
     for event in events:
         dumped = event.model_dump(mode="json")
         if not personal:
             del dumped["subject"]
             for name in personal_payload_fields(event.type):
                 dumped["payload"].pop(name, None)
-        walk(dumped)
+        _strings_in(dumped, found)
     return found
 
 
 def personal_values(events: list[Touchpoint]) -> set[str]:
     """The strings (6 characters or more) in the events' personal payload fields."""
     found: set[str] = set()
-
-    def walk(value: Any) -> None:
-        if isinstance(value, str):
-            if len(value) >= 6:
-                found.add(value)
-        elif isinstance(value, dict):
-            for v in value.values():
-                walk(v)
-        elif isinstance(value, list):
-            for v in value:
-                walk(v)
-
     for event in events:
         payload = event.payload.model_dump(mode="json")
         for name in personal_payload_fields(event.type):
-            walk(payload.get(name))
+            _strings_in(payload.get(name), found, shortest=6)
     return found
 
 
