@@ -26,6 +26,7 @@ import structlog
 from aiokafka import AIOKafkaProducer
 
 from events import Touchpoint, encode, from_mapping, topics
+from producers.partitioning import SubjectPartitioner
 
 if TYPE_CHECKING:
     from privacy.sealing import Sealer
@@ -83,6 +84,7 @@ class Publisher:
             linger_ms=linger_ms,
             max_batch_size=256 * 1024,
             compression_type=None,
+            partitioner=SubjectPartitioner(),
             **(security or {}),
         )
 

@@ -43,6 +43,7 @@ from events.documents import validated
 from privacy import runtime as privacy
 from privacy.runtime import SealingConfig
 from producers.gateway import postgres as gateway_tables
+from producers.partitioning import SubjectPartitioner
 from projections import db, versions
 from projections.audiences import Audiences, parse_audiences
 from projections.audiences.outbox import AudiencePublisher
@@ -353,6 +354,7 @@ async def producer(endpoints: Endpoints, client_id: str) -> AsyncIterator[AIOKaf
         # One producer batch per partition per resolver transaction: acknowledgements
         # are awaited batch by batch per partition. Kafka's default message limit is 1 MB.
         max_batch_size=1_000_000,
+        partitioner=SubjectPartitioner(),
         **endpoints.kafka_security,
     )
     await kafka.start()

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import DefaultPartitioner
 
 from events import Touchpoint, encode
+from producers.partitioning import SubjectPartitioner
 from producers.publisher import record_headers
 
 if TYPE_CHECKING:
@@ -134,26 +134,3 @@ class LogSink:
         if self.sealer is not None:
             return await self.sealer.seal(events)
         return [(event.subject.key().encode(), encode(event)) for event in events]
-
-
-class SubjectPartitioner:
-    """Kafka's default partitioner — murmur2 of the key, as the SDK and every Kafka client
-    use, so that a subject's events share a partition whoever sends them — memoised: a
-    channel sends the same customers again and again, and aiokafka's murmur2 is pure
-    Python (~9 µs a key)."""
-
-    def __init__(self, max_keys: int = 200_000) -> None:
-        self._default = DefaultPartitioner()
-        self._max_keys = max_keys
-        self._known: dict[tuple[bytes, int], int] = {}
-
-    def __call__(self, key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
-        if key is None:
-            return int(self._default(key, all_partitions, available))
-        known = (key, len(all_partitions))
-        partition = self._known.get(known)
-        if partition is None:
-            if len(self._known) >= self._max_keys:
-                self._known.clear()
-            partition = self._known[known] = int(self._default(key, all_partitions, available))
-        return partition
