@@ -1,4 +1,4 @@
-"""Data keys: one AES-256-GCM key per data subject and period, wrapped by a master key.
+"""Data keys: one AES-256-GCM key per data subject and period.
 
 A producer seals an event's personal fields with the key of the subject it knows
 (``subject_ref``: a keyed hash of ``Subject.key()``, never the identifier itself) for the
@@ -7,9 +7,16 @@ every key of a customer's subjects; retention deletes the keys whose period is o
 What was sealed with a deleted key can no longer be read anywhere — in the log, in a
 replay, in a rebuild — and readers show ``[erased]`` instead (docs/PRIVACY.md).
 
-``KeyStore`` is the port: ``PostgresKeyStore`` keeps the wrapped keys in PostgreSQL; a
-KMS can implement the same four methods. ``KeyRing`` caches keys in front of a store for
-a short while (``cache_seconds``), so that a batch costs one round trip at most.
+``PostgresKeyStore`` does not store a key per subject and period: it keeps one random key
+per subject and one per period (shared by every subject), each wrapped by the master key,
+and derives the data key of a (subject, period) from the two (``derive_key``). Shredding
+either one makes the data key impossible to derive again. The table then grows with the
+subjects plus the days, not with their product, and a subject's first event of a day
+fetches its key rather than making and writing one.
+
+``KeyStore`` is the port: a KMS can implement the same five methods. ``KeyRing`` caches
+keys in front of a store for a short while (``cache_seconds``), so that a batch costs one
+round trip at most.
 """
 
 from __future__ import annotations
@@ -22,10 +29,9 @@ import os
 import time
 import weakref
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import structlog
 from cryptography.exceptions import InvalidTag
@@ -76,13 +82,13 @@ class MasterKey:
         return self._aead.decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], key_id.encode())
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class Period:
+class Period(NamedTuple):
     """Which key of a subject an event uses: its retention class and its day.
 
     ``days`` is the event type's retention in days (``None``: kept until erasure, one key
     per subject for all such events). A key whose period is over is shredded, and with it
-    the personal fields of every event sealed with it.
+    the personal fields of every event sealed with it. (A tuple: hashed and compared in C,
+    several times for each event sealed.)
     """
 
     days: int | None
@@ -193,6 +199,41 @@ WHERE k.shredded_at IS NULL
 """
 
 
+SUBJECT_KEY = "subject"
+"""The ``period`` of a subject's own key in ``privacy_keys``."""
+PERIOD_KEYS = "period"
+"""The ``subject_ref`` of a period's key in ``privacy_keys`` (shared by every subject)."""
+
+
+def derive_key(key_id: str, subject_key: bytes, period_key: bytes) -> bytes:
+    """The data key of a subject and a period: HMAC-SHA256 keyed with the subject's key,
+    of the key id and the period's key. Without either key it cannot be made again:
+    shredding the subject's key erases the subject, shredding the period's key ends the
+    period for every subject."""
+    return hmac.digest(
+        subject_key, b"touchlog data key|%s|%s" % (key_id.encode(), period_key), "sha256"
+    )
+
+
+def _tail(row_id: str) -> str:
+    return row_id.rsplit("_", 1)[1]
+
+
+def _is_half(row_id: str) -> bool:
+    parts = row_id.split("_")
+    return len(parts) == 3 and (parts[1] == SUBJECT_KEY or parts[0] == PERIOD_KEYS)
+
+
+def _halves(key_id: str) -> tuple[str, str] | None:
+    """The rows a derived data key id is made from: (the subject's, the period's); None
+    for a key id that is a row of its own."""
+    parts = key_id.split("_")
+    if len(parts) != 3 or len(parts[2]) != 16:
+        return None
+    ref, code, tail = parts
+    return f"{ref}_{SUBJECT_KEY}_{tail[:8]}", f"{PERIOD_KEYS}_{code}_{tail[8:]}"
+
+
 class PostgresKeyStore:
     """``KeyStore`` in PostgreSQL: ``privacy_keys`` holds each key wrapped by the master key."""
 
@@ -205,45 +246,92 @@ class PostgresKeyStore:
     async def open_keys(self, key_ids: Collection[str]) -> dict[str, bytes | None]:
         if not key_ids:
             return {}
+        halves: dict[str, tuple[str, str]] = {}
+        whole: set[str] = set()  # keys stored as they are (made before keys were derived)
+        for key_id in key_ids:
+            found = _halves(key_id)
+            if found is not None:
+                halves[key_id] = found
+            elif not _is_half(key_id):  # a subject's or a period's key is never a data key
+                whole.add(key_id)
+        rows_wanted = whole.union(*halves.values())
         rows = await self._db.fetch(
             "SELECT key_id, wrapped FROM privacy_keys WHERE key_id = ANY($1::text[])",
-            list(key_ids),
+            list(rows_wanted),
         )
-        return {
+        held = {
             r["key_id"]: None
             if r["wrapped"] is None
             else self._master.unwrap(r["key_id"], r["wrapped"])
             for r in rows
         }
+        opened: dict[str, bytes | None] = {}
+        for key_id in key_ids:
+            if key_id not in halves:
+                if key_id in whole and key_id in held:
+                    opened[key_id] = held[key_id]
+                continue
+            subject_row, period_row = halves[key_id]
+            if subject_row not in held or period_row not in held:
+                continue  # unknown: absent
+            subject_key, period_key = held[subject_row], held[period_row]
+            opened[key_id] = (
+                None
+                if subject_key is None or period_key is None
+                else derive_key(key_id, subject_key, period_key)
+            )
+        return opened
 
     async def sealing_keys(self, slots: Collection[Slot]) -> dict[Slot, tuple[str, bytes]]:
-        wanted = sorted(set(slots), key=lambda slot: (slot[0], slot[1].code))  # None days
+        wanted = set(slots)
+        periods = {period.code: period.expires_at for _, period in wanted}
+        rows = await self._live_rows(
+            [(ref, SUBJECT_KEY, None) for ref in {ref for ref, _ in wanted}]
+            + [(PERIOD_KEYS, code, expires_at) for code, expires_at in periods.items()]
+        )
         found: dict[Slot, tuple[str, bytes]] = {}
-        by_code = {(ref, period.code): (ref, period) for ref, period in wanted}
-        # The live keys first: most slots have one (a subject seen before that period),
-        # and making a key only to find another already there costs a wrap and a write.
+        for ref, period in wanted:
+            subject_row, subject_key = rows[(ref, SUBJECT_KEY)]
+            period_row, period_key = rows[(PERIOD_KEYS, period.code)]
+            key_id = f"{ref}_{period.code}_{_tail(subject_row)}{_tail(period_row)}"
+            found[(ref, period)] = (key_id, derive_key(key_id, subject_key, period_key))
+        return found
+
+    async def _live_rows(
+        self, wanted: list[tuple[str, str, datetime | None]]
+    ) -> dict[tuple[str, str], tuple[str, bytes]]:
+        """The live row of each (subject_ref, period, expires_at), made where there is
+        none: (subject_ref, period) → (row id, key)."""
+        wanted.sort(key=lambda row: (row[0], row[1]))  # one order for every producer
+        found: dict[tuple[str, str], tuple[str, bytes]] = {}
+        # The live rows first: most exist (a subject seen before, a period begun), and
+        # making a key only to find another already there costs a wrap and a write.
         rows = await self._db.fetch(
-            _LIVE_KEYS, [ref for ref, _ in wanted], [period.code for _, period in wanted]
+            _LIVE_KEYS, [ref for ref, _, _ in wanted], [period for _, period, _ in wanted]
         )
         for r in rows:
-            slot = by_code[(r["subject_ref"], r["period"])]
-            found[slot] = (r["key_id"], self._master.unwrap(r["key_id"], r["wrapped"]))
-        for _ in range(3):  # a key made by a concurrent producer is seen on the next pass
-            missing = [slot for slot in wanted if slot not in found]
+            found[(r["subject_ref"], r["period"])] = (
+                r["key_id"],
+                self._master.unwrap(r["key_id"], r["wrapped"]),
+            )
+        for _ in range(3):  # a row made by a concurrent producer is seen on the next pass
+            missing = [row for row in wanted if (row[0], row[1]) not in found]
             if not missing:
                 break
-            ids = [f"{ref}_{period.code}_{os.urandom(4).hex()}" for ref, period in missing]
+            ids = [f"{ref}_{period}_{os.urandom(4).hex()}" for ref, period, _ in missing]
             rows = await self._db.fetch(
                 _SEALING_KEYS,
-                [ref for ref, _ in missing],
-                [period.code for _, period in missing],
-                [period.expires_at for _, period in missing],
+                [ref for ref, _, _ in missing],
+                [period for _, period, _ in missing],
+                [expires_at for _, _, expires_at in missing],
                 ids,
                 [self._master.wrap(key_id, os.urandom(KEY_BYTES)) for key_id in ids],
             )
             for r in rows:
-                slot = by_code[(r["subject_ref"], r["period"])]
-                found[slot] = (r["key_id"], self._master.unwrap(r["key_id"], r["wrapped"]))
+                found[(r["subject_ref"], r["period"])] = (
+                    r["key_id"],
+                    self._master.unwrap(r["key_id"], r["wrapped"]),
+                )
         if len(found) != len(wanted):
             raise RuntimeError("could not create data keys: concurrent shredding?")
         return found
