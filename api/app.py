@@ -59,6 +59,9 @@ def create_app(
         try:
             yield
         finally:
+            # What the process that serves the API started beside it (``api_config``).
+            for close in getattr(app.state, "on_shutdown", ()):
+                await close()
             await pool.close()
 
     app = FastAPI(

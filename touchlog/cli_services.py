@@ -74,6 +74,13 @@ class DecisionPublisher:
                 self._publisher = started
         return await self._publisher.publish(event)
 
+    async def close(self) -> None:
+        """Stop the publisher, and with it its sealer's pool (at the API's shutdown)."""
+        async with self._starting:
+            started, self._publisher = self._publisher, None
+        if started is not None:
+            await started.stop()
+
 
 def api_config(settings: Settings, database_url: str, tokens: dict[str, Caller]) -> uvicorn.Config:
     """The HTTP API as uvicorn serves it."""
@@ -86,6 +93,7 @@ def api_config(settings: Settings, database_url: str, tokens: dict[str, Caller])
     # database, which the settings may not name (an embedded one, a test's).
     on_its_database = settings.model_copy(update={"database_url": database_url})
     app.state.publish_decision = DecisionPublisher(on_its_database)  # the screen's desk
+    app.state.on_shutdown = [app.state.publish_decision.close]
     app.state.erasure = cli_privacy.erasure(on_its_database, app.state.publish_decision)
     app.state.export_history = cli_privacy.export_history(on_its_database)
     return uvicorn.Config(
