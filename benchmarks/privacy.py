@@ -7,7 +7,10 @@ DATABASE_URL (or an embedded PostgreSQL); creates a scratch database, then measu
 alternating clear and sealed ``--rounds`` times (the best round of each is reported):
 
 - SDK publish throughput (``producers.Publisher``, acks=all), without and with a
-  ``Sealer`` (data keys in the scratch database, created as subjects first appear);
+  ``Sealer`` (data keys in the scratch database, created as subjects first appear): in
+  batches (``publish_many``, bound by the process's CPU: the worst case for sealing), and
+  one event at a time as a channel system sends them (``publish``, awaiting each
+  acknowledgement; the first ``--one-by-one`` events, their keys already made);
 - projection throughput of the timeline runner over ``touchlog.resolved`` records in
   clear and sealed (opened by the views' shared decoder, keys fetched per batch and
   cached as ``touchlog up`` does), each from offset 0 into an empty timeline.
@@ -80,6 +83,18 @@ async def publish_seconds(
         return timed
 
 
+async def publish_one_by_one(
+    bootstrap: str, topic: str, events: Sequence[Touchpoint], sealer: Sealer | None
+) -> Timed:
+    """As a channel system sends as things happen: ``publish`` of one event, awaiting the
+    broker's acknowledgement before the next."""
+    async with Publisher(bootstrap, topic=topic, idempotence=False, sealer=sealer) as sdk:
+        with Timed() as timed:
+            for event in events:
+                await sdk.publish(event)
+        return timed
+
+
 async def resolved_records(
     bootstrap: str, topic: str, events: Sequence[Touchpoint], sealer: Sealer | None
 ) -> None:
@@ -138,7 +153,13 @@ async def projection_seconds(
 
 
 async def bench(
-    bootstrap: str, server_url: str, n: int, subjects: int, rounds: int, one_day: bool
+    bootstrap: str,
+    server_url: str,
+    n: int,
+    subjects: int,
+    rounds: int,
+    one_day: bool,
+    one_by_one: int,
 ) -> None:
     run = uuid.uuid4().hex[:8]
     print(f"generating {n:,} events for {subjects:,} subjects ...", flush=True)
@@ -159,6 +180,7 @@ async def bench(
             await db.create_tables(conn, *TimelineView().schema)
         config = SealingConfig(MasterKey(os.urandom(32)), Retention(), 60.0, seal=True)
         publish: dict[str, list[Timed]] = {"clear": [], "sealed": []}
+        single: dict[str, list[Timed]] = {"clear": [], "sealed": []}
         project: dict[str, list[Timed]] = {"clear": [], "sealed": []}
         for r in range(rounds):
             for mode in ("clear", "sealed"):
@@ -168,6 +190,10 @@ async def bench(
                 await ensure_topics(bootstrap, [topic, topic + ".dlq"], partitions=6)
                 publish[mode].append(await publish_seconds(bootstrap, topic, events, sealer))
                 _round(r, f"{mode} publish", n, publish[mode][-1])
+                single[mode].append(
+                    await publish_one_by_one(bootstrap, topic, events[:one_by_one], sealer)
+                )
+                _round(r, f"{mode} publish one by one", one_by_one, single[mode][-1])
         tune_gc()  # as `touchlog runner` does at start
         for r in range(rounds):
             for mode in ("clear", "sealed"):
@@ -196,6 +222,9 @@ async def bench(
     _line("SDK publish, clear", n, clear, clear)
     _line("SDK publish, sealed (keys made)", n, _best(first), clear)
     _line("SDK publish, sealed (keys known)", n, _best(known), clear)
+    clear = _best(single["clear"])
+    _line("SDK publish one by one, clear", one_by_one, clear, clear)
+    _line("SDK publish one by one, sealed", one_by_one, _best(single["sealed"]), clear)
     clear = _best(project["clear"])
     _line("timeline projection, clear", n, clear, clear)
     _line("timeline projection, sealed", n, _best(project["sealed"]), clear)
@@ -224,10 +253,21 @@ async def main() -> None:
     parser.add_argument("--subjects", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--one-day", action="store_true", help="every event on one day")
+    parser.add_argument(
+        "--one-by-one", type=int, default=2_000, help="events published one at a time"
+    )
     args = parser.parse_args()
     configure_logging("console", "warning")
     with infrastructure() as (bootstrap, server_url):
-        await bench(bootstrap, server_url, args.events, args.subjects, args.rounds, args.one_day)
+        await bench(
+            bootstrap,
+            server_url,
+            args.events,
+            args.subjects,
+            args.rounds,
+            args.one_day,
+            args.one_by_one,
+        )
 
 
 if __name__ == "__main__":
