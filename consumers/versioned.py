@@ -8,6 +8,8 @@ view switched, repositions from the new version's offsets and goes on there.
 
 Runners hold a session advisory lock on their version — shared by followers, exclusive
 for a rebuild — so a rebuild and a live runner of the same version never run together.
+The runners of a rebuild by several processes (``touchlog/rebuild_workers.py``) take no
+lock: the rebuild holds it for all of them, for as long as they run.
 
 A view of ``touchlog.resolved`` reads the topic of the identity version it was built from
 (``versions.resolved_topic``). A follower whose view was switched to a version reading
@@ -59,8 +61,11 @@ class VersionedCheckpoints(PostgresCheckpoints):
         *,
         version: int | None = None,
         resolved: str | None = None,
+        lock_held_by_rebuild: bool = False,
     ) -> None:
         super().__init__(pool)
+        if lock_held_by_rebuild and version is None:
+            raise ValueError("only a rebuild's runners, writing a given version, skip its lock")
         self.view = view
         self.dsn = dsn
         """The lock is held on a connection of its own, outside ``pool``: a runner holds it
@@ -71,6 +76,10 @@ class VersionedCheckpoints(PostgresCheckpoints):
         self._sources: dict[int, str] = {}
         self.follows_live = version is None
         self.version = version or 0
+        self.lock_held_by_rebuild = lock_held_by_rebuild
+        """Used only by a rebuild by several processes: it holds the version's exclusive
+        lock on behalf of all its runners, in it and in its worker processes (an exclusive
+        lock is one session's)."""
         self._default_path = "public"
         self._holder: Any = None
         self._held: int | None = None
@@ -134,6 +143,8 @@ class VersionedCheckpoints(PostgresCheckpoints):
     async def _hold_current(self) -> None:
         """Hold ``self.version`` unless held already: a view of two topics (the trigger
         store) runs two runners on one store, one lock."""
+        if self.lock_held_by_rebuild:
+            return
         async with self._holding_lock:
             if not self._holding(self.version):
                 await self._hold(self.version)

@@ -2,8 +2,8 @@
 
 touchlog projections list
 touchlog projections status NAME
-touchlog projections rebuild NAME [--switch] [--identity N]
-touchlog projections switch NAME
+touchlog projections rebuild NAME [--switch] [--identity N] [--workers N]
+touchlog projections switch NAME [--workers N]
 touchlog projections compare identity [--version N]
 touchlog projections drop-old NAME
 """
@@ -18,7 +18,7 @@ import asyncpg
 
 from consumers.status import Stage, stage_status
 from projections import versions
-from touchlog import bootstrap, rebuilds
+from touchlog import bootstrap, rebuild_workers, rebuilds
 from touchlog.cli_common import Subparsers, command, database, fail
 from touchlog.cli_status import table
 from touchlog.settings import Settings
@@ -50,11 +50,13 @@ def register(sub: Subparsers) -> None:
         help="a view of resolved: read identity version N's topic (default: the newest "
         "identity version being rebuilt, else the live one)",
     )
+    _workers_option(rebuild)
     rebuild.set_defaults(func=command(rebuild_view))
     switch = commands.add_parser(
         "switch", help="make the rebuilt version live, in one atomic switch"
     )
     switch.add_argument("name", help=f"the view: {names}")
+    _workers_option(switch)
     switch.set_defaults(func=command(switch_view))
     compare = commands.add_parser(
         "compare",
@@ -69,6 +71,27 @@ def register(sub: Subparsers) -> None:
     drop = commands.add_parser("drop-old", help="drop the tables of the retired versions")
     drop.add_argument("name", help=f"the view: {names}")
     drop.set_defaults(func=command(drop_old))
+
+
+def _workers_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workers",
+        type=_at_least_one,
+        metavar="N",
+        help="processes sharing the partitions (default: one per core, at most one per "
+        "partition); identity is always rebuilt by one, as it reads every partition in one "
+        "order",
+    )
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{number}: at least one process runs a rebuild")
+    return number
 
 
 async def list_views(settings: Settings, args: argparse.Namespace) -> int:
@@ -111,23 +134,36 @@ async def view_status(settings: Settings, args: argparse.Namespace) -> int:
 
 async def rebuild_view(settings: Settings, args: argparse.Namespace) -> int:
     return await _build(
-        settings, args.name, switch=args.switch, resume=False, identity=args.identity
+        settings,
+        args.name,
+        switch=args.switch,
+        resume=False,
+        identity=args.identity,
+        workers=args.workers,
     )
 
 
 async def switch_view(settings: Settings, args: argparse.Namespace) -> int:
-    return await _build(settings, args.name, switch=True, resume=True)
+    return await _build(settings, args.name, switch=True, resume=True, workers=args.workers)
 
 
 async def _build(
-    settings: Settings, name: str, *, switch: bool, resume: bool, identity: int | None = None
+    settings: Settings,
+    name: str,
+    *,
+    switch: bool,
+    resume: bool,
+    identity: int | None = None,
+    workers: int | None = None,
 ) -> int:
     endpoints = bootstrap.configured_endpoints(settings)
     # A batch in flight per runner (identity switches with six views), the switch, the polls.
     async with database(settings, max_size=16) as pool:
         try:
             if resume:
-                done = await rebuilds.switch(settings, endpoints, pool, name, report=_Lines())
+                done = await rebuilds.switch(
+                    settings, endpoints, pool, name, report=_Lines(), workers=workers
+                )
             else:
                 done = await rebuilds.rebuild(
                     settings,
@@ -137,8 +173,9 @@ async def _build(
                     switch=switch,
                     report=_Lines(),
                     identity=identity,
+                    workers=workers,
                 )
-        except versions.VersionError as exc:
+        except (versions.VersionError, rebuild_workers.WorkerFailed) as exc:
             return fail(str(exc), 1)
     rate = done.events / done.seconds if done.seconds else 0.0
     print(

@@ -13,6 +13,10 @@ switched and go on from the new version's offsets once the switch has let go of 
 Identity's versions publish to topics of their own (``versions.resolved_topic``); each
 version of a view of resolved reads one of them. Identity goes live only together with a
 version of every such view read from its topic, in one switch.
+
+Every view but identity can be rebuilt by several processes, each on a share of the
+partitions (``touchlog/rebuild_workers.py``): this one, and worker processes it starts.
+It holds the version's lock for all of them, and watches them as it watches its runners.
 """
 
 from __future__ import annotations
@@ -31,9 +35,10 @@ from consumers.checkpoints import stored_offsets
 from consumers.ports import CheckpointStore
 from consumers.runner import ProjectionRunner
 from consumers.status import Stage, stage_status
+from consumers.versioned import VersionedCheckpoints
 from projections import db, versions
 from projections.identity import comparison
-from touchlog import bootstrap
+from touchlog import bootstrap, rebuild_workers
 from touchlog.kafka_admin import ensure_topics
 from touchlog.settings import Settings
 
@@ -112,6 +117,36 @@ def _runners(
     return [_on_partitions(r, partitions[r.config.topic], store) for r in runners]
 
 
+def share_runners(
+    settings: Settings,
+    endpoints: bootstrap.Endpoints,
+    pool: asyncpg.Pool,
+    view: str,
+    version: int,
+    identity: int,
+    partitions: dict[str, list[int]],
+) -> list[bootstrap.Runner]:
+    """The runners of a share of a rebuild by several processes (in this one or in a
+    worker process): ``view`` 's on the ``partitions`` of the share, with a store that
+    takes no lock (the rebuild holds it)."""
+    target = _Target(view, version, True, identity)
+    # A topic with fewer partitions than there are shares has none in some.
+    every = {topic: partitions.get(topic, []) for topic in topics(settings, view, identity)}
+    built = _runners(settings, endpoints, pool, target, every, None)
+    built = [r for r in built if r.config.partitions]
+    held = built[0].store
+    assert isinstance(held, VersionedCheckpoints)  # noqa: S101  (every rebuilt view's is)
+    store = VersionedCheckpoints(
+        pool,
+        held.view,
+        held.dsn,
+        version=version,
+        resolved=held.resolved,
+        lock_held_by_rebuild=True,
+    )
+    return [_on_partitions(r, list(r.config.partitions or ()), store) for r in built]
+
+
 def _on_partitions(
     runner: bootstrap.Runner, partitions: list[int], store: CheckpointStore[db.Connection]
 ) -> bootstrap.Runner:
@@ -139,12 +174,23 @@ async def rebuild(
     switch: bool = False,
     report: Report | None = None,
     identity: int | None = None,
+    workers: int | None = None,
 ) -> Rebuilt:
     """Build a new version of ``view`` (or resume the one begun) up to the end of the
     log; with ``switch``, make it live. A view of ``touchlog.resolved`` reads the topic of
     ``identity`` (default: the newest identity version being built, else the live one);
-    a rebuilt identity version writes a topic of its own."""
+    a rebuilt identity version writes a topic of its own.
+
+    ``workers``: processes sharing the partitions (default: one per core, at most one per
+    partition). Identity is rebuilt by one process only: it reads every partition in
+    one order, and its merges join customers of any partitions."""
     spec = _view(view)
+    _check_workers(workers)
+    if view == "identity" and workers not in (None, 1):
+        raise versions.VersionError(
+            "identity is rebuilt by one process: it reads every partition in one order, and "
+            "a merge joins customers of any partitions"
+        )
     source: int | None = None
     if view in bootstrap.RESOLVED_VIEWS:
         source = await _identity_source(pool, identity)
@@ -169,9 +215,20 @@ async def rebuild(
         await _create_resolved_topic(settings, endpoints, version)
     log.info("rebuild_started", view=view, version=version, resumed=resumed, identity=source)
     [done] = await _run(
-        settings, endpoints, pool, [_Target(view, version, resumed, source or 1)], switch, report
+        settings,
+        endpoints,
+        pool,
+        [_Target(view, version, resumed, source or 1)],
+        switch,
+        report,
+        workers,
     )
     return done
+
+
+def _check_workers(workers: int | None) -> None:
+    if workers is not None and workers < 1:
+        raise versions.VersionError(f"--workers {workers}: at least one process runs a rebuild")
 
 
 async def switch(
@@ -181,10 +238,13 @@ async def switch(
     view: str,
     *,
     report: Report | None = None,
+    workers: int | None = None,
 ) -> Rebuilt:
     """Make the rebuilt version of ``view`` live, catching it up first; identity goes
-    live with a version of every view of resolved rebuilt from its topic."""
+    live with a version of every view of resolved rebuilt from its topic. ``workers``: as
+    for ``rebuild`` (identity's own runner stays one process)."""
     _view(view)
+    _check_workers(workers)
     pending = await _pending(pool, view)
     if pending is None:
         raise versions.VersionError(
@@ -209,7 +269,7 @@ async def switch(
                 f"these are not rebuilt from it yet: {', '.join(missing)}; run "
                 f"`touchlog projections rebuild NAME --identity {pending.version}` for each"
             )
-    done = await _run(settings, endpoints, pool, targets, True, report)
+    done = await _run(settings, endpoints, pool, targets, True, report, workers)
     return replace(done[0], together=tuple((d.view, d.version) for d in done[1:]))
 
 
@@ -267,7 +327,8 @@ async def _create_resolved_topic(
 class _Running:
     target: _Target
     topics: tuple[str, ...]
-    runners: list[bootstrap.Runner]
+    name: str
+    """The view's runners' name, under which the version's offsets are kept."""
     watch: _Watch
     first: dict[tuple[str, int], int]
 
@@ -279,6 +340,7 @@ async def _run(
     targets: Sequence[_Target],
     switch_after: bool,
     report: Report | None,
+    workers: int | None = None,
 ) -> list[Rebuilt]:
     """Run the ``targets`` ' versions to the end of their logs (identity's first: the
     views below it then catch up to what it published), then switch them if asked."""
@@ -289,21 +351,24 @@ async def _run(
             kafka = await stack.enter_async_context(
                 bootstrap.producer(endpoints, "touchlog-identity-rebuild")
             )
+        crew = _Crew()
+        tasks = crew.tasks
         running = []
-        for target in targets:
-            names = topics(settings, target.view, target.identity)
-            partitions = await _partitions(endpoints, names)
-            runners = _runners(settings, endpoints, pool, target, partitions, kafka)
-            watch = _Watch(pool, target.view, target.version, runners[0].name, names, report)
-            running.append(_Running(target, names, runners, watch, await watch.applied()))
-        stop = asyncio.Event()
-        tasks = [
-            asyncio.create_task(r.run(stop), name=f"{run.target.view}-v{run.target.version}")
-            for run in running
-            for r in run.runners
-        ]
         previous: dict[str, int] = {}
         try:
+            for target in targets:
+                names = topics(settings, target.view, target.identity)
+                partitions = await _partitions(endpoints, names)
+                name = bootstrap.VERSIONED[target.view].name
+                watch = _Watch(pool, target.view, target.version, name, names, report)
+                running.append(_Running(target, names, name, watch, await watch.applied()))
+                count = rebuild_workers.worker_count(target.view, partitions, workers)
+                if count == 1:
+                    crew.run_here(
+                        target, _runners(settings, endpoints, pool, target, partitions, kafka)
+                    )
+                else:
+                    await _start_shares(settings, endpoints, pool, target, partitions, count, crew)
             for run in running:
                 ends = await _log_ends(pool, endpoints, run)
                 run.watch.end = sum(ends.values())
@@ -312,8 +377,7 @@ async def _run(
             if switch_after:
                 previous = await _switch(pool, endpoints, running, tasks)
         finally:
-            stop.set()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await crew.stopped()
         for task in tasks:
             if (exc := task.exception()) is not None:
                 raise exc
@@ -329,6 +393,57 @@ async def _run(
         )
         for run in running
     ]
+
+
+class _Crew:
+    """What a rebuild runs — runners in this process, worker processes — and the locks it
+    holds for them; stopped together."""
+
+    def __init__(self) -> None:
+        self.stop = asyncio.Event()
+        self.tasks: list[asyncio.Task[None]] = []
+        """Each runner's here, each worker process's supervision: a failure ends it."""
+        self.held: list[VersionedCheckpoints] = []
+
+    def run_here(self, target: _Target, runners: Sequence[bootstrap.Runner]) -> None:
+        name = f"{target.view}-v{target.version}"
+        self.tasks += [asyncio.create_task(r.run(self.stop), name=name) for r in runners]
+
+    async def stopped(self) -> None:
+        """Every runner and worker stopped at a batch boundary; then the locks let go."""
+        self.stop.set()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        for store in self.held:
+            await store.close()
+
+
+async def _start_shares(
+    settings: Settings,
+    endpoints: bootstrap.Endpoints,
+    pool: asyncpg.Pool,
+    target: _Target,
+    partitions: dict[str, list[int]],
+    count: int,
+    crew: _Crew,
+) -> None:
+    """Run ``target`` on ``count`` shares of its ``partitions``: the first here, the
+    others in worker processes; the version's exclusive lock is held here for all of
+    them (a live runner or a second rebuild of it is refused: ``VersionBusy``)."""
+    spec = _view(target.view)
+    lock = VersionedCheckpoints(pool, target.view, endpoints.database_url, version=target.version)
+    await lock.prepare(spec.schema, spec.shared_schema)
+    crew.held.append(lock)
+    own, *others = rebuild_workers.jobs(
+        settings, endpoints, target.view, target.version, target.identity, partitions, count
+    )
+    for job in others:  # first: they take a while to start
+        crew.tasks.append(await rebuild_workers.start(job, crew.stop))
+    crew.run_here(
+        target,
+        share_runners(
+            settings, endpoints, pool, target.view, target.version, target.identity, own.partitions
+        ),
+    )
 
 
 async def _switch(
@@ -440,7 +555,7 @@ async def _log_ends(
     pool: asyncpg.Pool, endpoints: bootstrap.Endpoints, run: _Running
 ) -> dict[tuple[str, int], int]:
     """The end of each partition of the version's topics now (a fetch's high watermark)."""
-    consumer = versions.consumer(run.runners[0].name, run.target.version)
+    consumer = versions.consumer(run.name, run.target.version)
     found = await stage_status(
         pool,
         endpoints.bootstrap_servers,

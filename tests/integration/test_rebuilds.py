@@ -6,8 +6,9 @@ the API read throughout.
   sees no error, and no timeline shorter than one it saw before (nothing empty, nothing
   partial). The live stages then follow the new version, and it equals a version
   rebuilt from scratch afterwards.
-- A rebuild killed (SIGKILL) halfway resumes from its offsets and ends equal to the live
-  version; a second rebuild cannot run while one is running; the retired version drops.
+- A rebuild by one process killed (SIGKILL) halfway resumes from its offsets and ends
+  equal to the live version; a second rebuild cannot run while one is running; the
+  retired version drops. (By several processes: test_rebuild_workers.py.)
 """
 
 from __future__ import annotations
@@ -245,7 +246,10 @@ async def test_rebuild_and_switch_while_events_arrive_and_the_api_is_read(
 
 
 def rebuild_command(settings: Settings, ends: bootstrap.Endpoints) -> list[str]:
-    return [sys.executable, "-m", "touchlog.cli", "projections", "rebuild", "timeline"]
+    return [
+        *(sys.executable, "-m", "touchlog.cli", "projections", "rebuild", "timeline"),
+        *("--workers", "1"),
+    ]
 
 
 async def test_a_rebuild_killed_halfway_resumes_to_the_same_result(
