@@ -284,16 +284,20 @@ class PostgresKeyStore:
 
     async def sealing_keys(self, slots: Collection[Slot]) -> dict[Slot, tuple[str, bytes]]:
         wanted = set(slots)
-        periods = {period.code: period.expires_at for _, period in wanted}
+        periods = {period.code: period for period in {period for _, period in wanted}}
+        refs = {ref for ref, _ in wanted}
         rows = await self._live_rows(
-            [(ref, SUBJECT_KEY, None) for ref in {ref for ref, _ in wanted}]
-            + [(PERIOD_KEYS, code, expires_at) for code, expires_at in periods.items()]
+            [(ref, SUBJECT_KEY, None) for ref in refs]
+            + [(PERIOD_KEYS, code, period.expires_at) for code, period in periods.items()]
         )
+        # What each subject and each period gives every key of theirs, worked out once.
+        subjects = {ref: (f"{ref}_", rows[(ref, SUBJECT_KEY)]) for ref in refs}
+        ends = {period: (f"{code}_", rows[(PERIOD_KEYS, code)]) for code, period in periods.items()}
         found: dict[Slot, tuple[str, bytes]] = {}
         for ref, period in wanted:
-            subject_row, subject_key = rows[(ref, SUBJECT_KEY)]
-            period_row, period_key = rows[(PERIOD_KEYS, period.code)]
-            key_id = f"{ref}_{period.code}_{_tail(subject_row)}{_tail(period_row)}"
+            head, (subject_row, subject_key) = subjects[ref]
+            middle, (period_row, period_key) = ends[period]
+            key_id = f"{head}{middle}{_tail(subject_row)}{_tail(period_row)}"
             found[(ref, period)] = (key_id, derive_key(key_id, subject_key, period_key))
         return found
 
