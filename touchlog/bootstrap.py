@@ -31,7 +31,6 @@ from consumers.outage import Outage
 from consumers.publishing import publish_all
 from consumers.resolver import IdentityResolver
 from consumers.runner import ProjectionRunner, RunnerConfig
-from consumers.triggers.app import TriggerAppConfig
 from consumers.triggers.tail import published_ids
 from consumers.triggers.worker import TriggerTopics
 from consumers.versioned import VersionedCheckpoints
@@ -64,6 +63,7 @@ from touchlog.settings import ApiToken, Settings
 
 if TYPE_CHECKING:
     from api.auth import Caller
+    from consumers.triggers.app import TriggerAppConfig
     from producers.gateway import GatewayConfig
 
 log = structlog.get_logger()
@@ -300,6 +300,8 @@ def gateway_config(settings: Settings, endpoints: Endpoints) -> GatewayConfig:
 def trigger_app_config(
     settings: Settings, endpoints: Endpoints, *, manual_clock: bool = False
 ) -> TriggerAppConfig:
+    from consumers.triggers.app import TriggerAppConfig  # faust: only where it runs
+
     return TriggerAppConfig(
         bootstrap_servers=endpoints.bootstrap_servers,
         topics=TriggerTopics(
