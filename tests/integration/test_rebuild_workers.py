@@ -24,7 +24,7 @@ from producers import Publisher
 from projections import versions
 from tests.factories import random_events
 from tests.integration.pipeline_support import endpoints, pipeline, pipeline_settings
-from tests.integration.test_rebuilds import applied, at_least, contents
+from tests.integration.test_rebuilds import applied, at_least, contents, live_timeline
 from tests.waiting import eventually
 from touchlog import bootstrap, rebuilds
 from touchlog.embedded import EmbeddedBroker
@@ -84,20 +84,7 @@ async def test_a_multiprocess_rebuild_killed_halfway_resumes_to_the_same_result(
     settings = pipeline_settings(topics, batch_max_records=250)
     ends = endpoints(broker.bootstrap_servers, database_url)
     count = 30_000
-    async with Publisher(
-        broker.bootstrap_servers, topic=topics["touchpoints"], idempotence=False
-    ) as publisher:
-        await publisher.publish_many(random_events(count, 500, seed=11))
-    async with pipeline(settings, ends, pool):
-        await eventually(lambda: applied(pool, "timeline_v1", topics["resolved"]), at_least(count))
-    env = os.environ | {
-        "DATABASE_URL": database_url,
-        "TOUCHLOG_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
-        "TOUCHLOG_KAFKA_IDEMPOTENCE": "false",
-        "TOUCHLOG_TOPIC_RESOLVED": topics["resolved"],
-        "TOUCHLOG_BATCH_MAX_RECORDS": "250",
-        "TOUCHLOG_DATA_DIR": str(tmp_path),
-    }
+    env = await live_timeline(settings, ends, pool, tmp_path, count, seed=11)
     command = [sys.executable, "-m", "touchlog.cli", "projections", "rebuild", "timeline"]
     # A process group of its own: the workers are in it, and it is killed as a whole.
     rebuild = await asyncio.create_subprocess_exec(

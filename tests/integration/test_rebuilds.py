@@ -245,6 +245,35 @@ async def test_rebuild_and_switch_while_events_arrive_and_the_api_is_read(
     assert await contents(pool, "profile", 2) == await contents(pool, "profile", 3)
 
 
+async def live_timeline(
+    settings: Settings,
+    ends: bootstrap.Endpoints,
+    pool: asyncpg.Pool,
+    tmp_path: Path,
+    count: int,
+    *,
+    seed: int,
+) -> dict[str, str]:
+    """``count`` events published and applied by the live pipeline; the environment a
+    ``touchlog`` command run on the same broker, database and topics needs."""
+    async with Publisher(
+        ends.bootstrap_servers, topic=settings.topic_touchpoints, idempotence=False
+    ) as publisher:
+        await publisher.publish_many(random_events(count, 500, seed=seed))
+    async with pipeline(settings, ends, pool):
+        await eventually(
+            lambda: applied(pool, "timeline_v1", settings.topic_resolved), at_least(count)
+        )
+    return os.environ | {
+        "DATABASE_URL": ends.database_url,
+        "TOUCHLOG_KAFKA_BOOTSTRAP_SERVERS": ends.bootstrap_servers,
+        "TOUCHLOG_KAFKA_IDEMPOTENCE": "false",
+        "TOUCHLOG_TOPIC_RESOLVED": settings.topic_resolved,
+        "TOUCHLOG_BATCH_MAX_RECORDS": str(settings.batch_max_records),
+        "TOUCHLOG_DATA_DIR": str(tmp_path),
+    }
+
+
 def rebuild_command(settings: Settings, ends: bootstrap.Endpoints) -> list[str]:
     return [
         *(sys.executable, "-m", "touchlog.cli", "projections", "rebuild", "timeline"),
@@ -262,20 +291,7 @@ async def test_a_rebuild_killed_halfway_resumes_to_the_same_result(
     settings = pipeline_settings(topics, batch_max_records=500)
     ends = endpoints(broker.bootstrap_servers, database_url)
     count = 20_000
-    async with Publisher(
-        broker.bootstrap_servers, topic=topics["touchpoints"], idempotence=False
-    ) as publisher:
-        await publisher.publish_many(random_events(count, 500, seed=3))
-    async with pipeline(settings, ends, pool):
-        await eventually(lambda: applied(pool, "timeline_v1", topics["resolved"]), at_least(count))
-    env = os.environ | {
-        "DATABASE_URL": database_url,
-        "TOUCHLOG_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
-        "TOUCHLOG_KAFKA_IDEMPOTENCE": "false",
-        "TOUCHLOG_TOPIC_RESOLVED": topics["resolved"],
-        "TOUCHLOG_BATCH_MAX_RECORDS": "500",
-        "TOUCHLOG_DATA_DIR": str(tmp_path),
-    }
+    env = await live_timeline(settings, ends, pool, tmp_path, count, seed=3)
     child = await asyncio.create_subprocess_exec(
         *rebuild_command(settings, ends), env=env, stderr=asyncio.subprocess.DEVNULL
     )
