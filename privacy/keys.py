@@ -284,20 +284,16 @@ class PostgresKeyStore:
 
     async def sealing_keys(self, slots: Collection[Slot]) -> dict[Slot, tuple[str, bytes]]:
         wanted = set(slots)
-        periods = {period.code: period for period in {period for _, period in wanted}}
-        refs = {ref for ref, _ in wanted}
+        periods = {period for _, period in wanted}
         rows = await self._live_rows(
-            [(ref, SUBJECT_KEY, None) for ref in refs]
-            + [(PERIOD_KEYS, code, period.expires_at) for code, period in periods.items()]
+            [(ref, SUBJECT_KEY, None) for ref in {ref for ref, _ in wanted}]
+            + [(PERIOD_KEYS, period.code, period.expires_at) for period in periods]
         )
-        # What each subject and each period gives every key of theirs, worked out once.
-        subjects = {ref: (f"{ref}_", rows[(ref, SUBJECT_KEY)]) for ref in refs}
-        ends = {period: (f"{code}_", rows[(PERIOD_KEYS, code)]) for code, period in periods.items()}
         found: dict[Slot, tuple[str, bytes]] = {}
         for ref, period in wanted:
-            head, (subject_row, subject_key) = subjects[ref]
-            middle, (period_row, period_key) = ends[period]
-            key_id = f"{head}{middle}{_tail(subject_row)}{_tail(period_row)}"
+            subject_row, subject_key = rows[(ref, SUBJECT_KEY)]
+            period_row, period_key = rows[(PERIOD_KEYS, period.code)]
+            key_id = f"{ref}_{period.code}_{_tail(subject_row)}{_tail(period_row)}"
             found[(ref, period)] = (key_id, derive_key(key_id, subject_key, period_key))
         return found
 
@@ -313,11 +309,7 @@ class PostgresKeyStore:
         rows = await self._db.fetch(
             _LIVE_KEYS, [ref for ref, _, _ in wanted], [period for _, period, _ in wanted]
         )
-        for r in rows:
-            found[(r["subject_ref"], r["period"])] = (
-                r["key_id"],
-                self._master.unwrap(r["key_id"], r["wrapped"]),
-            )
+        found.update(self._unwrapped(rows))
         for _ in range(3):  # a row made by a concurrent producer is seen on the next pass
             missing = [row for row in wanted if (row[0], row[1]) not in found]
             if not missing:
@@ -331,14 +323,20 @@ class PostgresKeyStore:
                 ids,
                 [self._master.wrap(key_id, os.urandom(KEY_BYTES)) for key_id in ids],
             )
-            for r in rows:
-                found[(r["subject_ref"], r["period"])] = (
-                    r["key_id"],
-                    self._master.unwrap(r["key_id"], r["wrapped"]),
-                )
+            found.update(self._unwrapped(rows))
         if len(found) != len(wanted):
             raise RuntimeError("could not create data keys: concurrent shredding?")
         return found
+
+    def _unwrapped(self, rows: list[Any]) -> dict[tuple[str, str], tuple[str, bytes]]:
+        """Rows of ``privacy_keys`` → (subject_ref, period) → (row id, key)."""
+        return {
+            (r["subject_ref"], r["period"]): (
+                r["key_id"],
+                self._master.unwrap(r["key_id"], r["wrapped"]),
+            )
+            for r in rows
+        }
 
     async def shred_subjects(self, refs: Collection[str], reason: str) -> int:
         result: str = await self._db.execute(

@@ -23,7 +23,6 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date
 from typing import Annotated, Any
 
 import msgspec
@@ -114,8 +113,7 @@ class FieldSealer:
             nonce = os.urandom(NONCE_BYTES)
         else:
             nonce = hmac.digest(nonce_key, aad + b"|" + clear, "sha256")[:NONCE_BYTES]
-        sealed = binascii.b2a_base64(nonce + self.aead.encrypt(nonce, clear, aad), newline=False)
-        return self.prefix + sealed.translate(_TO_URLSAFE).rstrip(b"=").decode()  # as _b64
+        return self.prefix + _b64(nonce + self.aead.encrypt(nonce, clear, aad))
 
     def seal_document(self, doc: dict[str, Any], nonce_key: bytes | None = None) -> dict[str, Any]:
         """An event as JSON-able data with its personal fields sealed (in place; returned).
@@ -157,8 +155,8 @@ _FIELDS = msgspec.json.Decoder(dict[str, msgspec.Raw])
 """A JSON object one level deep: each value kept as its JSON."""
 
 
-def _json_of(value: msgspec.Raw | str | None) -> bytes | None:  # str: sealed by us
-    return None if value is None or isinstance(value, str) else bytes(value)
+def _json_of(value: msgspec.Raw | None) -> bytes | None:
+    return None if value is None else bytes(value)
 
 
 def seal_value(
@@ -206,28 +204,13 @@ class Sealer:
         """Each event → (record key, record value): the key is the subject's ref (one
         subject, one partition, and no identifier in clear), the value the event's JSON
         with its personal fields sealed."""
-        # Each event's slot by plain values first (hashed in C): a Period is made, and
-        # hashed, once per slot of the batch rather than several times per event.
-        ring, days_of = self.ring, self.retention.days
-        marks: list[tuple[str, int | None, date | None]] = []
-        slots: dict[tuple[str, int | None, date | None], Slot] = {}
-        for event in events:
-            ref = ring.subject_ref(event.subject.key())
-            days = days_of.get(event.type)
-            day = None if days is None else event.occurred_at.astimezone(UTC).date()
-            mark = (ref, days, day)
-            if mark not in slots:
-                slots[mark] = (ref, Period(days, day))
-            marks.append(mark)
-        keys = await ring.sealing_keys(slots.values())
-        sealers = {
-            mark: (slot[0].encode(), self._field_sealer(*keys[slot]))
-            for mark, slot in slots.items()
-        }
+        slots = [self.slot(event) for event in events]
+        keys = await self.ring.sealing_keys(slots)
+        sealers = {slot: self._field_sealer(*keys[slot]) for slot in keys}
         records = []
-        for event, mark in zip(events, marks, strict=True):
-            key, sealer = sealers[mark]
-            records.append((key, sealer.seal_encoded(event.type, encode(event))))
+        for event, slot in zip(events, slots, strict=True):
+            sealed = sealers[slot].seal_encoded(event.type, encode(event))
+            records.append((slot[0].encode(), sealed))
         return records
 
 
