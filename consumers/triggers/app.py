@@ -12,20 +12,23 @@ to get a first record there) are in ``faust_settings``; docs/TRIGGERS.md lists t
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import faust
+import structlog
 from faust.serializers import codecs
 
 from consumers.triggers.clock import Clock
 from consumers.triggers.co_purchases import CoPurchaseFeed
 from consumers.triggers.contacts import ContactFeed
 from consumers.triggers.faust_kafka import TriggerApp
-from consumers.triggers.worker import TriggerTopics, TriggerWorker
+from consumers.triggers.worker import OutageTooLong, TriggerTopics, TriggerWorker
 from events.codec import Codec
 from events.resolved import RESOLVED, Resolved
 from privacy.customer_keys import CustomerSealer
@@ -38,6 +41,8 @@ from projections.triggers import (
     encode_state,
 )
 from projections.triggers.rule import NOTHING_KNOWN, Known
+
+log = structlog.get_logger()
 
 APP_ID = "touchlog-triggers"
 TABLE = "customer_state"
@@ -195,12 +200,21 @@ def build_app(
         # the running batch, e.g. a partition's tick — set only faust's context variable.
         # With that fixed, a record still now and then never reached a batching stream
         # shortly after a start, unexplained: batches stay off (docs/BENCHMARKS.md).
+        #
+        # A step that raises is acknowledged by faust all the same (its stream's ``finally``)
+        # and the record never comes back: the worker waits out an unreachable key store
+        # itself, and past its tolerance the process exits before the acknowledgement.
         async for event in stream.events():
             message = event.message
-            if message.topic == topics.commands:
-                await worker.on_command(message.partition, event.key, event.value)
-            else:
-                await worker.on_resolved(message.partition, message.offset, event.key, event.value)
+            try:
+                if message.topic == topics.commands:
+                    await worker.on_command(message.partition, event.key, event.value)
+                else:
+                    await worker.on_resolved(
+                        message.partition, message.offset, event.key, event.value
+                    )
+            except OutageTooLong as exc:
+                exit_unacknowledged(exc, message.partition, message.offset)
 
     @states.on_recover
     async def _recovered() -> None:
@@ -229,6 +243,20 @@ def build_app(
             worker.known = Known(snapshot)
 
     return app, worker
+
+
+EXIT_OUTAGE = 75
+"""The worker's exit code when the key store stayed unreachable (``EX_TEMPFAIL``)."""
+
+
+def exit_unacknowledged(exc: Exception, partition: int, offset: int) -> NoReturn:
+    """Stop the process at once, as a crash would: the record in hand is not acknowledged,
+    so the next start reads it again (the state's changelog and the triggers already sent
+    are safe across a crash, as after a SIGKILL)."""
+    log.critical("trigger_worker_gave_up", error=str(exc), partition=partition, offset=offset)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_OUTAGE)
 
 
 def tick_command(now: datetime) -> bytes:

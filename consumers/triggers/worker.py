@@ -17,6 +17,7 @@ the batch's records only after that.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
@@ -27,10 +28,13 @@ import structlog
 
 from consumers.deadletter import DeadLetter
 from consumers.metrics import TRIGGER_WORKER_RECORDS
+from consumers.outage import OUTAGE_TOLERANCE_S, Outage
 from consumers.triggers.clock import Clock, DueIndex
 from consumers.triggers.contacts import ContactFeed
 from events.codec import Codec, InvalidEvent
 from events.resolved import RESOLVED, Resolved
+from privacy.runtime import KeyStoreUnavailable
+from projections.db import DATABASE_UNAVAILABLE
 from projections.triggers import CustomerState, Trigger, TriggerEngine, decode_state
 from projections.triggers.rule import NOTHING_KNOWN, Known
 from projections.triggers.state_codec import state_json
@@ -45,6 +49,14 @@ class TriggerTopics:
     triggers: str
     suppressed: str
     deadletter: str
+
+
+UNREACHABLE: tuple[type[Exception], ...] = (*DATABASE_UNAVAILABLE, KeyStoreUnavailable)
+"""The key store cannot be reached for now: opening a sealed record waits it out."""
+
+
+class OutageTooLong(RuntimeError):
+    """The key store stayed unreachable past the tolerance: the record was not applied."""
 
 
 Send = Callable[[str, bytes | None, bytes, int | None], Awaitable[None]]  # topic, key, value, p
@@ -93,12 +105,38 @@ class TriggerWorker:
         # While a batch runs: customer → (the record that last changed it, its state).
         self._pending: dict[bytes, tuple[Any, CustomerState]] | None = None
         self._origin: Any = None
+        self.outage_tolerance_s = OUTAGE_TOLERANCE_S
+
+    async def _decode(self, values: list[bytes | None]) -> list[Resolved | InvalidEvent]:
+        """The records decoded, sealed ones opened: an unreachable key store (PostgreSQL
+        restarting) is waited out with backoff, so that no record is passed over for it —
+        faust acknowledges a record whose step raised. Past ``outage_tolerance_s``:
+        ``OutageTooLong`` (the app then exits before faust acknowledges the record)."""
+        outage = Outage(self.outage_tolerance_s)
+        while True:
+            try:
+                return await self.decoder.decode_records(values)
+            except UNREACHABLE as exc:
+                delay = outage.failed()
+                if delay is None:
+                    raise OutageTooLong(
+                        f"the data keys' database was unreachable for "
+                        f"{outage.lasted():.1f} s: {exc!r}"
+                    ) from exc
+                log.warning(
+                    "trigger_records_waiting_for_keys",
+                    error=repr(exc),
+                    attempt=outage.failures,
+                    outage_s=round(outage.lasted(), 1),
+                    retry_in_s=delay,
+                )
+                await asyncio.sleep(delay)
 
     async def on_batch(self, records: Sequence[Record], origin: Origin) -> None:
         """Records in their order; the states they change are written at the end, each
         once, ``origin`` called with the record that last changed it before its write."""
         sources = [r.value for r in records if r.topic == self.topics.source]
-        decoded = iter(await self.decoder.decode_records(sources))
+        decoded = iter(await self._decode(sources))
         self._pending = {}
         try:
             for record in records:
@@ -118,7 +156,7 @@ class TriggerWorker:
     async def on_resolved(
         self, partition: int, offset: int, key: bytes | None, value: bytes | None
     ) -> None:
-        [resolved] = await self.decoder.decode_records([value])
+        [resolved] = await self._decode([value])
         await self._apply(partition, offset, key, value, resolved)
 
     async def _apply(

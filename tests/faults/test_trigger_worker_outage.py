@@ -1,0 +1,121 @@
+"""The faust triggers worker through a PostgreSQL outage: a sealed record read while the
+data keys cannot be fetched waits for them, then fires its trigger — once.
+
+faust acknowledges a record whose step raised, so before the worker waited the record
+was passed over and its trigger lost (the ground-truth fault test caught one in CI).
+Real broker, real faust worker process, its own PostgreSQL stopped and started again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from events.resolved import resolved_value
+from privacy.keys import KeyRing, MasterKey, PostgresKeyStore
+from privacy.runtime import create_tables
+from privacy.sealing import Sealer, key_ids
+from tests.factories import BASE_TIME
+from tests.faults.pipeline_processes import PrivatePostgres, wait_for_database
+from tests.integration.conftest import broker, master_key  # noqa: F401
+from tests.integration.trigger_worker_support import TriggerWorld
+from tests.triggers_support import survey, touchpoint
+from tests.waiting import eventually
+from touchlog import embedded
+
+pytestmark = pytest.mark.integration
+
+RULES = """
+rules:
+  - {name: unhappy-call-back, type: survey_follow_up}
+"""
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    with PrivatePostgres.running() as server:
+        yield server
+
+
+async def _sealed_surveys(url: str, master: str, customers: list[str]) -> dict[str, bytes]:
+    """Each customer's unhappy survey as the resolver writes it: sealed, keys in ``url``."""
+    pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
+    try:
+        async with pool.acquire() as conn:
+            await create_tables(conn)
+        sealer = Sealer(KeyRing(PostgresKeyStore(pool, MasterKey.from_text(master))))
+        await sealer.start()
+        events = [
+            touchpoint("survey.responded", c, BASE_TIME, survey(1, 3), email=f"{c}@example.org")
+            for c in customers
+        ]
+        sealed = await sealer.seal(events)
+    finally:
+        await pool.close()
+    records = {c: resolved_value(c, value) for c, (_, value) in zip(customers, sealed, strict=True)}
+    assert len(key_ids(list(records.values()))) == len(customers)  # a key each to fetch
+    return records
+
+
+async def _publish(world: TriggerWorld, customer: str, value: bytes) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=world.bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(world.names["resolved"], value, key=customer.encode())
+    finally:
+        await producer.stop()
+
+
+def _logged(world: TriggerWorld) -> Callable[[], Awaitable[str]]:
+    async def probe() -> str:
+        return world.log_text()
+
+    return probe
+
+
+async def test_a_sealed_record_read_during_a_database_outage_fires_once_it_is_back(
+    broker: embedded.EmbeddedBroker,  # noqa: F811
+    private_postgres: PrivatePostgres,
+    master_key: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    records = await _sealed_surveys(private_postgres.url, master_key, ["ann", "bob"])
+    world = TriggerWorld(broker.bootstrap_servers, uuid.uuid4().hex[:10], tmp_path)
+    await world.create_topics()
+    settings = {"DATABASE_URL": private_postgres.url, "TOUCHLOG_MASTER_KEY": master_key}
+    world.start(RULES, settings)
+    try:
+        await _publish(world, "ann", records["ann"])
+        await eventually(world.triggers, lambda ts: len(ts) == 1, timeout=120, what="ann's")
+
+        private_postgres.stop()
+        try:
+            await _publish(world, "bob", records["bob"])  # bob's key: not in the worker's cache
+            await eventually(
+                _logged(world),
+                lambda text: "trigger_records_waiting_for_keys" in text,
+                timeout=60,
+                what="the worker waiting for the data keys",
+            )
+        finally:
+            private_postgres.start()
+        await wait_for_database(private_postgres.url)
+
+        triggers = await eventually(
+            world.triggers, lambda ts: len(ts) >= 2, timeout=120, what="bob's trigger"
+        )
+        assert world.process is not None
+        assert world.process.poll() is None, world.log_text()  # waited, never gave up
+    finally:
+        code = world.stop()
+    assert code == 0, world.log_text()
+    assert sorted((t.customer_id, t.rule) for t in triggers) == [
+        ("ann", "unhappy-call-back"),
+        ("bob", "unhappy-call-back"),
+    ]
+    assert "trigger_worker_gave_up" not in world.log_text()
