@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 
 import faust
 import structlog
+from faust.exceptions import ProducerSendError
 from faust.serializers import codecs
 
 from consumers.triggers.clock import Clock
@@ -190,6 +191,7 @@ def build_app(
     worker.published = published or set()
     worker.known = known
     worker.contacts = contacts
+    worker.transient = (*worker.transient, ProducerSendError)  # faust's wrap of KafkaError
     feed = config.co_purchase_feed(rules)
 
     @app.agent(inputs, name="evaluate")
@@ -202,17 +204,15 @@ def build_app(
         # shortly after a start, unexplained: batches stay off (docs/BENCHMARKS.md).
         #
         # A step that raises is acknowledged by faust all the same (its stream's ``finally``)
-        # and the record never comes back: the worker waits out an unreachable key store
-        # itself, and past its tolerance the process exits before the acknowledgement.
+        # and the record never comes back: the worker waits out an unreachable key store or
+        # broker itself (``TriggerWorker.step``), and past its tolerance the process exits
+        # before the acknowledgement.
         async for event in stream.events():
             message = event.message
             try:
-                if message.topic == topics.commands:
-                    await worker.on_command(message.partition, event.key, event.value)
-                else:
-                    await worker.on_resolved(
-                        message.partition, message.offset, event.key, event.value
-                    )
+                await worker.step(
+                    message.topic, message.partition, message.offset, event.key, event.value
+                )
             except OutageTooLong as exc:
                 exit_unacknowledged(exc, message.partition, message.offset)
 

@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
+from aiokafka.errors import KafkaError
 
 from consumers.deadletter import DeadLetter
 from consumers.metrics import TRIGGER_WORKER_RECORDS
@@ -51,12 +52,16 @@ class TriggerTopics:
     deadletter: str
 
 
-UNREACHABLE: tuple[type[Exception], ...] = (*DATABASE_UNAVAILABLE, KeyStoreUnavailable)
-"""The key store cannot be reached for now: opening a sealed record waits it out."""
+UNREACHABLE: tuple[type[Exception], ...] = (
+    *DATABASE_UNAVAILABLE,  # the data keys, to open sealed records
+    KeyStoreUnavailable,
+    KafkaError,  # the broker, to send triggers and commands
+)
+"""What a step waits out: a service that should come back."""
 
 
 class OutageTooLong(RuntimeError):
-    """The key store stayed unreachable past the tolerance: the record was not applied."""
+    """A record could not be applied within the outage tolerance."""
 
 
 Send = Callable[[str, bytes | None, bytes, int | None], Awaitable[None]]  # topic, key, value, p
@@ -106,37 +111,53 @@ class TriggerWorker:
         self._pending: dict[bytes, tuple[Any, CustomerState]] | None = None
         self._origin: Any = None
         self.outage_tolerance_s = OUTAGE_TOLERANCE_S
+        self.transient: tuple[type[Exception], ...] = UNREACHABLE  # the app adds faust's
 
-    async def _decode(self, values: list[bytes | None]) -> list[Resolved | InvalidEvent]:
-        """The records decoded, sealed ones opened: an unreachable key store (PostgreSQL
-        restarting) is waited out with backoff, so that no record is passed over for it —
-        faust acknowledges a record whose step raised. Past ``outage_tolerance_s``:
-        ``OutageTooLong`` (the app then exits before faust acknowledges the record)."""
+    async def step(
+        self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None
+    ) -> None:
+        """One record as the app's agent hands it over, applied whole or applied again.
+
+        faust acknowledges a record whose step raised, so the record would be passed over:
+        an unreachable key store (PostgreSQL restarting, while sealed records are opened)
+        or broker is waited out here with backoff, and the record applied again from its
+        start — safe, as after a crash: the state is saved last, a trigger sent again has
+        the same ``trigger_id``, a merge's commands are idempotent. Past
+        ``outage_tolerance_s``: ``OutageTooLong`` (the app then exits before faust
+        acknowledges the record)."""
         outage = Outage(self.outage_tolerance_s)
         while True:
             try:
-                return await self.decoder.decode_records(values)
-            except UNREACHABLE as exc:
+                if topic == self.topics.commands:
+                    await self.on_command(partition, key, value)
+                else:
+                    await self.on_resolved(partition, offset, key, value)
+            except self.transient as exc:
                 delay = outage.failed()
                 if delay is None:
                     raise OutageTooLong(
-                        f"the data keys' database was unreachable for "
+                        f"{topic}[{partition}] offset {offset} could not be applied for "
                         f"{outage.lasted():.1f} s: {exc!r}"
                     ) from exc
                 log.warning(
-                    "trigger_records_waiting_for_keys",
+                    "trigger_record_retrying",
+                    topic=topic,
+                    partition=partition,
+                    offset=offset,
                     error=repr(exc),
                     attempt=outage.failures,
                     outage_s=round(outage.lasted(), 1),
                     retry_in_s=delay,
                 )
                 await asyncio.sleep(delay)
+            else:
+                return
 
     async def on_batch(self, records: Sequence[Record], origin: Origin) -> None:
         """Records in their order; the states they change are written at the end, each
         once, ``origin`` called with the record that last changed it before its write."""
         sources = [r.value for r in records if r.topic == self.topics.source]
-        decoded = iter(await self._decode(sources))
+        decoded = iter(await self.decoder.decode_records(sources))
         self._pending = {}
         try:
             for record in records:
@@ -156,7 +177,7 @@ class TriggerWorker:
     async def on_resolved(
         self, partition: int, offset: int, key: bytes | None, value: bytes | None
     ) -> None:
-        [resolved] = await self._decode([value])
+        [resolved] = await self.decoder.decode_records([value])
         await self._apply(partition, offset, key, value, resolved)
 
     async def _apply(
@@ -200,13 +221,22 @@ class TriggerWorker:
                 log.warning("trigger_command_unknown", kind=other, partition=partition)
 
     async def advance(self, partition: int, now: datetime) -> None:
-        """Fire the timers of ``partition`` due by ``now``."""
-        for customer in list(self.index.pop_due(partition, now)):
+        """Fire the timers of ``partition`` due by ``now``. If a send fails, the customers
+        not yet fired stay due (the tick is applied again, or the next one fires them)."""
+        due = list(self.index.pop_due(partition, now))
+        for i, customer in enumerate(due):
             state = self._get(customer.encode())
             if state is None:
                 continue
-            state, decided = self.engine.advance(state, customer, now, self.known)
-            await self._emit(decided)
+            try:
+                state, decided = self.engine.advance(state, customer, now, self.known)
+                await self._emit(decided)
+            except BaseException:
+                for waiting in due[i:]:
+                    kept = self._get(waiting.encode())
+                    if kept is not None:
+                        self.index.note(partition, waiting, kept.next_due())
+                raise
             self._save(partition, customer, state)
 
     def rebuild_index(self, partitions: set[int]) -> None:

@@ -98,7 +98,7 @@ async def test_a_sealed_record_read_during_a_database_outage_fires_once_it_is_ba
             await _publish(world, "bob", records["bob"])  # bob's key: not in the worker's cache
             await eventually(
                 _logged(world),
-                lambda text: "trigger_records_waiting_for_keys" in text,
+                lambda text: "trigger_record_retrying" in text,
                 timeout=60,
                 what="the worker waiting for the data keys",
             )

@@ -1,13 +1,15 @@
-"""The triggers worker waits out an unreachable key store rather than passing a record
-over: faust acknowledges a record whose step raised, so a sealed record read while
-PostgreSQL restarts would otherwise never fire its trigger."""
+"""The triggers worker waits out an unreachable key store or broker rather than passing a
+record over: faust acknowledges a record whose step raised, so a sealed record read while
+PostgreSQL restarts, or a trigger whose send failed, would otherwise never fire."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from aiokafka.errors import KafkaConnectionError
 
 from consumers.triggers.clock import Clock
 from consumers.triggers.worker import OutageTooLong, TriggerTopics, TriggerWorker
@@ -16,7 +18,7 @@ from events.resolved import RESOLVED, Resolved, encode_resolved
 from privacy.runtime import KeyStoreUnavailable
 from projections.triggers import DEFAULT_RULES, TriggerEngine, parse_rules
 from tests.factories import BASE_TIME
-from tests.triggers_support import survey, touchpoint
+from tests.triggers_support import complaint, survey, touchpoint
 
 TOPICS = TriggerTopics("resolved", "commands", "triggers", "suppressed", "deadletter")
 
@@ -36,13 +38,27 @@ class FlakyKeys:
         return RESOLVED.decode_many(list(raws))
 
 
-def _worker(decoder: Any) -> tuple[TriggerWorker, list[tuple[str, bytes]]]:
+def _worker(
+    decoder: Any = RESOLVED, send_failures: int = 0
+) -> tuple[TriggerWorker, list[tuple[str, bytes]]]:
+    """A worker whose first ``send_failures`` sends fail as with the broker unreachable."""
     sent: list[tuple[str, bytes]] = []
+    failing = [send_failures]
 
     async def send(topic: str, key: bytes | None, value: bytes, _: int | None) -> None:
+        if failing[0]:
+            failing[0] -= 1
+            raise KafkaConnectionError("broker unreachable")
         sent.append((topic, value))
 
-    rules = parse_rules({"rules": [{"name": "unhappy-call-back", "type": "survey_follow_up"}]})
+    rules = parse_rules(
+        {
+            "rules": [
+                {"name": "unhappy-call-back", "type": "survey_follow_up"},
+                {"name": "sla", "type": "complaint_escalation"},
+            ]
+        }
+    )
     worker = TriggerWorker(
         TriggerEngine(rules or DEFAULT_RULES),
         {},
@@ -67,7 +83,7 @@ async def test_a_record_read_while_the_keys_are_unreachable_fires_once_they_are_
 ) -> None:
     keys = FlakyKeys(failures=1, error=error)
     worker, sent = _worker(keys)
-    await worker.on_resolved(0, 7, b"cid", UNHAPPY)
+    await worker.step("resolved", 0, 7, b"cid", UNHAPPY)
     assert keys.calls == 2
     assert [topic for topic, _ in sent] == ["triggers"]
     assert b'"customer_id":"cid"' in sent[0][1]
@@ -77,8 +93,11 @@ async def test_past_the_tolerance_the_record_is_not_applied_and_the_error_says_w
     keys = FlakyKeys(failures=10, error=ConnectionRefusedError(111, "refused"))
     worker, sent = _worker(keys)
     worker.outage_tolerance_s = 0.0
-    with pytest.raises(OutageTooLong, match=r"unreachable for 0\.[1-9] s: ConnectionRefusedError"):
-        await worker.on_resolved(0, 7, b"cid", UNHAPPY)
+    with pytest.raises(
+        OutageTooLong,
+        match=r"resolved\[0\] offset 7 could not be applied for 0\.[1-9] s: ConnectionRefusedError",
+    ):
+        await worker.step("resolved", 0, 7, b"cid", UNHAPPY)
     assert sent == []
     assert worker.states == {}
 
@@ -87,5 +106,37 @@ async def test_an_error_that_is_not_an_outage_is_not_retried() -> None:
     keys = FlakyKeys(failures=1, error=ValueError("a bug"))
     worker, _ = _worker(keys)
     with pytest.raises(ValueError, match="a bug"):
-        await worker.on_resolved(0, 7, b"cid", UNHAPPY)
+        await worker.step("resolved", 0, 7, b"cid", UNHAPPY)
     assert keys.calls == 1
+
+
+async def test_a_trigger_whose_send_failed_is_sent_when_the_broker_is_back() -> None:
+    worker, sent = _worker(send_failures=1)
+    await worker.step("resolved", 0, 7, b"cid", UNHAPPY)
+    assert [topic for topic, _ in sent] == ["triggers"]
+    assert worker.states[b"cid"].has_seen  # the state saved once the trigger went
+
+
+async def test_timers_a_failed_tick_did_not_fire_stay_due_and_fire_on_its_retry() -> None:
+    worker, sent = _worker()
+    for n, customer in enumerate(["ann", "bob", "cid"]):
+        opened = touchpoint("complaint.opened", customer, BASE_TIME, complaint(f"K-{n}"))
+        await worker.step("resolved", 0, n, customer.encode(), encode_resolved(customer, opened))
+    assert sent == []
+    due = [worker.index.earliest(0)]
+    assert due[0] is not None
+
+    async def failing_once(topic: str, key: bytes | None, value: bytes, _: int | None) -> None:
+        worker.send = record  # the broker is back after this failure
+        raise KafkaConnectionError("broker unreachable")
+
+    async def record(topic: str, key: bytes | None, value: bytes, _: int | None) -> None:
+        sent.append((topic, value))
+
+    worker.send = failing_once
+    later = due[0] + timedelta(minutes=1)
+    tick = b'{"kind":"tick","now":"' + later.isoformat().encode() + b'"}'
+    await worker.step("commands", 0, 0, None, tick)
+    escalated = sorted(value.split(b'"customer_id":"')[1][:3] for _, value in sent)
+    assert escalated == [b"ann", b"bob", b"cid"]  # each once, none lost to the failed send
+    assert worker.index.earliest(0) is None or worker.index.earliest(0) > later
