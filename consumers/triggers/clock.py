@@ -28,21 +28,44 @@ class Clock:
         return self._ticked or fallback
 
 
+COMPACT_SLACK = 1024
+"""Stale heap entries a partition may hold beyond its live ones before it is rebuilt."""
+
+
 class DueIndex:
-    """Per partition, customers by their next timer (a heap with lazy deletion)."""
+    """Per partition, customers by their next timer (a heap with lazy deletion).
+
+    A customer whose timer moves leaves its old entry behind until that time comes — for a
+    timer moved months ahead, months. A partition's heap is rebuilt from the live timers
+    once its entries outnumber twice the live ones (plus ``COMPACT_SLACK``), so memory
+    follows the customers with a timer, not the events that moved one."""
 
     def __init__(self) -> None:
         self._heaps: dict[int, list[tuple[datetime, str]]] = {}
         self._next: dict[str, tuple[int, datetime]] = {}
+        self._live: dict[int, int] = {}  # partition → customers with a timer there
 
     def note(self, partition: int, customer_id: str, due: datetime | None) -> None:
+        known = self._next.get(customer_id)
+        if known == (partition, due):
+            return
+        if known is not None:
+            self._live[known[0]] -= 1
         if due is None:
             self._next.pop(customer_id, None)
             return
-        if self._next.get(customer_id) == (partition, due):
-            return
         self._next[customer_id] = (partition, due)
-        heapq.heappush(self._heaps.setdefault(partition, []), (due, customer_id))
+        live = self._live[partition] = self._live.get(partition, 0) + 1
+        heap = self._heaps.setdefault(partition, [])
+        heapq.heappush(heap, (due, customer_id))
+        if len(heap) > 2 * live + COMPACT_SLACK:  # mostly stale: rebuild from the live ones
+            heap = [(d, c) for c, (p, d) in self._next.items() if p == partition]
+            heapq.heapify(heap)
+            self._heaps[partition] = heap
+
+    def entries(self) -> int:
+        """Heap entries held, stale ones included."""
+        return sum(len(heap) for heap in self._heaps.values())
 
     def earliest(self, partition: int) -> datetime | None:
         heap = self._heaps.get(partition, [])
@@ -57,8 +80,10 @@ class DueIndex:
             due, customer = heapq.heappop(heap)
             if self._next.get(customer) == (partition, due):
                 del self._next[customer]
+                self._live[partition] -= 1
                 yield customer
 
     def clear(self) -> None:
         self._heaps.clear()
         self._next.clear()
+        self._live.clear()
