@@ -124,11 +124,19 @@ class TriggerWorker:
         start — safe, as after a crash: the state is saved last, a trigger sent again has
         the same ``trigger_id``, a merge's commands are idempotent. Past
         ``outage_tolerance_s``: ``OutageTooLong`` (the app then exits before faust
-        acknowledges the record)."""
+        acknowledges the record).
+
+        A record the step fails on for any other reason (a command that is not JSON, a
+        rule tripping over data nobody foresaw) is dead-lettered with the error, as the
+        projection runners do, and the worker goes on: it is never dropped unrecorded."""
         outage = Outage(self.outage_tolerance_s)
+        failure: Exception | None = None
         while True:
             try:
-                if topic == self.topics.commands:
+                if failure is not None:
+                    reason = f"the trigger worker failed on it: {failure!r}"
+                    await self._dead_letter(topic, partition, offset, key, value, reason)
+                elif topic == self.topics.commands:
                     await self.on_command(partition, key, value)
                 else:
                     await self.on_resolved(partition, offset, key, value)
@@ -150,6 +158,13 @@ class TriggerWorker:
                     retry_in_s=delay,
                 )
                 await asyncio.sleep(delay)
+            except Exception as exc:
+                if failure is not None:
+                    raise  # the dead letter itself failed
+                log.exception(
+                    "trigger_record_failed", topic=topic, partition=partition, offset=offset
+                )
+                failure = exc
             else:
                 return
 
@@ -190,7 +205,8 @@ class TriggerWorker:
     ) -> None:
         TRIGGER_WORKER_RECORDS.labels("resolved").inc()
         if isinstance(resolved, InvalidEvent):
-            await self._dead_letter(partition, offset, key, value, f"invalid event: {resolved}")
+            reason = f"invalid event: {resolved}"
+            await self._dead_letter(self.topics.source, partition, offset, key, value, reason)
             return
         customer = resolved.customer_id
         event = resolved.event
@@ -311,10 +327,16 @@ class TriggerWorker:
         await self.send(self.topics.commands, key, json.dumps(command).encode(), None)
 
     async def _dead_letter(
-        self, partition: int, offset: int, key: bytes | None, value: bytes | None, reason: str
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        value: bytes | None,
+        reason: str,
     ) -> None:
-        letter = DeadLetter.of(
-            "triggers", self.topics.source, partition, offset, key, value, reason
-        )
+        letter = DeadLetter.of("triggers", topic, partition, offset, key, value, reason)
         await self.send(self.topics.deadletter, letter.kafka_key(), letter.to_json(), None)
-        log.warning("trigger_dead_letter", partition=partition, offset=offset, reason=reason)
+        log.warning(
+            "trigger_dead_letter", topic=topic, partition=partition, offset=offset, reason=reason
+        )

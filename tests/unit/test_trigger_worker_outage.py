@@ -1,9 +1,11 @@
 """The triggers worker waits out an unreachable key store or broker rather than passing a
 record over: faust acknowledges a record whose step raised, so a sealed record read while
-PostgreSQL restarts, or a trigger whose send failed, would otherwise never fire."""
+PostgreSQL restarts, or a trigger whose send failed, would otherwise never fire. A record
+the step fails on for any other reason is dead-lettered with the error, never dropped."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -102,12 +104,14 @@ async def test_past_the_tolerance_the_record_is_not_applied_and_the_error_says_w
     assert worker.states == {}
 
 
-async def test_an_error_that_is_not_an_outage_is_not_retried() -> None:
+async def test_an_error_that_is_not_an_outage_is_dead_lettered_not_retried() -> None:
     keys = FlakyKeys(failures=1, error=ValueError("a bug"))
-    worker, _ = _worker(keys)
-    with pytest.raises(ValueError, match="a bug"):
-        await worker.step("resolved", 0, 7, b"cid", UNHAPPY)
+    worker, sent = _worker(keys)
+    await worker.step("resolved", 0, 7, b"cid", UNHAPPY)
     assert keys.calls == 1
+    [(topic, letter)] = sent
+    assert topic == "deadletter"
+    assert "ValueError('a bug')" in json.loads(letter)["reason"]
 
 
 async def test_a_trigger_whose_send_failed_is_sent_when_the_broker_is_back() -> None:
@@ -140,3 +144,31 @@ async def test_timers_a_failed_tick_did_not_fire_stay_due_and_fire_on_its_retry(
     escalated = sorted(value.split(b'"customer_id":"')[1][:3] for _, value in sent)
     assert escalated == [b"ann", b"bob", b"cid"]  # each once, none lost to the failed send
     assert worker.index.earliest(0) is None or worker.index.earliest(0) > later
+
+
+async def test_a_record_the_step_fails_on_is_dead_lettered_and_the_worker_goes_on() -> None:
+    worker, sent = _worker()
+    await worker.step("commands", 2, 41, b"cid", b"{not json")
+    [(topic, letter)] = sent
+    assert topic == "deadletter"
+    recorded = json.loads(letter)
+    assert (recorded["consumer"], recorded["topic"]) == ("triggers", "commands")
+    assert (recorded["partition"], recorded["offset"]) == (2, 41)
+    assert "JSONDecodeError" in recorded["reason"]
+
+    apply = worker.engine.apply
+
+    def tripping(state: Any, customer: str, event: Any, *rest: Any) -> Any:
+        if customer == "odd":
+            raise KeyError("a field no rule foresaw")
+        return apply(state, customer, event, *rest)
+
+    worker.engine.apply = tripping  # type: ignore[method-assign]
+    odd = encode_resolved("odd", touchpoint("survey.responded", "odd", BASE_TIME, survey(1, 3)))
+    await worker.step("resolved", 0, 8, b"odd", odd)
+    await worker.step("resolved", 0, 9, b"cid", UNHAPPY)
+    assert [topic for topic, _ in sent] == ["deadletter", "deadletter", "triggers"]
+    recorded = json.loads(sent[1][1])
+    assert (recorded["topic"], recorded["offset"]) == ("resolved", 8)
+    assert "a field no rule foresaw" in recorded["reason"]
+    assert b"odd" not in worker.states  # nothing of the failed step kept
