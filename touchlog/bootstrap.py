@@ -35,7 +35,7 @@ from consumers.triggers.tail import published_ids
 from consumers.triggers.worker import TriggerTopics
 from consumers.versioned import VersionedCheckpoints
 from consumers.view import View
-from consumers.webhooks import WebhookDispatcher
+from consumers.webhooks import DispatchConfig, WebhookDispatcher
 from consumers.webhooks.config import Subscriber, parse_subscribers
 from events.codec import TOUCHPOINTS, Codec
 from events.documents import validated
@@ -321,6 +321,7 @@ def trigger_app_config(
         co_purchases_refresh=settings.trigger_co_purchases_refresh,
         co_purchases_min_customers=settings.trigger_co_purchases_min_customers,
         sealing=SealingConfig.of(settings),
+        outage_tolerance_s=settings.outage_tolerance_seconds,
     )
 
 
@@ -389,6 +390,7 @@ def _config(
         partitions=partitions,
         ordered_by_timestamp=ordered,
         kafka_security=endpoints.kafka_security,
+        outage_tolerance_s=settings.outage_tolerance_seconds,
     )
 
 
@@ -605,7 +607,11 @@ async def run_stages(
         if "triggers" in stages:
             subscribers = webhook_subscribers(settings)
             runners += trigger_store_runners(settings, endpoints, pool, subscribers, partitions)
-            dispatcher = WebhookDispatcher(pool, subscribers)
+            dispatcher = WebhookDispatcher(
+                pool,
+                subscribers,
+                DispatchConfig(outage_tolerance_s=settings.outage_tolerance_seconds),
+            )
             tasks.append(asyncio.create_task(dispatcher.run(stop), name="webhooks"))
         tasks += [asyncio.create_task(r.run(stop), name=r.name) for r in runners]
         try:

@@ -99,6 +99,13 @@ class Settings(BaseSettings):
         description="Records per resolver transaction: its fixed costs per transaction (graph "
         "queries, the broker's acknowledgements) amortise over bigger batches.",
     )
+    outage_tolerance_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="How long a stage (the runners, the webhook dispatcher, the faust worker) "
+        "waits out an unreachable PostgreSQL or broker, retrying with backoff, before it "
+        "gives up and stops with the error (nothing it had not applied is acknowledged).",
+    )
     identity_helper_process: bool = Field(
         True,
         description="Decode records and parse their identifiers in a helper process, beside "

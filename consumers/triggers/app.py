@@ -25,6 +25,7 @@ import structlog
 from faust.exceptions import ProducerSendError
 from faust.serializers import codecs
 
+from consumers.outage import OUTAGE_TOLERANCE_S
 from consumers.triggers.clock import Clock
 from consumers.triggers.co_purchases import CoPurchaseFeed
 from consumers.triggers.contacts import ContactFeed
@@ -102,6 +103,8 @@ class TriggerAppConfig:
     co_purchases_min_customers: int = 5
     # Opens sealed records (docs/PRIVACY.md), with data keys from ``database_url``.
     sealing: SealingConfig | None = None
+    # How long a step waits out an unreachable key store or broker (``TriggerWorker.step``).
+    outage_tolerance_s: float = OUTAGE_TOLERANCE_S
 
     def co_purchase_feed(self, rules: TriggerRules) -> CoPurchaseFeed | None:
         """Where the co-purchase snapshot comes from, if a rule needs one (``ValueError``
@@ -191,6 +194,7 @@ def build_app(
     worker.published = published or set()
     worker.known = known
     worker.contacts = contacts
+    worker.outage_tolerance_s = config.outage_tolerance_s
     worker.transient = (*worker.transient, ProducerSendError)  # faust's wrap of KafkaError
     feed = config.co_purchase_feed(rules)
 

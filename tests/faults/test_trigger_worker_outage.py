@@ -1,5 +1,6 @@
 """The faust triggers worker through a PostgreSQL outage: a sealed record read while the
-data keys cannot be fetched waits for them, then fires its trigger — once.
+data keys cannot be fetched waits for them, then fires its trigger — once; past the outage
+tolerance the worker exits without acknowledging it, and the next start fires it.
 
 faust acknowledges a record whose step raised, so before the worker waited the record
 was passed over and its trigger lost (the ground-truth fault test caught one in CI).
@@ -8,6 +9,7 @@ Real broker, real faust worker process, its own PostgreSQL stopped and started a
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -16,6 +18,7 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from consumers.triggers.app import EXIT_OUTAGE
 from events.resolved import resolved_value
 from privacy.keys import KeyRing, MasterKey, PostgresKeyStore
 from privacy.runtime import create_tables
@@ -119,3 +122,45 @@ async def test_a_sealed_record_read_during_a_database_outage_fires_once_it_is_ba
         ("bob", "unhappy-call-back"),
     ]
     assert "trigger_worker_gave_up" not in world.log_text()
+
+
+async def test_past_its_tolerance_the_worker_exits_unacknowledged_and_a_restart_fires(
+    broker: embedded.EmbeddedBroker,  # noqa: F811
+    private_postgres: PrivatePostgres,
+    master_key: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    records = await _sealed_surveys(private_postgres.url, master_key, ["ann", "bob"])
+    world = TriggerWorld(broker.bootstrap_servers, uuid.uuid4().hex[:10], tmp_path)
+    await world.create_topics()
+    settings = {
+        "DATABASE_URL": private_postgres.url,
+        "TOUCHLOG_MASTER_KEY": master_key,
+        "TOUCHLOG_OUTAGE_TOLERANCE_SECONDS": "2",
+    }
+    world.start(RULES, settings)
+    try:
+        await _publish(world, "ann", records["ann"])
+        await eventually(world.triggers, lambda ts: len(ts) == 1, timeout=120, what="ann's")
+
+        private_postgres.stop()
+        try:
+            await _publish(world, "bob", records["bob"])
+            assert world.process is not None
+            code = await asyncio.to_thread(world.process.wait, 120)
+        finally:
+            private_postgres.start()
+        assert code == EXIT_OUTAGE, world.log_text()
+        assert "trigger_worker_gave_up" in world.log_text()
+        await wait_for_database(private_postgres.url)
+
+        world.start(RULES, settings)  # bob's record was not acknowledged: read again
+        triggers = await eventually(
+            world.triggers, lambda ts: len(ts) >= 2, timeout=120, what="bob's trigger"
+        )
+    finally:
+        world.stop()
+    assert sorted((t.customer_id, t.rule) for t in triggers) == [
+        ("ann", "unhappy-call-back"),
+        ("bob", "unhappy-call-back"),
+    ]
