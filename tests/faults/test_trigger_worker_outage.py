@@ -81,21 +81,37 @@ def _logged(world: TriggerWorld) -> Callable[[], Awaitable[str]]:
     return probe
 
 
+async def _ann_fired(
+    kafka: embedded.EmbeddedBroker,
+    server: PrivatePostgres,
+    master: str,
+    data_dir: Path,
+    more: dict[str, str] | None = None,
+) -> tuple[TriggerWorld, dict[str, bytes], dict[str, str]]:
+    """A worker on ``server``'s keys that has fired ann's trigger; bob's record sealed,
+    not yet published; the worker's settings, to start it again."""
+    records = await _sealed_surveys(server.url, master, ["ann", "bob"])
+    world = TriggerWorld(kafka.bootstrap_servers, uuid.uuid4().hex[:10], data_dir)
+    await world.create_topics()
+    settings = {"DATABASE_URL": server.url, "TOUCHLOG_MASTER_KEY": master} | (more or {})
+    world.start(RULES, settings)
+    try:
+        await _publish(world, "ann", records["ann"])
+        await eventually(world.triggers, lambda ts: len(ts) == 1, timeout=120, what="ann's")
+    except BaseException:
+        world.stop()
+        raise
+    return world, records, settings
+
+
 async def test_a_sealed_record_read_during_a_database_outage_fires_once_it_is_back(
     broker: embedded.EmbeddedBroker,  # noqa: F811
     private_postgres: PrivatePostgres,
     master_key: str,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    records = await _sealed_surveys(private_postgres.url, master_key, ["ann", "bob"])
-    world = TriggerWorld(broker.bootstrap_servers, uuid.uuid4().hex[:10], tmp_path)
-    await world.create_topics()
-    settings = {"DATABASE_URL": private_postgres.url, "TOUCHLOG_MASTER_KEY": master_key}
-    world.start(RULES, settings)
+    world, records, _ = await _ann_fired(broker, private_postgres, master_key, tmp_path)
     try:
-        await _publish(world, "ann", records["ann"])
-        await eventually(world.triggers, lambda ts: len(ts) == 1, timeout=120, what="ann's")
-
         private_postgres.stop()
         try:
             await _publish(world, "bob", records["bob"])  # bob's key: not in the worker's cache
@@ -130,19 +146,10 @@ async def test_past_its_tolerance_the_worker_exits_unacknowledged_and_a_restart_
     master_key: str,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    records = await _sealed_surveys(private_postgres.url, master_key, ["ann", "bob"])
-    world = TriggerWorld(broker.bootstrap_servers, uuid.uuid4().hex[:10], tmp_path)
-    await world.create_topics()
-    settings = {
-        "DATABASE_URL": private_postgres.url,
-        "TOUCHLOG_MASTER_KEY": master_key,
-        "TOUCHLOG_OUTAGE_TOLERANCE_SECONDS": "2",
-    }
-    world.start(RULES, settings)
+    world, records, settings = await _ann_fired(
+        broker, private_postgres, master_key, tmp_path, {"TOUCHLOG_OUTAGE_TOLERANCE_SECONDS": "2"}
+    )
     try:
-        await _publish(world, "ann", records["ann"])
-        await eventually(world.triggers, lambda ts: len(ts) == 1, timeout=120, what="ann's")
-
         private_postgres.stop()
         try:
             await _publish(world, "bob", records["bob"])
