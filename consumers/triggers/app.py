@@ -250,7 +250,8 @@ def build_app(
 
 
 EXIT_OUTAGE = 75
-"""The worker's exit code when the key store stayed unreachable (``EX_TEMPFAIL``)."""
+"""The worker's exit code when the key store or the broker stayed unreachable past the
+outage tolerance (``EX_TEMPFAIL``)."""
 
 
 def exit_unacknowledged(exc: Exception, partition: int, offset: int) -> NoReturn:
